@@ -1,0 +1,13 @@
+export type {
+  AppendEvent,
+  AppendOptions,
+  AppendResult,
+  ClaimRequest,
+  Lease,
+  LeaseRef,
+  PartitionInfo,
+  SettleAction,
+  Store,
+  StoredEvent,
+  SubscriptionCounts,
+} from "./store.js";

@@ -1,0 +1,161 @@
+import type { Subscription, Topic } from "@cebus/proto";
+
+/**
+ * The storage interface every backend implements (sqlite, redis, nats, postgres). It is deliberately small: the
+ * broker engine holds the logic (validation, defaults, filters, flow control, retries), the store holds the state
+ * that a guarantee depends on and makes each operation atomic, so several broker processes over one backend act
+ * as one broker. Every backend runs the one contract suite in `@cebus/store/contract`.
+ *
+ * Times are milliseconds since the epoch, passed in by the engine (stores never read the clock), so tests can
+ * drive time. Offsets are per topic partition, start at 0 and only grow; an offset is never reused.
+ */
+export interface Store {
+  /** A short description for logs, e.g. "sqlite:/data/cebus.db". */
+  readonly description: string;
+
+  // --- topics -------------------------------------------------------------------------------------------------
+  /** Creates the topic; returns false (changing nothing) when one with that name exists. */
+  createTopic(topic: Topic): Promise<boolean>;
+  getTopic(name: string): Promise<Topic | undefined>;
+  listTopics(): Promise<Topic[]>;
+  /** Deletes the topic, its events and dedupe entries. Returns false when it did not exist. */
+  deleteTopic(name: string): Promise<boolean>;
+  /** Offsets and sizes per partition, in partition order. */
+  partitionStats(topic: string): Promise<PartitionInfo[]>;
+  /** The offset of the first event in the partition stored at or after `time` (end offset when none). */
+  offsetForTime(topic: string, partition: number, time: number): Promise<number>;
+
+  // --- events -------------------------------------------------------------------------------------------------
+  /**
+   * Appends events atomically: all are stored, or none. An event whose (source, id) was appended to the topic at
+   * or after `dedupeSince` is not stored again; its result carries the original partition and offset and
+   * `duplicate: true` (this includes repeats inside the batch). Results are in input order. When the promise
+   * resolves, every stored event is durable.
+   */
+  append(topic: string, events: AppendEvent[], options: AppendOptions): Promise<AppendResult[]>;
+  /** Events of one partition from `fromOffset` on, at most `limit`, in offset order. */
+  read(topic: string, partition: number, fromOffset: number, limit: number): Promise<StoredEvent[]>;
+
+  // --- subscriptions ------------------------------------------------------------------------------------------
+  /**
+   * Creates the subscription with a cursor per partition (index = partition). Returns false (changing nothing)
+   * when one with that name exists.
+   */
+  createSubscription(subscription: Subscription, cursors: number[]): Promise<boolean>;
+  getSubscription(name: string): Promise<Subscription | undefined>;
+  /** All subscriptions, or those of one topic. */
+  listSubscriptions(topic?: string): Promise<Subscription[]>;
+  /** Deletes the subscription with its cursors and leases. Returns false when it did not exist. */
+  deleteSubscription(name: string): Promise<boolean>;
+  /** Moves the cursors (index = partition) and drops every lease and pending redelivery. */
+  seek(subscription: string, cursors: number[]): Promise<void>;
+
+  // --- delivery -----------------------------------------------------------------------------------------------
+  /**
+   * Leases up to `max` events of one partition to a consumer, atomically across broker processes. First events
+   * whose lease expired or whose nack delay passed (visible at or before `now`), oldest offset first, with
+   * attempt + 1; then new events from the cursor, which moves past them, with attempt 1. Each lease gets
+   * `token` and the deadline `now + leaseMs`. Stops before the total event size would pass `maxBytes`, except
+   * that the first event is always taken. With `autoAck` (at-most-once) events are taken from the cursor only and
+   * no lease is kept.
+   */
+  claim(request: ClaimRequest): Promise<Lease[]>;
+  /**
+   * Applies one settle action to leases of a subscription. A lease matches when partition, offset and token are
+   * those of its current lease and its deadline is after `now`; others are `false` in the result and unchanged.
+   * With `allOrNothing`, nothing changes unless all match. ack and term remove the lease for good; nack makes the
+   * event visible again at `until`; extend moves the deadline to `until`.
+   */
+  settle(subscription: string, action: SettleAction): Promise<boolean[]>;
+  /** Counts for stats. */
+  subscriptionStats(subscription: string, now: number): Promise<SubscriptionCounts>;
+
+  /** Releases connections and flushes. */
+  close(): Promise<void>;
+}
+
+export interface AppendEvent {
+  partition: number;
+  source: string;
+  id: string;
+  /** The partitionkey extension, stored for ordered delivery. */
+  key: string | undefined;
+  /** The CloudEvent in Protobuf binary form. */
+  data: Uint8Array;
+}
+
+export interface AppendOptions {
+  /** The publish time to store. */
+  now: number;
+  /** Earliest append time that still counts for dedupe; `now + 1` disables dedupe. */
+  dedupeSince: number;
+}
+
+export interface AppendResult {
+  partition: number;
+  offset: number;
+  duplicate: boolean;
+}
+
+export interface StoredEvent {
+  partition: number;
+  offset: number;
+  publishTime: number;
+  key: string | undefined;
+  data: Uint8Array;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  /** Offset of the oldest retained event (= endOffset when empty). */
+  startOffset: number;
+  /** Offset the next appended event gets. */
+  endOffset: number;
+  eventCount: number;
+  bytes: number;
+}
+
+export interface ClaimRequest {
+  subscription: string;
+  topic: string;
+  partition: number;
+  consumer: string;
+  max: number;
+  maxBytes: number;
+  now: number;
+  leaseMs: number;
+  token: string;
+  autoAck: boolean;
+}
+
+export interface Lease {
+  event: StoredEvent;
+  attempt: number;
+  token: string;
+  /** Lease deadline (0 with autoAck). */
+  deadline: number;
+}
+
+export interface LeaseRef {
+  partition: number;
+  offset: number;
+  token: string;
+}
+
+export interface SettleAction {
+  kind: "ack" | "nack" | "extend" | "term";
+  leases: LeaseRef[];
+  now: number;
+  /** nack: visible again at; extend: new deadline. */
+  until?: number;
+  allOrNothing?: boolean;
+}
+
+export interface SubscriptionCounts {
+  /** Not leased and not acked: behind the cursor's pending redeliveries plus events past the cursor. */
+  backlog: number;
+  /** Leased with a deadline after now. */
+  inFlight: number;
+  /** Publish time of the oldest unacked event (pending or past the cursor), or undefined when none. */
+  oldestUnackedPublishTime: number | undefined;
+}
