@@ -11,3 +11,4 @@ export {
 export { type EventPredicate, compileFilter } from "./filter.js";
 export { validateName } from "./names.js";
 export { partitionForKey } from "./partition.js";
+export { type AsyncQueue, createAsyncQueue } from "./async-queue.js";

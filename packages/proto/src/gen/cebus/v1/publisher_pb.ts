@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cebus/v1/publisher.proto.
  */
 export const file_cebus_v1_publisher: GenFile = /*@__PURE__*/
-  fileDesc("ChhjZWJ1cy92MS9wdWJsaXNoZXIucHJvdG8SCGNlYnVzLnYxIk4KDlB1Ymxpc2hSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEi0KBmV2ZW50cxgCIAMoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQiOwoPUHVibGlzaFJlc3BvbnNlEigKB3Jlc3VsdHMYASADKAsyFy5jZWJ1cy52MS5QdWJsaXNoUmVzdWx0IkkKDVB1Ymxpc2hSZXN1bHQSEQoJcGFydGl0aW9uGAEgASgNEhIKBm9mZnNldBgCIAEoA0ICMAASEQoJZHVwbGljYXRlGAMgASgIMlIKEFB1Ymxpc2hlclNlcnZpY2USPgoHUHVibGlzaBIYLmNlYnVzLnYxLlB1Ymxpc2hSZXF1ZXN0GhkuY2VidXMudjEuUHVibGlzaFJlc3BvbnNlQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_io_cloudevents_v1_cloudevents]);
+  fileDesc("ChhjZWJ1cy92MS9wdWJsaXNoZXIucHJvdG8SCGNlYnVzLnYxIk4KDlB1Ymxpc2hSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEi0KBmV2ZW50cxgCIAMoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQiOwoPUHVibGlzaFJlc3BvbnNlEigKB3Jlc3VsdHMYASADKAsyFy5jZWJ1cy52MS5QdWJsaXNoUmVzdWx0IkUKDVB1Ymxpc2hSZXN1bHQSEQoJcGFydGl0aW9uGAEgASgNEg4KBm9mZnNldBgCIAEoAxIRCglkdXBsaWNhdGUYAyABKAgyUgoQUHVibGlzaGVyU2VydmljZRI+CgdQdWJsaXNoEhguY2VidXMudjEuUHVibGlzaFJlcXVlc3QaGS5jZWJ1cy52MS5QdWJsaXNoUmVzcG9uc2VCNVozZ2l0aHViLmNvbS9jZWJ1cy9jZWJ1cy9zZGtzL2dvL2dlbi9jZWJ1cy92MTtjZWJ1c3YxYgZwcm90bzM", [file_io_cloudevents_v1_cloudevents]);
 
 /**
  * @generated from message cebus.v1.PublishRequest
@@ -67,7 +67,7 @@ export type PublishResult = Message<"cebus.v1.PublishResult"> & {
   partition: number;
 
   /**
-   * @generated from field: int64 offset = 2 [jstype = JS_NORMAL];
+   * @generated from field: int64 offset = 2;
    */
   offset: bigint;
 

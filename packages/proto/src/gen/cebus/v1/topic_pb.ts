@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cebus/v1/topic.proto.
  */
 export const file_cebus_v1_topic: GenFile = /*@__PURE__*/
-  fileDesc("ChRjZWJ1cy92MS90b3BpYy5wcm90bxIIY2VidXMudjEi9AEKBVRvcGljEgwKBG5hbWUYASABKAkSEgoKcGFydGl0aW9ucxgCIAEoDRIsCglyZXRlbnRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoPcmV0ZW50aW9uX2J5dGVzGAQgASgDQgIwABIwCg1kZWR1cGVfd2luZG93GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhsKD21heF9ldmVudF9ieXRlcxgGIAEoA0ICMAASLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCg5QYXJ0aXRpb25TdGF0cxIRCglwYXJ0aXRpb24YASABKA0SGAoMc3RhcnRfb2Zmc2V0GAIgASgDQgIwABIWCgplbmRfb2Zmc2V0GAMgASgDQgIwABIXCgtldmVudF9jb3VudBgEIAEoA0ICMAASEQoFYnl0ZXMYBSABKANCAjAAInUKClRvcGljU3RhdHMSDQoFdG9waWMYASABKAkSFwoLZXZlbnRfY291bnQYAiABKANCAjAAEhEKBWJ5dGVzGAMgASgDQgIwABIsCgpwYXJ0aXRpb25zGAQgAygLMhguY2VidXMudjEuUGFydGl0aW9uU3RhdHNCNVozZ2l0aHViLmNvbS9jZWJ1cy9jZWJ1cy9zZGtzL2dvL2dlbi9jZWJ1cy92MTtjZWJ1c3YxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRjZWJ1cy92MS90b3BpYy5wcm90bxIIY2VidXMudjEi7AEKBVRvcGljEgwKBG5hbWUYASABKAkSEgoKcGFydGl0aW9ucxgCIAEoDRIsCglyZXRlbnRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcmV0ZW50aW9uX2J5dGVzGAQgASgDEjAKDWRlZHVwZV93aW5kb3cYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPbWF4X2V2ZW50X2J5dGVzGAYgASgDEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxCg5QYXJ0aXRpb25TdGF0cxIRCglwYXJ0aXRpb24YASABKA0SFAoMc3RhcnRfb2Zmc2V0GAIgASgDEhIKCmVuZF9vZmZzZXQYAyABKAMSEwoLZXZlbnRfY291bnQYBCABKAMSDQoFYnl0ZXMYBSABKAMibQoKVG9waWNTdGF0cxINCgV0b3BpYxgBIAEoCRITCgtldmVudF9jb3VudBgCIAEoAxINCgVieXRlcxgDIAEoAxIsCgpwYXJ0aXRpb25zGAQgAygLMhguY2VidXMudjEuUGFydGl0aW9uU3RhdHNCNVozZ2l0aHViLmNvbS9jZWJ1cy9jZWJ1cy9zZGtzL2dvL2dlbi9jZWJ1cy92MTtjZWJ1c3YxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A named, append-only log split into partitions. Unset fields take the defaults in brackets.
@@ -42,7 +42,7 @@ export type Topic = Message<"cebus.v1.Topic"> & {
   /**
    * Per-partition size cap in bytes; the oldest events go first [0 = no cap].
    *
-   * @generated from field: int64 retention_bytes = 4 [jstype = JS_NORMAL];
+   * @generated from field: int64 retention_bytes = 4;
    */
   retentionBytes: bigint;
 
@@ -56,7 +56,7 @@ export type Topic = Message<"cebus.v1.Topic"> & {
   /**
    * Largest accepted event, encoded as Protobuf [1 MiB].
    *
-   * @generated from field: int64 max_event_bytes = 6 [jstype = JS_NORMAL];
+   * @generated from field: int64 max_event_bytes = 6;
    */
   maxEventBytes: bigint;
 
@@ -87,24 +87,24 @@ export type PartitionStats = Message<"cebus.v1.PartitionStats"> & {
   /**
    * Offset of the oldest retained event (equals end_offset when empty).
    *
-   * @generated from field: int64 start_offset = 2 [jstype = JS_NORMAL];
+   * @generated from field: int64 start_offset = 2;
    */
   startOffset: bigint;
 
   /**
    * Offset the next event will get.
    *
-   * @generated from field: int64 end_offset = 3 [jstype = JS_NORMAL];
+   * @generated from field: int64 end_offset = 3;
    */
   endOffset: bigint;
 
   /**
-   * @generated from field: int64 event_count = 4 [jstype = JS_NORMAL];
+   * @generated from field: int64 event_count = 4;
    */
   eventCount: bigint;
 
   /**
-   * @generated from field: int64 bytes = 5 [jstype = JS_NORMAL];
+   * @generated from field: int64 bytes = 5;
    */
   bytes: bigint;
 };
@@ -126,12 +126,12 @@ export type TopicStats = Message<"cebus.v1.TopicStats"> & {
   topic: string;
 
   /**
-   * @generated from field: int64 event_count = 2 [jstype = JS_NORMAL];
+   * @generated from field: int64 event_count = 2;
    */
   eventCount: bigint;
 
   /**
-   * @generated from field: int64 bytes = 3 [jstype = JS_NORMAL];
+   * @generated from field: int64 bytes = 3;
    */
   bytes: bigint;
 

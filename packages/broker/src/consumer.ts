@@ -1,0 +1,250 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { compileFilter, durationMs, msToTimestamp, stringAttribute } from "@cebus/core";
+import {
+  CloudEventSchema,
+  type Delivery,
+  DeliveryMode,
+  DeliverySchema,
+  type Subscription,
+  type Topic,
+} from "@cebus/proto";
+import type { Lease, LeaseRef } from "@cebus/store";
+import { create } from "@bufbuild/protobuf";
+import { type AsyncQueue, createAsyncQueue } from "@cebus/core";
+import type { DeliveryOwner, EngineContext } from "./context.js";
+import { deliveryId, newToken } from "./delivery-id.js";
+
+/** A consumer's flow-control window: the most events and bytes it holds unacked. */
+export interface FlowWindow {
+  maxEvents: number;
+  maxBytes: number;
+}
+
+/** A live consumer of one subscription. Deliveries arrive in batches; settle them through the broker. */
+export interface Consumer {
+  readonly id: string;
+  readonly subscription: Subscription;
+  /** Batches of deliveries, until the consumer closes (or fails, e.g. its subscription was deleted). */
+  readonly deliveries: AsyncIterable<Delivery[]>;
+  setFlow(flow: FlowWindow): void;
+  /** Stops delivering and releases in-flight events for immediate redelivery to other consumers. */
+  close(): Promise<void>;
+}
+
+interface Outstanding {
+  bytes: number;
+  deadline: number;
+  attempt: number;
+}
+
+export interface ConsumerOptions {
+  id: string;
+  name: string;
+  subscription: Subscription;
+  topic: Topic;
+  flow: FlowWindow;
+}
+
+export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Consumer & DeliveryOwner {
+  const { subscription, topic, id } = options;
+  const store = ctx.store;
+  const matches = compileFilter(subscription.filter, "subscription.filter");
+  const atMostOnce = subscription.deliveryMode === DeliveryMode.AT_MOST_ONCE;
+  const ackDeadlineMs = durationMs(subscription.ackDeadline, ctx.limits.defaultAckDeadlineMs);
+  const maxAttempts = subscription.maxDeliveryAttempts;
+  const partitions = Math.max(1, topic.partitions);
+  const queue: AsyncQueue<Delivery[]> = createAsyncQueue();
+  const outstanding = new Map<string, Outstanding>();
+  let outstandingBytes = 0;
+  let flow = options.flow;
+  let nextPartition = 0;
+  let pumping = false;
+  let again = false;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Number.POSITIVE_INFINITY;
+
+  function forget(deliveryIdValue: string): Outstanding | undefined {
+    const entry = outstanding.get(deliveryIdValue);
+    if (!entry) return undefined;
+    outstanding.delete(deliveryIdValue);
+    outstandingBytes -= entry.bytes;
+    ctx.untrack(deliveryIdValue);
+    return entry;
+  }
+
+  function expire(now: number): void {
+    for (const [key, entry] of outstanding) {
+      if (entry.deadline <= now) forget(key);
+    }
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    const now = ctx.now();
+    let at = now + ctx.pollIntervalMs;
+    for (const entry of outstanding.values()) at = Math.min(at, entry.deadline + 1);
+    if (timer && timerAt <= at) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        timerAt = Number.POSITIVE_INFINITY;
+        consumer.wake();
+      },
+      Math.max(0, at - now),
+    );
+    timer.unref?.();
+  }
+
+  async function pumpOnce(): Promise<boolean> {
+    const now = ctx.now();
+    expire(now);
+    let credit = flow.maxEvents - outstanding.size;
+    let bytesCredit = flow.maxBytes - outstandingBytes;
+    if (credit <= 0 || bytesCredit <= 0) return false;
+    const batch: Delivery[] = [];
+    let claimedAny = false;
+    for (let i = 0; i < partitions && credit > 0 && bytesCredit > 0; i++) {
+      const partition = (nextPartition + i) % partitions;
+      const token = newToken(atMostOnce);
+      const leases = await store.claim({
+        subscription: subscription.name,
+        topic: subscription.topic,
+        partition,
+        consumer: id,
+        max: credit,
+        maxBytes: bytesCredit,
+        now,
+        leaseMs: ackDeadlineMs,
+        token,
+        autoAck: atMostOnce,
+      });
+      if (leases.length === 0) continue;
+      claimedAny = true;
+      if (closed) {
+        await release(leases.map((lease) => refOf(lease)));
+        return false;
+      }
+      const skipped: LeaseRef[] = [];
+      for (const lease of leases) {
+        const event = fromBinary(CloudEventSchema, lease.event.data);
+        const ref = refOf(lease);
+        if (!atMostOnce && maxAttempts > 0 && lease.attempt > maxAttempts) {
+          await ctx.deadLetter(subscription, event, ref, lease.attempt - 1, "max delivery attempts reached");
+          continue;
+        }
+        if (!matches(event)) {
+          if (!atMostOnce) skipped.push(ref);
+          continue;
+        }
+        event.attributes.sequence = stringAttribute(String(lease.event.offset).padStart(20, "0"));
+        const idValue = deliveryId(lease.event.partition, lease.event.offset, lease.token);
+        const bytes = lease.event.data.byteLength;
+        const deadline = atMostOnce ? now + ackDeadlineMs : lease.deadline;
+        outstanding.set(idValue, { bytes, deadline, attempt: lease.attempt });
+        outstandingBytes += bytes;
+        ctx.track(idValue, consumer);
+        credit--;
+        bytesCredit -= bytes;
+        batch.push(
+          create(DeliverySchema, {
+            deliveryId: idValue,
+            attempt: lease.attempt,
+            partition: lease.event.partition,
+            offset: BigInt(lease.event.offset),
+            event,
+            publishTime: msToTimestamp(lease.event.publishTime),
+            leaseDeadline: atMostOnce ? undefined : msToTimestamp(lease.deadline),
+          }),
+        );
+      }
+      if (skipped.length > 0) {
+        await store.settle(subscription.name, { kind: "ack", leases: skipped, now: ctx.now() });
+      }
+    }
+    nextPartition = (nextPartition + 1) % partitions;
+    if (batch.length > 0) queue.push(batch);
+    return claimedAny;
+  }
+
+  async function pump(): Promise<void> {
+    if (closed) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        if (await pumpOnce()) again = true;
+      } while (again && !closed);
+    } catch (error) {
+      ctx.logger.warn({ err: error, consumer: id, subscription: subscription.name }, "consumer stopped");
+      void shutdown(error);
+      return;
+    } finally {
+      pumping = false;
+    }
+    schedule();
+  }
+
+  async function release(leases: LeaseRef[]): Promise<void> {
+    if (atMostOnce || leases.length === 0) return;
+    const now = ctx.now();
+    await store.settle(subscription.name, { kind: "nack", leases, now, until: now });
+  }
+
+  async function shutdown(error?: unknown): Promise<void> {
+    if (closed) return;
+    closed = true;
+    if (timer) clearTimeout(timer);
+    ctx.detach(consumer);
+    const refs: LeaseRef[] = [];
+    for (const key of [...outstanding.keys()]) {
+      forget(key);
+      const [partition, offset, token] = key.split(".");
+      refs.push({ partition: Number(partition), offset: Number(offset), token: token as string });
+    }
+    queue.end(error);
+    try {
+      await release(refs);
+    } catch (releaseError) {
+      ctx.logger.warn({ err: releaseError, consumer: id }, "could not release in-flight events; they return at their deadline");
+    }
+  }
+
+  const consumer: Consumer & DeliveryOwner = {
+    id,
+    subscription,
+    subscriptionName: subscription.name,
+    topicName: subscription.topic,
+    deliveries: queue,
+    setFlow(next) {
+      flow = next;
+      consumer.wake();
+    },
+    close: () => shutdown(),
+    settled(deliveryIdValue, extendedTo) {
+      if (extendedTo !== undefined) {
+        const entry = outstanding.get(deliveryIdValue);
+        if (entry) entry.deadline = extendedTo;
+        return;
+      }
+      if (forget(deliveryIdValue)) consumer.wake();
+    },
+    attemptOf(deliveryIdValue) {
+      return outstanding.get(deliveryIdValue)?.attempt;
+    },
+    wake() {
+      void pump();
+    },
+  };
+  return consumer;
+}
+
+function refOf(lease: Lease): LeaseRef {
+  return { partition: lease.event.partition, offset: lease.event.offset, token: lease.token };
+}

@@ -1,0 +1,57 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { CebusError, type ErrorCode } from "@cebus/core";
+import type { Logger } from "@cebus/broker";
+
+const codes: Record<ErrorCode, Code> = {
+  canceled: Code.Canceled,
+  unknown: Code.Unknown,
+  invalid_argument: Code.InvalidArgument,
+  deadline_exceeded: Code.DeadlineExceeded,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  resource_exhausted: Code.ResourceExhausted,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  out_of_range: Code.OutOfRange,
+  unimplemented: Code.Unimplemented,
+  internal: Code.Internal,
+  unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
+  unauthenticated: Code.Unauthenticated,
+};
+
+/** Maps anything a handler throws to a ConnectError; unexpected errors are logged and become `internal`. */
+export function toConnectError(reason: unknown, logger: Logger): ConnectError {
+  if (reason instanceof ConnectError) return reason;
+  if (reason instanceof CebusError) {
+    const error = new ConnectError(reason.message, codes[reason.code]);
+    if (reason.retryAfterMs !== undefined) error.metadata.set("retry-after-ms", String(reason.retryAfterMs));
+    return error;
+  }
+  logger.error({ err: reason }, "unexpected error in a handler");
+  return new ConnectError("internal error in the broker; see its log for details", Code.Internal);
+}
+
+/** A server interceptor that maps errors of unary calls and of streams while they run. */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    try {
+      const response = await next(request);
+      if (!response.stream) return response;
+      const messages = response.message;
+      return {
+        ...response,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (reason) {
+            throw toConnectError(reason, logger);
+          }
+        })(),
+      };
+    } catch (reason) {
+      throw toConnectError(reason, logger);
+    }
+  };
+}

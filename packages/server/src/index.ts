@@ -1,0 +1,2 @@
+export { type CebusServer, type ServerOptions, startServer } from "./server.js";
+export { errorInterceptor, toConnectError } from "./errors.js";

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `pnpm test`: every check and test suite of the repo, then one closing line "N passed, N failed".
+// Checks (generated code fresh, buf lint, biome) count as one test each; vitest reports its own counts.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("../..", import.meta.url).pathname;
+const bin = (name) => join(root, "node_modules/.bin", name);
+const results = join(root, "test-results");
+rmSync(results, { recursive: true, force: true });
+mkdirSync(results, { recursive: true });
+let passed = 0;
+let failed = 0;
+
+function check(name, command, args) {
+  process.stderr.write(`\n== ${name}\n`);
+  const run = spawnSync(command, args, { cwd: root, stdio: "inherit" });
+  if (run.status === 0) passed++;
+  else {
+    failed++;
+    console.error(`FAILED: ${name}`);
+  }
+}
+
+check("generated code is fresh", process.execPath, [join(root, "tools/codegen/check-generated.mjs")]);
+check("buf lint", bin("buf"), ["lint", "proto"]);
+check("biome check", bin("biome"), ["check", "--diagnostic-level=error", "."]);
+
+process.stderr.write("\n== vitest\n");
+const vitestJson = join(results, "vitest.json");
+spawnSync(bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${vitestJson}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: "inherit",
+});
+try {
+  const report = JSON.parse(readFileSync(vitestJson, "utf8"));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests;
+  if (report.numTotalTests === 0 || (!report.success && report.numFailedTests === 0)) {
+    failed++; // a suite that failed to load, or no tests at all, fails the run
+    console.error("FAILED: vitest reported a failed suite or no tests");
+  }
+} catch (error) {
+  failed++;
+  console.error(`FAILED: vitest wrote no report (${error.message})`);
+}
+
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
