@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Fails when the committed generated code differs from what `pnpm generate` would write now.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -19,19 +19,28 @@ function files(dir) {
 }
 
 try {
-  execFileSync(join(root, "node_modules/.bin/buf"), ["generate", "proto", "--template", "proto/buf.gen.yaml", "--output", out], {
-    cwd: root,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  execFileSync(
+    join(root, "node_modules/.bin/buf"),
+    ["generate", "proto", "--template", "proto/buf.gen.yaml", "--output", out],
+    {
+      cwd: root,
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   const fresh = join(out, generated);
   const committed = join(root, generated);
   const a = files(fresh);
   const b = files(committed);
   const stale = [...new Set([...a, ...b])].filter(
-    (f) => !a.includes(f) || !b.includes(f) || !readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))),
+    (f) =>
+      !a.includes(f) ||
+      !b.includes(f) ||
+      !readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))),
   );
   if (stale.length > 0) {
-    console.error(`generated code is stale: ${stale.join(", ")}\nrun \`pnpm generate\` and commit ${generated}`);
+    console.error(
+      `generated code is stale: ${stale.join(", ")}\nrun \`pnpm generate\` and commit ${generated}`,
+    );
     process.exit(1);
   }
   console.log(`generated code is fresh (${a.length} files)`);

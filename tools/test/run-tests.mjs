@@ -29,10 +29,20 @@ check("biome check", bin("biome"), ["check", "--diagnostic-level=error", "."]);
 
 process.stderr.write("\n== vitest\n");
 const vitestJson = join(results, "vitest.json");
-spawnSync(bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${vitestJson}`, ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: "inherit",
-});
+spawnSync(
+  bin("vitest"),
+  [
+    "run",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${vitestJson}`,
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: root,
+    stdio: "inherit",
+  },
+);
 try {
   const report = JSON.parse(readFileSync(vitestJson, "utf8"));
   passed += report.numPassedTests;

@@ -5,7 +5,11 @@ import type { RetryPolicy } from "@cebus/proto";
  * The delay before redelivering an event whose attempt number `attempt` failed: exponential from the minimum,
  * capped at the maximum, with +-jitter as a fraction of the delay. `random` is injectable for tests.
  */
-export function retryDelay(policy: RetryPolicy | undefined, attempt: number, random: () => number = Math.random): number {
+export function retryDelay(
+  policy: RetryPolicy | undefined,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const min = durationMs(policy?.minimumBackoff, 1000);
   const max = durationMs(policy?.maximumBackoff, 60_000);
   const multiplier = policy?.multiplier || 2;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   CebusError,
   durationMs,
@@ -28,9 +28,15 @@ import {
 } from "@cebus/proto";
 import type { LeaseRef, Store } from "@cebus/store";
 import { retryDelay } from "./backoff.js";
+import { type Consumer, createConsumer, type FlowWindow } from "./consumer.js";
 import type { DeliveryOwner, EngineContext } from "./context.js";
-import { type Consumer, type FlowWindow, createConsumer } from "./consumer.js";
-import { type BrokerLimits, defaultLimits, normalizeSubscription, normalizeTopic, sameSettings } from "./defaults.js";
+import {
+  type BrokerLimits,
+  defaultLimits,
+  normalizeSubscription,
+  normalizeTopic,
+  sameSettings,
+} from "./defaults.js";
 import { isAtMostOnceToken, parseDeliveryId } from "./delivery-id.js";
 import { type Logger, silentLogger } from "./logger.js";
 
@@ -90,7 +96,12 @@ export interface Broker {
   publish(topic: string, events: CloudEvent[]): Promise<PublishResult[]>;
   openConsumer(request: ConsumerRequest): Promise<Consumer>;
   /** Settles deliveries of a subscription, from any consumer on any broker process over the same store. */
-  settle(subscription: string, kind: SettleKind, deliveryIds: string[], options?: SettleOptions): Promise<SettleOutcome[]>;
+  settle(
+    subscription: string,
+    kind: SettleKind,
+    deliveryIds: string[],
+    options?: SettleOptions,
+  ): Promise<SettleOutcome[]>;
   /** False once closing. */
   ready(): boolean;
   /** Ends every consumer and closes the store. */
@@ -109,9 +120,13 @@ export function createBroker(options: BrokerOptions): Broker {
   let closing = false;
 
   const notFoundTopic = (name: string) =>
-    new CebusError("not_found", `topic '${name}' does not exist; create it with \`cebus topics create ${name}\` or AdminService.CreateTopic`, {
-      field: "topic",
-    });
+    new CebusError(
+      "not_found",
+      `topic '${name}' does not exist; create it with \`cebus topics create ${name}\` or AdminService.CreateTopic`,
+      {
+        field: "topic",
+      },
+    );
   const notFoundSubscription = (name: string) =>
     new CebusError(
       "not_found",
@@ -232,7 +247,16 @@ export function createBroker(options: BrokerOptions): Broker {
         await append(await requireTopic(target), [dead], false);
       }
       await store.settle(subscription.name, { kind: "term", leases: [lease], now: now() });
-      logger.info({ subscription: subscription.name, partition: lease.partition, offset: lease.offset, reason, deadLetterTopic: target || undefined }, "event dead-lettered");
+      logger.info(
+        {
+          subscription: subscription.name,
+          partition: lease.partition,
+          offset: lease.offset,
+          reason,
+          deadLetterTopic: target || undefined,
+        },
+        "event dead-lettered",
+      );
     },
   };
 
@@ -261,7 +285,13 @@ export function createBroker(options: BrokerOptions): Broker {
     const dedupeSince = dedupe ? at - durationMs(topic.dedupeWindow, limits.defaultDedupeWindowMs) : at + 1;
     const results = await store.append(topic.name, inputs, { now: at, dedupeSince });
     wakeTopic(topic.name);
-    return results.map((r) => create(PublishResultSchema, { partition: r.partition, offset: BigInt(r.offset), duplicate: r.duplicate }));
+    return results.map((r) =>
+      create(PublishResultSchema, {
+        partition: r.partition,
+        offset: BigInt(r.offset),
+        duplicate: r.duplicate,
+      }),
+    );
   }
 
   async function settleOne(
@@ -277,9 +307,13 @@ export function createBroker(options: BrokerOptions): Broker {
       const ref = parseDeliveryId(id);
       const outcome = outcomes[index] as SettleOutcome;
       if (!ref) {
-        outcome.error = new CebusError("invalid_argument", `delivery id '${id}' is malformed; pass the delivery_id of a received delivery`, {
-          field: "delivery_ids",
-        });
+        outcome.error = new CebusError(
+          "invalid_argument",
+          `delivery id '${id}' is malformed; pass the delivery_id of a received delivery`,
+          {
+            field: "delivery_ids",
+          },
+        );
       } else if (isAtMostOnceToken(ref.token)) {
         outcome.ok = true; // at-most-once deliveries were acked when sent; settling only returns credit
       } else {
@@ -299,21 +333,35 @@ export function createBroker(options: BrokerOptions): Broker {
         }
         const all = await Promise.all(
           [...groups].map(async ([until, items]) => {
-            const ok = await store.settle(subscription.name, { kind: "nack", leases: items.map((i) => i.ref), now: at, until, allOrNothing: opts.allOrNothing });
+            const ok = await store.settle(subscription.name, {
+              kind: "nack",
+              leases: items.map((i) => i.ref),
+              now: at,
+              until,
+              allOrNothing: opts.allOrNothing,
+            });
             if (ok.some(Boolean)) wakeSubscriptionAt(subscription.name, subscription.topic, until);
             return items.map((item, j) => ({ index: item.index, ok: ok[j] === true }));
           }),
         );
         for (const { index, ok } of all.flat()) (outcomes[index] as SettleOutcome).ok = ok;
       } else if (kind === "term") {
+        // Each terminated event is read back and moved to the dead-letter topic; the lease is checked first (by
+        // extending it) so a stale delivery id moves nothing.
         const ok = await Promise.all(
-          refs.map(async ({ ref }) => {
+          refs.map(async ({ index, ref }) => {
             const [stored] = await store.read(subscription.topic, ref.partition, ref.offset, 1);
-            if (!stored || stored.offset !== ref.offset) return false;
-            const check = await store.settle(subscription.name, { kind: "extend", leases: [ref], now: at, until: at + leaseMs });
-            if (!check[0]) return false;
-            const event = (await import("@bufbuild/protobuf")).fromBinary(CloudEventSchema, stored.data);
-            const attempt = owners.get(`${ref.partition}.${ref.offset}.${ref.token}`)?.attemptOf(`${ref.partition}.${ref.offset}.${ref.token}`) ?? 1;
+            if (stored?.offset !== ref.offset) return false;
+            const [held] = await store.settle(subscription.name, {
+              kind: "extend",
+              leases: [ref],
+              now: at,
+              until: at + leaseMs,
+            });
+            if (!held) return false;
+            const id = ids[index] as string;
+            const attempt = owners.get(id)?.attemptOf(id) ?? 1;
+            const event = fromBinary(CloudEventSchema, stored.data);
             await ctx.deadLetter(subscription, event, ref, attempt, opts.reason || "terminated by consumer");
             return true;
           }),
@@ -444,13 +492,16 @@ export function createBroker(options: BrokerOptions): Broker {
       const at = now();
       const counts = await store.subscriptionStats(name, at);
       let consumers = 0;
-      for (const set of consumersByTopic.values()) for (const c of set) if (c.subscriptionName === name) consumers++;
+      for (const set of consumersByTopic.values())
+        for (const c of set) if (c.subscriptionName === name) consumers++;
       return create(SubscriptionStatsSchema, {
         subscription: name,
         backlog: BigInt(counts.backlog),
         inFlight: BigInt(counts.inFlight),
         oldestUnackedAge:
-          counts.oldestUnackedPublishTime === undefined ? undefined : msToDuration(Math.max(0, at - counts.oldestUnackedPublishTime)),
+          counts.oldestUnackedPublishTime === undefined
+            ? undefined
+            : msToDuration(Math.max(0, at - counts.oldestUnackedPublishTime)),
         consumers,
       });
     },
@@ -458,7 +509,11 @@ export function createBroker(options: BrokerOptions): Broker {
       const subscription = await requireSubscription(name);
       const topic = await requireTopic(subscription.topic);
       if (!position || position.position.case === undefined) {
-        throw new CebusError("invalid_argument", "position is missing; give earliest, latest, offsets or time", { field: "position" });
+        throw new CebusError(
+          "invalid_argument",
+          "position is missing; give earliest, latest, offsets or time",
+          { field: "position" },
+        );
       }
       const cursors = await cursorsFor(topic, position, "position");
       for (const [id, owner] of owners) if (owner.subscriptionName === name) owner.settled(id);
@@ -467,9 +522,16 @@ export function createBroker(options: BrokerOptions): Broker {
       logger.info({ subscription: name, position: position.position.case }, "subscription moved");
     },
     async publish(topicName, events) {
-      if (closing) throw new CebusError("unavailable", "the broker is shutting down; retry against another broker process");
+      if (closing)
+        throw new CebusError(
+          "unavailable",
+          "the broker is shutting down; retry against another broker process",
+        );
       const topic = await requireTopic(topicName);
-      if (events.length === 0) throw new CebusError("invalid_argument", "events is empty; send at least one event", { field: "events" });
+      if (events.length === 0)
+        throw new CebusError("invalid_argument", "events is empty; send at least one event", {
+          field: "events",
+        });
       if (events.length > limits.maxEventsPerPublish) {
         throw new CebusError(
           "invalid_argument",
@@ -477,11 +539,15 @@ export function createBroker(options: BrokerOptions): Broker {
           { field: "events" },
         );
       }
-      events.forEach((event, i) => validateEvent(event, `events[${i}]`));
+      for (const [i, event] of events.entries()) validateEvent(event, `events[${i}]`);
       return append(topic, events, true);
     },
     async openConsumer(request) {
-      if (closing) throw new CebusError("unavailable", "the broker is shutting down; reconnect to another broker process");
+      if (closing)
+        throw new CebusError(
+          "unavailable",
+          "the broker is shutting down; reconnect to another broker process",
+        );
       const subscription = await requireSubscription(request.subscription);
       const topic = await requireTopic(subscription.topic);
       const flow: FlowWindow = {
@@ -496,7 +562,10 @@ export function createBroker(options: BrokerOptions): Broker {
         flow,
       });
       let set = consumersByTopic.get(topic.name);
-      if (!set) consumersByTopic.set(topic.name, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        consumersByTopic.set(topic.name, set);
+      }
       set.add(consumer);
       consumer.wake();
       return consumer;
@@ -504,9 +573,13 @@ export function createBroker(options: BrokerOptions): Broker {
     async settle(subscriptionName, kind, deliveryIds, opts = {}) {
       const subscription = await requireSubscription(subscriptionName);
       if (deliveryIds.length === 0) {
-        throw new CebusError("invalid_argument", "delivery_ids is empty; pass the delivery_id of each delivery to settle", {
-          field: "delivery_ids",
-        });
+        throw new CebusError(
+          "invalid_argument",
+          "delivery_ids is empty; pass the delivery_id of each delivery to settle",
+          {
+            field: "delivery_ids",
+          },
+        );
       }
       if (subscription.deliveryMode === DeliveryMode.AT_MOST_ONCE && kind !== "ack") {
         // Nothing to redeliver or dead-letter: the events counted as acked when sent.

@@ -1,5 +1,12 @@
-import { fromBinary } from "@bufbuild/protobuf";
-import { compileFilter, durationMs, msToTimestamp, stringAttribute } from "@cebus/core";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import {
+  type AsyncQueue,
+  compileFilter,
+  createAsyncQueue,
+  durationMs,
+  msToTimestamp,
+  stringAttribute,
+} from "@cebus/core";
 import {
   CloudEventSchema,
   type Delivery,
@@ -9,8 +16,6 @@ import {
   type Topic,
 } from "@cebus/proto";
 import type { Lease, LeaseRef } from "@cebus/store";
-import { create } from "@bufbuild/protobuf";
-import { type AsyncQueue, createAsyncQueue } from "@cebus/core";
 import type { DeliveryOwner, EngineContext } from "./context.js";
 import { deliveryId, newToken } from "./delivery-id.js";
 
@@ -212,7 +217,10 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     try {
       await release(refs);
     } catch (releaseError) {
-      ctx.logger.warn({ err: releaseError, consumer: id }, "could not release in-flight events; they return at their deadline");
+      ctx.logger.warn(
+        { err: releaseError, consumer: id },
+        "could not release in-flight events; they return at their deadline",
+      );
     }
   }
 

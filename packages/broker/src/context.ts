@@ -11,7 +11,13 @@ export interface EngineContext {
   readonly pollIntervalMs: number;
   now(): number;
   /** Moves an event to the subscription's dead-letter topic (if any) and ends its lease. */
-  deadLetter(subscription: Subscription, event: CloudEvent, lease: LeaseRef, attempts: number, reason: string): Promise<void>;
+  deadLetter(
+    subscription: Subscription,
+    event: CloudEvent,
+    lease: LeaseRef,
+    attempts: number,
+    reason: string,
+  ): Promise<void>;
   /** Hands a delivery id to its consumer so settles through any path return its credit. */
   track(deliveryId: string, owner: DeliveryOwner): void;
   untrack(deliveryId: string): void;

@@ -1,5 +1,12 @@
 import { clone, create, equals } from "@bufbuild/protobuf";
-import { CebusError, compileFilter, durationMs, msToDuration, msToTimestamp, validateName } from "@cebus/core";
+import {
+  CebusError,
+  compileFilter,
+  durationMs,
+  msToDuration,
+  msToTimestamp,
+  validateName,
+} from "@cebus/core";
 import {
   DeliveryMode,
   PositionSchema,
@@ -53,9 +60,11 @@ export function normalizeTopic(input: Topic, limits: BrokerLimits, now: number):
     invalid("topic.partitions", `is ${topic.partitions}; use at most ${limits.maxPartitions}`);
   }
   const retention = durationMs(topic.retention, limits.defaultRetentionMs);
-  if (retention < 1000) invalid("topic.retention", "is under 1s; give at least 1s, or leave it unset for 7 days");
+  if (retention < 1000)
+    invalid("topic.retention", "is under 1s; give at least 1s, or leave it unset for 7 days");
   topic.retention = msToDuration(retention);
-  if (topic.retentionBytes < 0n) invalid("topic.retention_bytes", "is negative; give a size in bytes, or 0 for no cap");
+  if (topic.retentionBytes < 0n)
+    invalid("topic.retention_bytes", "is negative; give a size in bytes, or 0 for no cap");
   const dedupe = durationMs(topic.dedupeWindow, limits.defaultDedupeWindowMs);
   if (dedupe < 0) invalid("topic.dedupe_window", "is negative; give a duration, or 0 to turn dedupe off");
   topic.dedupeWindow = msToDuration(dedupe);
@@ -80,7 +89,8 @@ export function normalizeSubscription(input: Subscription, limits: BrokerLimits,
   const sub = clone(SubscriptionSchema, input);
   compileFilter(sub.filter, "subscription.filter");
   if (sub.deliveryMode === DeliveryMode.UNSPECIFIED) sub.deliveryMode = DeliveryMode.AT_LEAST_ONCE;
-  if (!(sub.deliveryMode in DeliveryMode)) invalid("subscription.delivery_mode", "is not a known delivery mode");
+  if (!(sub.deliveryMode in DeliveryMode))
+    invalid("subscription.delivery_mode", "is not a known delivery mode");
   const deadline = durationMs(sub.ackDeadline, limits.defaultAckDeadlineMs);
   if (deadline < limits.minAckDeadlineMs || deadline > limits.maxAckDeadlineMs) {
     invalid(
@@ -96,12 +106,17 @@ export function normalizeSubscription(input: Subscription, limits: BrokerLimits,
   const minBackoff = durationMs(retry.minimumBackoff, 1000);
   const maxBackoff = durationMs(retry.maximumBackoff, 60_000);
   if (minBackoff < 0 || maxBackoff < minBackoff) {
-    invalid("subscription.retry_policy", "has maximum_backoff below minimum_backoff; make maximum >= minimum");
+    invalid(
+      "subscription.retry_policy",
+      "has maximum_backoff below minimum_backoff; make maximum >= minimum",
+    );
   }
   if (retry.multiplier === 0) retry.multiplier = 2;
-  if (retry.multiplier < 1) invalid("subscription.retry_policy.multiplier", "is below 1; give 1 or more (default 2)");
+  if (retry.multiplier < 1)
+    invalid("subscription.retry_policy.multiplier", "is below 1; give 1 or more (default 2)");
   if (retry.jitter === 0 && !sub.retryPolicy) retry.jitter = 0.1;
-  if (retry.jitter < 0 || retry.jitter > 1) invalid("subscription.retry_policy.jitter", "must be between 0 and 1");
+  if (retry.jitter < 0 || retry.jitter > 1)
+    invalid("subscription.retry_policy.jitter", "must be between 0 and 1");
   retry.minimumBackoff = msToDuration(minBackoff);
   retry.maximumBackoff = msToDuration(maxBackoff);
   sub.retryPolicy = retry;
@@ -121,7 +136,11 @@ export function normalizeSubscription(input: Subscription, limits: BrokerLimits,
 /** True when two configs are the same apart from their create times. */
 export function sameSettings<T extends Topic | Subscription>(a: T, b: T): boolean {
   if (a.$typeName === "cebus.v1.Topic") {
-    return equals(TopicSchema, { ...(a as Topic), createTime: undefined }, { ...(b as Topic), createTime: undefined });
+    return equals(
+      TopicSchema,
+      { ...(a as Topic), createTime: undefined },
+      { ...(b as Topic), createTime: undefined },
+    );
   }
   return equals(
     SubscriptionSchema,

@@ -11,7 +11,9 @@ describe("durations", () => {
   });
 
   it("rejects text that is not a duration and shows the accepted forms", () => {
-    expect(() => parseDuration("soon", "--ack-deadline")).toThrow(/--ack-deadline 'soon' is not a duration; write .* 30s/);
+    expect(() => parseDuration("soon", "--ack-deadline")).toThrow(
+      /--ack-deadline 'soon' is not a duration; write .* 30s/,
+    );
   });
 
   it("round-trips milliseconds through google.protobuf.Duration", () => {

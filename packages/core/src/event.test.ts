@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CloudEvent_CloudEventAttributeValueSchema, CloudEventSchema } from "@cebus/proto";
 import { describe, expect, it } from "vitest";
-import { CebusError } from "./errors.js";
+import type { CebusError } from "./errors.js";
 import { attributeString, partitionKey, stringAttribute, validateEvent } from "./event.js";
 
 const valid = () =>

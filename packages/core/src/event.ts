@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { base64Encode } from "@bufbuild/protobuf/wire";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   type CloudEvent,
   type CloudEvent_CloudEventAttributeValue,
@@ -26,20 +26,28 @@ export function validateEvent(event: CloudEvent, path = "event"): void {
     throw new CebusError("invalid_argument", `${path}.${field} ${message}`, { field: `${path}.${field}` });
   };
   if (event.id === "") fail("id", "is missing; set a unique id, e.g. a UUID");
-  if (event.source === "") fail("source", "is missing; set a URI-reference naming the producer, e.g. /orders-service");
+  if (event.source === "")
+    fail("source", "is missing; set a URI-reference naming the producer, e.g. /orders-service");
   if (event.type === "") fail("type", "is missing; set a type, e.g. com.example.order.created");
   if (event.specVersion === "") fail("specversion", `is missing; set it to '${SPEC_VERSION}'`);
   if (event.specVersion !== SPEC_VERSION) {
-    fail("specversion", `is '${event.specVersion}' but Cebus speaks CloudEvents '${SPEC_VERSION}'; set it to '${SPEC_VERSION}'`);
+    fail(
+      "specversion",
+      `is '${event.specVersion}' but Cebus speaks CloudEvents '${SPEC_VERSION}'; set it to '${SPEC_VERSION}'`,
+    );
   }
   for (const [name, value] of Object.entries(event.attributes)) {
     if (fieldAttributes.has(name)) {
       fail(`attributes.${name}`, `must not be in the attribute map; set the '${name}' field instead`);
     }
     if (!attributeName.test(name)) {
-      fail(`attributes.${name}`, "is not a valid attribute name; use lower-case letters a-z and digits 0-9 only");
+      fail(
+        `attributes.${name}`,
+        "is not a valid attribute name; use lower-case letters a-z and digits 0-9 only",
+      );
     }
-    if (value.attr.case === undefined) fail(`attributes.${name}`, "has no value; set one of its typed values or remove it");
+    if (value.attr.case === undefined)
+      fail(`attributes.${name}`, "has no value; set one of its typed values or remove it");
   }
   const time = event.attributes.time;
   if (time && time.attr.case !== "ceTimestamp" && time.attr.case !== "ceString") {

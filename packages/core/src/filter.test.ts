@@ -20,21 +20,37 @@ describe("compileFilter", () => {
   });
 
   it("exact, prefix and suffix compare attributes and extensions", () => {
-    expect(compileFilter(filter({ filter: { case: "exact", value: { attributes: { region: "eu" } } } }))(event)).toBe(true);
-    expect(compileFilter(filter({ filter: { case: "exact", value: { attributes: { region: "us" } } } }))(event)).toBe(false);
-    expect(compileFilter(filter({ filter: { case: "prefix", value: { attributes: { type: "com.shop." } } } }))(event)).toBe(true);
-    expect(compileFilter(filter({ filter: { case: "suffix", value: { attributes: { subject: "-42" } } } }))(event)).toBe(true);
+    expect(
+      compileFilter(filter({ filter: { case: "exact", value: { attributes: { region: "eu" } } } }))(event),
+    ).toBe(true);
+    expect(
+      compileFilter(filter({ filter: { case: "exact", value: { attributes: { region: "us" } } } }))(event),
+    ).toBe(false);
+    expect(
+      compileFilter(filter({ filter: { case: "prefix", value: { attributes: { type: "com.shop." } } } }))(
+        event,
+      ),
+    ).toBe(true);
+    expect(
+      compileFilter(filter({ filter: { case: "suffix", value: { attributes: { subject: "-42" } } } }))(event),
+    ).toBe(true);
   });
 
   it("a missing attribute never matches", () => {
-    expect(compileFilter(filter({ filter: { case: "exact", value: { attributes: { tenant: "a" } } } }))(event)).toBe(false);
+    expect(
+      compileFilter(filter({ filter: { case: "exact", value: { attributes: { tenant: "a" } } } }))(event),
+    ).toBe(false);
   });
 
   it("all, any and not combine filters", () => {
     const eu = { filter: { case: "exact" as const, value: { attributes: { region: "eu" } } } };
     const us = { filter: { case: "exact" as const, value: { attributes: { region: "us" } } } };
-    expect(compileFilter(filter({ filter: { case: "all", value: { filters: [eu, us] } } }))(event)).toBe(false);
-    expect(compileFilter(filter({ filter: { case: "any", value: { filters: [eu, us] } } }))(event)).toBe(true);
+    expect(compileFilter(filter({ filter: { case: "all", value: { filters: [eu, us] } } }))(event)).toBe(
+      false,
+    );
+    expect(compileFilter(filter({ filter: { case: "any", value: { filters: [eu, us] } } }))(event)).toBe(
+      true,
+    );
     expect(compileFilter(filter({ filter: { case: "not", value: us } }))(event)).toBe(true);
   });
 
@@ -42,10 +58,21 @@ describe("compileFilter", () => {
     expect(() => compileFilter(filter({ filter: { case: "exact", value: { attributes: {} } } }))).toThrow(
       /filter.exact names no attribute/,
     );
-    expect(() => compileFilter(filter({ filter: { case: "any", value: { filters: [] } } }))).toThrow(/filter.any has no filters/);
+    expect(() => compileFilter(filter({ filter: { case: "any", value: { filters: [] } } }))).toThrow(
+      /filter.any has no filters/,
+    );
     expect(() =>
-      compileFilter(filter({ filter: { case: "all", value: { filters: [{ filter: { case: "prefix", value: { attributes: { type: "" } } } }] } } })),
+      compileFilter(
+        filter({
+          filter: {
+            case: "all",
+            value: { filters: [{ filter: { case: "prefix", value: { attributes: { type: "" } } } }] },
+          },
+        }),
+      ),
     ).toThrow(/filter.all\[0\].prefix.type is empty/);
-    expect(() => compileFilter(filter({ filter: { case: "not", value: {} } }))).toThrow(/filter.not is empty/);
+    expect(() => compileFilter(filter({ filter: { case: "not", value: {} } }))).toThrow(
+      /filter.not is empty/,
+    );
   });
 });

@@ -14,19 +14,24 @@ const attributeName = /^[a-z0-9]+$/;
  * An unset filter matches every event.
  */
 export function compileFilter(filter: Filter | undefined, path = "filter"): EventPredicate {
-  if (!filter || filter.filter.case === undefined) return path === "filter" ? matchAll : fail(path, "is empty; set one dialect (exact, prefix, suffix, all, any or not)");
+  if (!filter || filter.filter.case === undefined)
+    return path === "filter"
+      ? matchAll
+      : fail(path, "is empty; set one dialect (exact, prefix, suffix, all, any or not)");
   const f = filter.filter;
   switch (f.case) {
     case "exact":
     case "prefix":
     case "suffix": {
       const entries = Object.entries(f.value.attributes);
-      if (entries.length === 0) fail(`${path}.${f.case}`, "names no attribute; give at least one attribute and value");
+      if (entries.length === 0)
+        fail(`${path}.${f.case}`, "names no attribute; give at least one attribute and value");
       for (const [name, value] of entries) {
         if (!attributeName.test(name)) {
           fail(`${path}.${f.case}.${name}`, "is not an attribute name; use lower-case letters and digits");
         }
-        if (f.case !== "exact" && value === "") fail(`${path}.${f.case}.${name}`, "is empty; give a non-empty value");
+        if (f.case !== "exact" && value === "")
+          fail(`${path}.${f.case}.${name}`, "is empty; give a non-empty value");
       }
       const test =
         f.case === "exact"
@@ -44,7 +49,9 @@ export function compileFilter(filter: Filter | undefined, path = "filter"): Even
     case "any": {
       if (f.value.filters.length === 0) fail(`${path}.${f.case}`, "has no filters; give at least one");
       const parts = f.value.filters.map((child, i) => compileFilter(child, `${path}.${f.case}[${i}]`));
-      return f.case === "all" ? (event) => parts.every((p) => p(event)) : (event) => parts.some((p) => p(event));
+      return f.case === "all"
+        ? (event) => parts.every((p) => p(event))
+        : (event) => parts.some((p) => p(event));
     }
     case "not": {
       const inner = compileFilter(f.value, `${path}.not`);

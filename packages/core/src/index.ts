@@ -1,14 +1,14 @@
-export { CebusError, type CebusErrorOptions, type ErrorCode, errorCodes, isErrorCode } from "./errors.js";
+export { type AsyncQueue, createAsyncQueue } from "./async-queue.js";
 export { durationMs, msToDuration, msToTimestamp, parseDuration, timestampMs } from "./duration.js";
+export { CebusError, type CebusErrorOptions, type ErrorCode, errorCodes, isErrorCode } from "./errors.js";
 export {
-  SPEC_VERSION,
   attributeString,
   attributeValueString,
   partitionKey,
+  SPEC_VERSION,
   stringAttribute,
   validateEvent,
 } from "./event.js";
-export { type EventPredicate, compileFilter } from "./filter.js";
+export { compileFilter, type EventPredicate } from "./filter.js";
 export { validateName } from "./names.js";
 export { partitionForKey } from "./partition.js";
-export { type AsyncQueue, createAsyncQueue } from "./async-queue.js";

@@ -1,7 +1,7 @@
 import { CebusError } from "./errors.js";
 
 /** Topic and subscription names: 1-200 characters of letters, digits and . _ - / (no leading or trailing /). */
-const validName = /^[A-Za-z0-9._\-](?:[A-Za-z0-9._\-/]{0,198}[A-Za-z0-9._\-])?$/;
+const validName = /^[A-Za-z0-9._-](?:[A-Za-z0-9._\-/]{0,198}[A-Za-z0-9._-])?$/;
 
 export function validateName(kind: "topic" | "subscription", name: string, field = "name"): void {
   if (name === "") {

@@ -1,6 +1,6 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { CebusError, type ErrorCode } from "@cebus/core";
 import type { Logger } from "@cebus/broker";
+import { CebusError, type ErrorCode } from "@cebus/core";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 
 const codes: Record<ErrorCode, Code> = {
   canceled: Code.Canceled,

@@ -1,2 +1,2 @@
-export { type CebusServer, type ServerOptions, startServer } from "./server.js";
 export { errorInterceptor, toConnectError } from "./errors.js";
+export { type CebusServer, type ServerOptions, startServer } from "./server.js";

@@ -3,11 +3,11 @@ import type { Broker, Logger } from "@cebus/broker";
 import { silentLogger } from "@cebus/broker";
 import {
   AdminService,
-  PublisherService,
-  SubscriberService,
   file_cebus_v1_admin,
   file_cebus_v1_publisher,
   file_cebus_v1_subscriber,
+  PublisherService,
+  SubscriberService,
 } from "@cebus/proto";
 import { file_grpc_health_v1_health } from "@cebus/proto/grpc";
 import type { ConnectRouter } from "@connectrpc/connect";

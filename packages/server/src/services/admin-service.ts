@@ -1,7 +1,7 @@
-import { CebusError } from "@cebus/core";
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { Broker } from "@cebus/broker";
+import { CebusError } from "@cebus/core";
 import type { AdminService } from "@cebus/proto";
+import type { ServiceImpl } from "@connectrpc/connect";
 
 function required<T>(value: T | undefined, field: string): T {
   if (value === undefined) throw new CebusError("invalid_argument", `${field} is missing; set it`, { field });
@@ -11,7 +11,9 @@ function required<T>(value: T | undefined, field: string): T {
 export function createAdminService(broker: Broker): ServiceImpl<typeof AdminService> {
   return {
     async createTopic(request) {
-      const topic = await broker.createTopic(required(request.topic, "topic"), { ifNotExists: request.ifNotExists });
+      const topic = await broker.createTopic(required(request.topic, "topic"), {
+        ifNotExists: request.ifNotExists,
+      });
       return { topic };
     },
     async getTopic(request) {

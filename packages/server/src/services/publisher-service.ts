@@ -1,6 +1,6 @@
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { Broker } from "@cebus/broker";
 import type { PublisherService } from "@cebus/proto";
+import type { ServiceImpl } from "@connectrpc/connect";
 
 export function createPublisherService(broker: Broker): ServiceImpl<typeof PublisherService> {
   return {

@@ -1,7 +1,7 @@
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { Broker, Consumer, SettleKind, SettleOptions, SettleOutcome } from "@cebus/broker";
 import { CebusError, createAsyncQueue, durationMs, msToTimestamp } from "@cebus/core";
 import type { ConsumeRequest, ConsumeResponse, FlowControl, Settle, SubscriberService } from "@cebus/proto";
+import type { ServiceImpl } from "@connectrpc/connect";
 
 function flowWindow(flow: FlowControl | undefined) {
   return { maxEvents: flow?.maxOutstandingEvents ?? 0, maxBytes: Number(flow?.maxOutstandingBytes ?? 0n) };
@@ -40,9 +40,16 @@ function throwIfFailed(outcomes: SettleOutcome[]): void {
   const first = failed[0]?.error;
   if (!first) return;
   if (failed.length === 1) throw first;
-  throw new CebusError(first.code, `${first.message} (${failed.length - 1} more failed: ${failed.slice(1).map((f) => f.deliveryId).join(", ")})`, {
-    field: first.field,
-  });
+  throw new CebusError(
+    first.code,
+    `${first.message} (${failed.length - 1} more failed: ${failed
+      .slice(1)
+      .map((f) => f.deliveryId)
+      .join(", ")})`,
+    {
+      field: first.field,
+    },
+  );
 }
 
 export function createSubscriberService(broker: Broker): ServiceImpl<typeof SubscriberService> {
@@ -51,9 +58,13 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done || first.value.request.case !== "start") {
-        throw new CebusError("invalid_argument", "the first Consume message must be `start` naming the subscription", {
-          field: "start",
-        });
+        throw new CebusError(
+          "invalid_argument",
+          "the first Consume message must be `start` naming the subscription",
+          {
+            field: "start",
+          },
+        );
       }
       const start = first.value.request.value;
       const consumer: Consumer = await broker.openConsumer({
@@ -89,7 +100,9 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
               });
             }
           } else if (request.case === "start") {
-            throw new CebusError("invalid_argument", "`start` may only be the first Consume message", { field: "start" });
+            throw new CebusError("invalid_argument", "`start` may only be the first Consume message", {
+              field: "start",
+            });
           }
         }
       };
@@ -112,7 +125,11 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
         yield {
           response: {
             case: "started",
-            value: { $typeName: "cebus.v1.ConsumeStarted", consumerId: consumer.id, subscription: consumer.subscription },
+            value: {
+              $typeName: "cebus.v1.ConsumeStarted",
+              consumerId: consumer.id,
+              subscription: consumer.subscription,
+            },
           },
         };
         for await (const response of out) yield { response };
@@ -140,12 +157,19 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
     },
 
     async ack(request) {
-      throwIfFailed(await broker.settle(request.subscription, "ack", request.deliveryIds, { allOrNothing: true }));
+      throwIfFailed(
+        await broker.settle(request.subscription, "ack", request.deliveryIds, { allOrNothing: true }),
+      );
       return {};
     },
     async nack(request) {
       const delayMs = request.delay ? durationMs(request.delay, 0) : undefined;
-      throwIfFailed(await broker.settle(request.subscription, "nack", request.deliveryIds, { delayMs, allOrNothing: true }));
+      throwIfFailed(
+        await broker.settle(request.subscription, "nack", request.deliveryIds, {
+          delayMs,
+          allOrNothing: true,
+        }),
+      );
       return {};
     },
     async extendLease(request) {
@@ -159,7 +183,9 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
       return { leaseDeadline: deadline === undefined ? undefined : msToTimestamp(deadline) };
     },
     async term(request) {
-      throwIfFailed(await broker.settle(request.subscription, "term", request.deliveryIds, { reason: request.reason }));
+      throwIfFailed(
+        await broker.settle(request.subscription, "term", request.deliveryIds, { reason: request.reason }),
+      );
       return {};
     },
   };

@@ -1,0 +1,381 @@
+import { create } from "@bufbuild/protobuf";
+import { CebusError, msToDuration, stringAttribute } from "@cebus/core";
+import {
+  type CloudEvent,
+  CloudEventSchema,
+  type Delivery,
+  DeliveryMode,
+  SubscriptionSchema,
+  TopicSchema,
+} from "@cebus/proto";
+import { createSqliteStore } from "@cebus/store-sqlite";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Broker, createBroker } from "./broker.js";
+import type { Consumer } from "./consumer.js";
+
+let broker: Broker;
+
+beforeEach(() => {
+  broker = createBroker({ store: createSqliteStore({ path: ":memory:" }), pollIntervalMs: 50 });
+});
+afterEach(async () => {
+  await broker.close();
+});
+
+function event(id: string, extra: Partial<CloudEvent> & { key?: string } = {}): CloudEvent {
+  const { key, ...rest } = extra;
+  return create(CloudEventSchema, {
+    id,
+    source: "/test",
+    specVersion: "1.0",
+    type: "test.event",
+    data: { case: "textData", value: `data-${id}` },
+    ...rest,
+    attributes: { ...(key ? { partitionkey: stringAttribute(key) } : {}), ...rest.attributes },
+  });
+}
+
+async function setup(
+  sub: Partial<Parameters<typeof create<typeof SubscriptionSchema>>[1]> = {},
+  partitions = 1,
+): Promise<void> {
+  await broker.createTopic(create(TopicSchema, { name: "orders", partitions }));
+  await broker.createSubscription(
+    create(SubscriptionSchema, {
+      name: "billing",
+      topic: "orders",
+      startPosition: { position: { case: "earliest", value: {} } },
+      ...sub,
+    }),
+  );
+}
+
+/** Reads deliveries from a consumer until `count` arrived or `ms` passed. */
+async function take(consumer: Consumer, count: number, ms = 3000): Promise<Delivery[]> {
+  const got: Delivery[] = [];
+  const iterator = consumer.deliveries[Symbol.asyncIterator]();
+  const deadline = Date.now() + ms;
+  while (got.length < count) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const next = await Promise.race([
+      iterator.next(),
+      new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), left)),
+    ]);
+    if (next === "timeout" || next.done) break;
+    got.push(...next.value);
+  }
+  return got;
+}
+
+async function rejected(promise: Promise<unknown>): Promise<CebusError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(CebusError);
+    return error as CebusError;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("publish", () => {
+  it("returns offsets in order and marks a repeated (source, id) as a duplicate of the original", async () => {
+    await setup();
+    const first = await broker.publish("orders", [event("a"), event("b")]);
+    expect(first.map((r) => [r.offset, r.duplicate])).toEqual([
+      [0n, false],
+      [1n, false],
+    ]);
+    const again = await broker.publish("orders", [event("c"), event("a")]);
+    expect(again.map((r) => [r.offset, r.duplicate])).toEqual([
+      [2n, false],
+      [0n, true],
+    ]);
+    expect((await broker.topicStats("orders")).eventCount).toBe(3n);
+  });
+
+  it("sends one partition key to one partition", async () => {
+    await setup({}, 8);
+    const results = await broker.publish("orders", [
+      event("1", { key: "k" }),
+      event("2", { key: "k" }),
+      event("3", { key: "k" }),
+    ]);
+    expect(new Set(results.map((r) => r.partition)).size).toBe(1);
+  });
+
+  it("rejects a batch with one invalid event and stores nothing", async () => {
+    await setup();
+    const error = await rejected(broker.publish("orders", [event("ok"), event("bad", { source: "" })]));
+    expect(error.code).toBe("invalid_argument");
+    expect(error.message).toContain("events[1].source is missing");
+    expect((await broker.topicStats("orders")).eventCount).toBe(0n);
+  });
+
+  it("rejects an unknown topic with not_found and says how to create it", async () => {
+    const error = await rejected(broker.publish("nope", [event("a")]));
+    expect(error.code).toBe("not_found");
+    expect(error.message).toContain("cebus topics create nope");
+  });
+
+  it("rejects an event over the topic's size limit and stores nothing", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "small", maxEventBytes: 1024n }));
+    const error = await rejected(
+      broker.publish("small", [event("big", { data: { case: "textData", value: "x".repeat(2000) } })]),
+    );
+    expect(error.code).toBe("invalid_argument");
+    expect(error.message).toMatch(/accepts at most 1024/);
+    expect((await broker.topicStats("small")).eventCount).toBe(0n);
+  });
+});
+
+describe("admin", () => {
+  it("creating a topic twice is already_exists, unless if_not_exists with the same settings", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "t" }));
+    expect((await rejected(broker.createTopic(create(TopicSchema, { name: "t" })))).code).toBe(
+      "already_exists",
+    );
+    await expect(
+      broker.createTopic(create(TopicSchema, { name: "t" }), { ifNotExists: true }),
+    ).resolves.toBeDefined();
+    const other = await rejected(
+      broker.createTopic(create(TopicSchema, { name: "t", partitions: 3 }), { ifNotExists: true }),
+    );
+    expect(other.message).toContain("exists with other settings");
+  });
+
+  it("a subscription on a missing topic is not_found and is not created", async () => {
+    const error = await rejected(
+      broker.createSubscription(create(SubscriptionSchema, { name: "s", topic: "missing" })),
+    );
+    expect(error.code).toBe("not_found");
+    expect(await broker.listSubscriptions()).toEqual([]);
+  });
+
+  it("a bad filter is invalid_argument and creates nothing", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "t" }));
+    const error = await rejected(
+      broker.createSubscription(
+        create(SubscriptionSchema, {
+          name: "s",
+          topic: "t",
+          filter: { filter: { case: "exact", value: { attributes: {} } } },
+        }),
+      ),
+    );
+    expect(error.field).toBe("subscription.filter.exact");
+    expect(await broker.listSubscriptions()).toEqual([]);
+  });
+
+  it("deleting a topic with subscriptions needs force", async () => {
+    await setup();
+    expect((await rejected(broker.deleteTopic("orders"))).code).toBe("failed_precondition");
+    await broker.deleteTopic("orders", { force: true });
+    expect(await broker.listTopics()).toEqual([]);
+    expect(await broker.listSubscriptions()).toEqual([]);
+  });
+
+  it("a subscription starting at latest sees only later events", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "t" }));
+    await broker.publish("t", [event("old")]);
+    await broker.createSubscription(create(SubscriptionSchema, { name: "s", topic: "t" }));
+    await broker.publish("t", [event("new")]);
+    const consumer = await broker.openConsumer({ subscription: "s" });
+    const got = await take(consumer, 2, 500);
+    expect(got.map((d) => d.event?.id)).toEqual(["new"]);
+  });
+});
+
+describe("at-least-once delivery", () => {
+  it("delivers every event with attempt 1, and an acked event never comes back", async () => {
+    await setup({ ackDeadline: msToDuration(200) });
+    await broker.publish("orders", [event("a"), event("b"), event("c")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const got = await take(consumer, 3);
+    expect(got.map((d) => [d.event?.id, d.attempt])).toEqual([
+      ["a", 1],
+      ["b", 1],
+      ["c", 1],
+    ]);
+    expect(got[0]?.event?.attributes.sequence).toBeDefined();
+    const outcomes = await broker.settle(
+      "billing",
+      "ack",
+      got.map((d) => d.deliveryId),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(await take(consumer, 1, 600)).toEqual([]);
+    const stats = await broker.subscriptionStats("billing");
+    expect([stats.backlog, stats.inFlight]).toEqual([0n, 0n]);
+  });
+
+  it("a nack with a delay redelivers with attempt 2", async () => {
+    await setup();
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [first] = await take(consumer, 1);
+    await broker.settle("billing", "nack", [first?.deliveryId as string], { delayMs: 50 });
+    const [second] = await take(consumer, 1);
+    expect(second?.event?.id).toBe("a");
+    expect(second?.attempt).toBe(2);
+    expect(second?.deliveryId).not.toBe(first?.deliveryId);
+  });
+
+  it("an expired lease is redelivered, and the stale delivery id can no longer be acked", async () => {
+    await setup({ ackDeadline: msToDuration(150) });
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [first] = await take(consumer, 1);
+    const [second] = await take(consumer, 1);
+    expect(second?.attempt).toBe(2);
+    const [stale] = await broker.settle("billing", "ack", [first?.deliveryId as string]);
+    expect(stale?.ok).toBe(false);
+    expect(stale?.error?.code).toBe("failed_precondition");
+    expect(stale?.error?.message).toContain("settle the newest delivery");
+  });
+
+  it("extending a lease keeps the event from being redelivered", async () => {
+    await setup({ ackDeadline: msToDuration(200) });
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [first] = await take(consumer, 1);
+    const [extended] = await broker.settle("billing", "extend", [first?.deliveryId as string], {
+      extensionMs: 5000,
+    });
+    expect(extended?.ok).toBe(true);
+    expect(await take(consumer, 1, 500)).toEqual([]);
+    expect((await broker.settle("billing", "ack", [first?.deliveryId as string]))[0]?.ok).toBe(true);
+  });
+
+  it("all-or-nothing settles change nothing when one id is stale", async () => {
+    await setup();
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [first] = await take(consumer, 1);
+    const outcomes = await broker.settle("billing", "ack", [first?.deliveryId as string, "0.0.lbogus"], {
+      allOrNothing: true,
+    });
+    expect(outcomes.map((o) => o.ok)).toEqual([false, false]);
+    expect((await broker.subscriptionStats("billing")).inFlight).toBe(1n);
+  });
+
+  it("never holds more unacked events than the consumer's window", async () => {
+    await setup();
+    await broker.publish(
+      "orders",
+      Array.from({ length: 20 }, (_, i) => event(`e${i}`)),
+    );
+    const consumer = await broker.openConsumer({ subscription: "billing", flow: { maxEvents: 5 } });
+    const first = await take(consumer, 20, 400);
+    expect(first).toHaveLength(5);
+    await broker.settle(
+      "billing",
+      "ack",
+      first.slice(0, 2).map((d) => d.deliveryId),
+    );
+    const more = await take(consumer, 20, 400);
+    expect(more).toHaveLength(2);
+  });
+
+  it("a consumer that closes hands its in-flight events to another consumer at once", async () => {
+    await setup({ ackDeadline: msToDuration(60_000) });
+    await broker.publish("orders", [event("a"), event("b")]);
+    const leaving = await broker.openConsumer({ subscription: "billing" });
+    expect(await take(leaving, 2)).toHaveLength(2);
+    await leaving.close();
+    const staying = await broker.openConsumer({ subscription: "billing" });
+    const got = await take(staying, 2);
+    expect(got.map((d) => [d.event?.id, d.attempt])).toEqual([
+      ["a", 2],
+      ["b", 2],
+    ]);
+  });
+
+  it("competing consumers share a subscription's events without overlap", async () => {
+    await setup();
+    const one = await broker.openConsumer({ subscription: "billing", flow: { maxEvents: 3 } });
+    const two = await broker.openConsumer({ subscription: "billing", flow: { maxEvents: 3 } });
+    await broker.publish(
+      "orders",
+      Array.from({ length: 6 }, (_, i) => event(`e${i}`)),
+    );
+    const [a, b] = await Promise.all([take(one, 3), take(two, 3)]);
+    const ids = [...a, ...b].map((d) => d.event?.id).sort();
+    expect(ids).toEqual(["e0", "e1", "e2", "e3", "e4", "e5"]);
+  });
+});
+
+describe("at-most-once delivery", () => {
+  it("never redelivers, even when the consumer does not ack", async () => {
+    await setup({ deliveryMode: DeliveryMode.AT_MOST_ONCE, ackDeadline: msToDuration(100) });
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    expect(await take(consumer, 1)).toHaveLength(1);
+    await consumer.close();
+    const next = await broker.openConsumer({ subscription: "billing" });
+    expect(await take(next, 1, 500)).toEqual([]);
+  });
+});
+
+describe("dead-lettering and filters", () => {
+  it("after max attempts the event goes to the dead-letter topic with the reason and attempt count", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "orders-dlq" }));
+    await setup({ maxDeliveryAttempts: 2, deadLetterTopic: "orders-dlq" });
+    await broker.createSubscription(
+      create(SubscriptionSchema, {
+        name: "dlq-reader",
+        topic: "orders-dlq",
+        startPosition: { position: { case: "earliest", value: {} } },
+      }),
+    );
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const [d] = await take(consumer, 1);
+      expect(d?.attempt).toBe(attempt);
+      await broker.settle("billing", "nack", [d?.deliveryId as string], { delayMs: 10 });
+    }
+    const dlq = await broker.openConsumer({ subscription: "dlq-reader" });
+    const [dead] = await take(dlq, 1);
+    expect(dead?.event?.id).toBe("a");
+    expect(dead?.event?.attributes.deadletterreason?.attr.value).toBe("max delivery attempts reached");
+    expect(dead?.event?.attributes.deliveryattempts?.attr.value).toBe(2);
+    expect(dead?.event?.attributes.originalsubscription?.attr.value).toBe("billing");
+    expect(await take(consumer, 1, 300)).toEqual([]);
+  });
+
+  it("term sends the event to the dead-letter topic at once with the consumer's reason", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "orders-dlq" }));
+    await setup({ deadLetterTopic: "orders-dlq" });
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [d] = await take(consumer, 1);
+    const [outcome] = await broker.settle("billing", "term", [d?.deliveryId as string], { reason: "poison" });
+    expect(outcome?.ok).toBe(true);
+    expect((await broker.topicStats("orders-dlq")).eventCount).toBe(1n);
+  });
+
+  it("events that do not match the filter are never delivered", async () => {
+    await setup({ filter: { filter: { case: "prefix", value: { attributes: { type: "keep." } } } } });
+    await broker.publish("orders", [event("a", { type: "drop.me" }), event("b", { type: "keep.me" })]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const got = await take(consumer, 2, 500);
+    expect(got.map((d) => d.event?.id)).toEqual(["b"]);
+  });
+});
+
+describe("seek", () => {
+  it("seeking to earliest delivers acked events again", async () => {
+    await setup();
+    await broker.publish("orders", [event("a")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [d] = await take(consumer, 1);
+    await broker.settle("billing", "ack", [d?.deliveryId as string]);
+    await broker.seek("billing", {
+      $typeName: "cebus.v1.Position",
+      position: { case: "earliest", value: { $typeName: "google.protobuf.Empty" } },
+    });
+    const [again] = await take(consumer, 1);
+    expect(again?.event?.id).toBe("a");
+  });
+});

@@ -1,0 +1,1 @@
+export * from "./gen/cebus/conformance/v1/client_pb.js";
