@@ -50,19 +50,29 @@ async function setup(
   );
 }
 
+/** Per consumer: one iterator and the read still in flight when a previous `take` timed out. */
+const readers = new WeakMap<Consumer, { iterator: AsyncIterator<Delivery[]>; pending?: Promise<IteratorResult<Delivery[]>> }>();
+
 /** Reads deliveries from a consumer until `count` arrived or `ms` passed. */
 async function take(consumer: Consumer, count: number, ms = 3000): Promise<Delivery[]> {
+  let reader = readers.get(consumer);
+  if (!reader) {
+    reader = { iterator: consumer.deliveries[Symbol.asyncIterator]() };
+    readers.set(consumer, reader);
+  }
   const got: Delivery[] = [];
-  const iterator = consumer.deliveries[Symbol.asyncIterator]();
   const deadline = Date.now() + ms;
   while (got.length < count) {
     const left = deadline - Date.now();
     if (left <= 0) break;
+    reader.pending ??= reader.iterator.next();
     const next = await Promise.race([
-      iterator.next(),
+      reader.pending,
       new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), left)),
     ]);
-    if (next === "timeout" || next.done) break;
+    if (next === "timeout") break;
+    reader.pending = undefined;
+    if (next.done) break;
     got.push(...next.value);
   }
   return got;

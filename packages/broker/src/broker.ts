@@ -385,6 +385,17 @@ export function createBroker(options: BrokerOptions): Broker {
         });
       }
     }
+    if (opts.allOrNothing && outcomes.some((o) => !o.ok)) {
+      for (const outcome of outcomes) {
+        if (!outcome.ok) continue;
+        outcome.ok = false;
+        outcome.error = new CebusError(
+          "aborted",
+          `delivery '${outcome.deliveryId}' was not settled because others in the same call failed; nothing in the call was applied, retry it without the failed ids`,
+          { field: "delivery_ids" },
+        );
+      }
+    }
     for (const outcome of outcomes) {
       if (outcome.ok) {
         owners.get(outcome.deliveryId)?.settled(outcome.deliveryId, outcome.deadline);

@@ -14,10 +14,11 @@ const attributeName = /^[a-z0-9]+$/;
  * An unset filter matches every event.
  */
 export function compileFilter(filter: Filter | undefined, path = "filter"): EventPredicate {
-  if (!filter || filter.filter.case === undefined)
-    return path === "filter"
-      ? matchAll
-      : fail(path, "is empty; set one dialect (exact, prefix, suffix, all, any or not)");
+  if (!filter || filter.filter.case === undefined) return matchAll;
+  return compileNode(filter, path);
+}
+
+function compileNode(filter: Filter, path: string): EventPredicate {
   const f = filter.filter;
   switch (f.case) {
     case "exact":
@@ -48,15 +49,17 @@ export function compileFilter(filter: Filter | undefined, path = "filter"): Even
     case "all":
     case "any": {
       if (f.value.filters.length === 0) fail(`${path}.${f.case}`, "has no filters; give at least one");
-      const parts = f.value.filters.map((child, i) => compileFilter(child, `${path}.${f.case}[${i}]`));
+      const parts = f.value.filters.map((child, i) => compileNode(child, `${path}.${f.case}[${i}]`));
       return f.case === "all"
         ? (event) => parts.every((p) => p(event))
         : (event) => parts.some((p) => p(event));
     }
     case "not": {
-      const inner = compileFilter(f.value, `${path}.not`);
+      const inner = compileNode(f.value, `${path}.not`);
       return (event) => !inner(event);
     }
+    default:
+      return fail(path, "is empty; set one dialect (exact, prefix, suffix, all, any or not)");
   }
 }
 

@@ -37,7 +37,7 @@ function settleArgs(settle: Settle): { kind: SettleKind; ids: string[]; options:
 /** Unary settles are all or nothing: the first failure fails the call, naming every failed delivery. */
 function throwIfFailed(outcomes: SettleOutcome[]): void {
   const failed = outcomes.filter((o) => !o.ok);
-  const first = failed[0]?.error;
+  const first = (failed.find((f) => f.error?.code !== "aborted") ?? failed[0])?.error;
   if (!first) return;
   if (failed.length === 1) throw first;
   throw new CebusError(

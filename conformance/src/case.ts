@@ -1,0 +1,158 @@
+import { parseDuration } from "@cebus/core";
+import { parse } from "yaml";
+
+/** How a subscriber settles each delivery. The runner decides per delivery, so cases are data, not code. */
+export interface SettlePolicy {
+  /** Nack these attempt numbers (1 = first delivery). */
+  nackAttempts?: number[];
+  /** Delay for those nacks; unset uses the subscription's backoff. */
+  nackDelayMs?: number;
+  /** Ignore deliveries with these attempt numbers, so their lease expires. */
+  ignoreAttempts?: number[];
+  /** Ignore every delivery (never settle). */
+  ignoreAll?: boolean;
+  /** Term events whose id matches this pattern (on every attempt). */
+  termIds?: string;
+  /** Nack events whose id matches, on every attempt (poison messages). */
+  nackIds?: string;
+  /** Extend the lease by this much, then wait `holdMs` before acking. */
+  extendMs?: number;
+  /** Wait this long before settling. */
+  holdMs?: number;
+  /** Kill the client process after this many deliveries to this subscriber. */
+  crashAfter?: number;
+}
+
+export interface SubscriptionSpec {
+  name: string;
+  ordered?: boolean;
+  mode?: "at-least-once" | "at-most-once";
+  ackDeadlineMs?: number;
+  maxAttempts?: number;
+  deadLetter?: boolean;
+  retry?: { minMs: number; maxMs: number; multiplier?: number; jitter?: number };
+  /** A cebus.v1.Filter in its JSON form. */
+  filter?: unknown;
+  start?: "earliest" | "latest";
+}
+
+export type Step =
+  | { subscribe: { client?: string; subscriber: string; subscription: string; maxOutstanding?: number; policy?: SettlePolicy } }
+  | { unsubscribe: { client?: string; subscriber: string } }
+  | {
+      publish: {
+        client?: string;
+        count: number;
+        batch?: number;
+        /** Number of distinct partition keys, round-robin; 0 = keyless. */
+        keys?: number;
+        /** Event ids are `${prefix}${n}`; reusing a prefix republishes the same ids. */
+        prefix?: string;
+        /** Publish concurrently from these clients instead of one. */
+        clients?: string[];
+        /** Extra attributes (strings) set on every event, e.g. a type for filter cases. */
+        attributes?: Record<string, string>;
+        type?: string;
+        /** Republish every batch once more (lost-ack retry simulation). */
+        retryEachBatch?: boolean;
+        /** Publish in the background while the following steps run. */
+        background?: boolean;
+        /** Set causationid of event n to the id of event n-1 of the same key. */
+        causal?: boolean;
+      };
+    }
+  | { wait: { acked?: number; delivered?: number; deadLettered?: number; subscription?: string; ms?: number; timeoutMs?: number } }
+  | { fault: { broker?: "kill" | "term" | "pause" | "resume" | "restart"; client?: string; clientFault?: "kill" | "restart"; proxy?: ProxyFault; forMs?: number } }
+  | { seek: { subscription: string; to: "earliest" | "latest" | "now" | number } }
+  | { redrive: { subscription: string } };
+
+export type ProxyFault = "reset" | "blackhole" | "latency" | "swallow-responses" | "heal";
+
+export interface Expectation {
+  /** Every acknowledged publish reaches each subscription (matching its filter), acked or dead-lettered. */
+  allDelivered?: boolean;
+  /** Delivered at most once per subscription. */
+  noDuplicates?: boolean;
+  /** No delivery after an ack that returned OK. */
+  noRedeliveryAfterAck?: boolean;
+  /** Per-key order on ordered subscriptions. */
+  keyOrder?: boolean;
+  /** Event ids that must never be delivered (filter cases), as a regex. */
+  neverDelivered?: string;
+  /** How many events must end in the dead-letter topic (exactly once each), with these attempts. */
+  deadLettered?: { count: number; attempts?: number; reason?: string };
+  /** Minimum and maximum attempt numbers seen across deliveries. */
+  minMaxAttempt?: number;
+  maxAttempt?: number;
+  /** Gaps between a nack and the next delivery follow the subscription's backoff within this tolerance (ms). */
+  backoffToleranceMs?: number;
+  /** Every publish call must fail with this code (bad-input cases). */
+  publishError?: string;
+  /** Stored events in the topic at the end. */
+  storedEvents?: number;
+  /** Duplicate flags returned for republished ids. */
+  duplicatesReported?: boolean;
+  /** Every consumer received some events (load balancing). */
+  everySubscriberDelivered?: boolean;
+}
+
+export interface ConformanceCase {
+  id: string;
+  name: string;
+  guarantee: string;
+  level: "must" | "should";
+  /** Needs to start, kill or pause the broker itself (skipped with --broker URL). */
+  needsBrokerControl: boolean;
+  /** Needs a TCP proxy between client and broker. */
+  needsProxy: boolean;
+  topic: { partitions?: number; dedupeWindowMs?: number; retentionMs?: number; maxEventBytes?: number };
+  subscriptions: SubscriptionSpec[];
+  clients: string[];
+  steps: Step[];
+  expect: Expectation;
+  /** Raw events to publish as-is for bad-input cases (JSON CloudEvents in proto JSON form). */
+  rawEvents?: unknown[];
+  timeoutMs: number;
+}
+
+const durationKeys = /(Ms)$/;
+
+/** Turns "2s"-style strings under keys ending in Ms into numbers, recursively. */
+function normalizeDurations(value: unknown, key = ""): unknown {
+  if (Array.isArray(value)) return value.map((v) => normalizeDurations(v));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalizeDurations(v, k)]));
+  }
+  if (typeof value === "string" && durationKeys.test(key)) return parseDuration(value, key);
+  return value;
+}
+
+/** Parses a suite file (a YAML list of cases) with defaults filled in; throws naming the file and case. */
+export function parseSuite(text: string, file: string): ConformanceCase[] {
+  const raw = parse(text) as unknown;
+  if (!Array.isArray(raw)) throw new Error(`${file}: a suite is a YAML list of cases`);
+  return raw.map((entry, i) => {
+    const c = normalizeDurations(entry) as Partial<ConformanceCase>;
+    const where = `${file} case ${i + 1}${c.id ? ` (${c.id})` : ""}`;
+    if (!c.id || !/^[a-z0-9][a-z0-9./-]*$/.test(c.id)) throw new Error(`${where}: id is missing or not lower-case kebab/slash form`);
+    if (!c.name) throw new Error(`${where}: name is missing`);
+    if (!c.guarantee) throw new Error(`${where}: guarantee is missing`);
+    if (!Array.isArray(c.steps) || c.steps.length === 0) throw new Error(`${where}: steps are missing`);
+    const steps = c.steps as Step[];
+    return {
+      id: c.id,
+      name: c.name,
+      guarantee: c.guarantee,
+      level: c.level ?? "must",
+      needsBrokerControl: steps.some((s) => "fault" in s && (s.fault.broker !== undefined)),
+      needsProxy: steps.some((s) => "fault" in s && s.fault.proxy !== undefined),
+      topic: c.topic ?? {},
+      subscriptions: c.subscriptions ?? [],
+      clients: c.clients ?? ["c1"],
+      steps,
+      expect: c.expect ?? {},
+      rawEvents: c.rawEvents,
+      timeoutMs: c.timeoutMs ?? 60_000,
+    };
+  });
+}
