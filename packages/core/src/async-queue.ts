@@ -62,6 +62,11 @@ export function createAsyncQueue<T>(): AsyncQueue<T> {
           items.length = 0;
           return Promise.resolve({ value: undefined, done: true });
         },
+        throw: (error?: unknown) => {
+          done = true;
+          items.length = 0;
+          return Promise.reject(error);
+        },
       };
     },
   };

@@ -12,3 +12,4 @@ export {
 export { compileFilter, type EventPredicate } from "./filter.js";
 export { validateName } from "./names.js";
 export { partitionForKey } from "./partition.js";
+export { type CloudEventJson, type EventInput, eventData, fromCloudEventJson, toCloudEvent, toCloudEventJson } from "./event-json.js";

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { registerConsume } from "./commands/consume.js";
+import { registerPublish } from "./commands/publish.js";
+import { registerServe } from "./commands/serve.js";
+import { registerSubscriptions } from "./commands/subscriptions.js";
+import { registerTopics } from "./commands/topics.js";
+
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+
+const program = new Command()
+  .name("cebus")
+  .description("Cebus, a CloudEvents bus: run the broker and work with topics, subscriptions and events")
+  .version(version)
+  .option("--url <url>", "the broker's URL", process.env.CEBUS_URL ?? "http://127.0.0.1:8080")
+  .showHelpAfterError();
+
+registerServe(program);
+registerTopics(program);
+registerSubscriptions(program);
+registerPublish(program);
+registerConsume(program);
+
+await program.parseAsync();
+// Client commands are done here; connections kept for reuse must not hold the process open. (`serve` never
+// gets here: its action resolves while the server runs, and it exits from its signal handlers.)
+if (program.args[0] !== "serve") process.exit(process.exitCode ?? 0);

@@ -1,0 +1,110 @@
+import { readFileSync } from "node:fs";
+
+/** Settings of `cebus serve`, from flags, environment, a config file and defaults (in that order of precedence). */
+export interface ServeConfig {
+  port: number;
+  host: string;
+  store: string;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  maxEventBytes: number | undefined;
+}
+
+export const defaultServeConfig: ServeConfig = {
+  port: 8080,
+  host: "127.0.0.1",
+  store: "sqlite:./cebus-data",
+  logLevel: "info",
+  maxEventBytes: undefined,
+};
+
+/** A configuration problem: the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown> = {
+  port: (v, where) => {
+    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new ConfigError(`${where}: port must be a whole number from 0 to 65535 (0 picks a free port)`);
+    }
+    return n;
+  },
+  host: (v, where) => {
+    if (typeof v !== "string" || v === "") throw new ConfigError(`${where}: host must be an address such as 127.0.0.1 or 0.0.0.0`);
+    return v;
+  },
+  store: (v, where) => {
+    if (typeof v !== "string" || v === "") throw new ConfigError(`${where}: store must be a store URL such as sqlite:./cebus-data or memory`);
+    return v;
+  },
+  logLevel: (v, where) => {
+    if (typeof v !== "string" || !levels.includes(v)) throw new ConfigError(`${where}: logLevel must be one of ${levels.join(", ")}`);
+    return v;
+  },
+  maxEventBytes: (v, where) => {
+    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) throw new ConfigError(`${where}: maxEventBytes must be a positive whole number of bytes`);
+    return n;
+  },
+};
+
+function checked(values: Record<string, unknown>, where: (key: string) => string): Partial<ServeConfig> {
+  const out: Partial<ServeConfig> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const check = keys[key as keyof ServeConfig];
+    if (!check) {
+      throw new ConfigError(`${where(key)}: unknown setting '${key}'; known settings are ${Object.keys(keys).join(", ")}`);
+    }
+    (out as Record<string, unknown>)[key] = check(value, where(key));
+  }
+  return out;
+}
+
+/** Reads a JSON config file; any problem is a ConfigError naming the file, the key and the fix. */
+export function readConfigFile(path: string): Partial<ServeConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`config file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? error}); check the path passed to --config`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON (${(error as Error).message}); fix the syntax`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object, e.g. {"port": 8080, "store": "sqlite:./cebus-data"}`);
+  }
+  return checked(parsed as Record<string, unknown>, (key) => `config file ${path}, key '${key}'`);
+}
+
+const envNames: Record<string, keyof ServeConfig> = {
+  CEBUS_PORT: "port",
+  CEBUS_HOST: "host",
+  CEBUS_STORE: "store",
+  CEBUS_LOG_LEVEL: "logLevel",
+  CEBUS_MAX_EVENT_BYTES: "maxEventBytes",
+};
+
+/** Resolves the serve configuration: flags > environment > config file (--config or CEBUS_CONFIG) > defaults. */
+export function resolveServeConfig(flags: Partial<Record<keyof ServeConfig, unknown>> & { config?: string }, env = process.env): ServeConfig {
+  const configPath = flags.config ?? env.CEBUS_CONFIG;
+  const fromFile = configPath ? readConfigFile(configPath) : {};
+  const envValues: Record<string, unknown> = {};
+  const envWhere: Record<string, string> = {};
+  for (const [name, key] of Object.entries(envNames)) {
+    if (env[name] !== undefined && env[name] !== "") {
+      envValues[key] = env[name];
+      envWhere[key] = `environment variable ${name}`;
+    }
+  }
+  const fromEnv = checked(envValues, (key) => envWhere[key] ?? key);
+  const { config: _config, ...flagValues } = flags;
+  const fromFlags = checked(flagValues, (key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return { ...defaultServeConfig, ...fromFile, ...fromEnv, ...fromFlags };
+}
