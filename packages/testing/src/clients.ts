@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { type MessageInitShape, create } from "@bufbuild/protobuf";
 import { createAsyncQueue } from "@cebus/core";
 import {
   AdminService,
@@ -30,7 +30,7 @@ export function createRawClients(url: string): RawClients {
 }
 
 /** A minimal valid CloudEvent for tests. */
-export function testEvent(id: string, init: Partial<CloudEvent> = {}): CloudEvent {
+export function testEvent(id: string, init: Omit<MessageInitShape<typeof CloudEventSchema>, "id"> = {}): CloudEvent {
   return create(CloudEventSchema, {
     id,
     source: "/cebus/test",

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root, found from this module's location (src/ or dist/ of packages/testing). */
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+export const cliPath = join(repoRoot, "packages/cli/dist/bin.js");
+
+export interface BrokerOptions {
+  /** "sqlite" (a temp data dir, the default) or "memory". */
+  store?: "memory" | "sqlite";
+  /** Reuse this data dir (kept on dispose). */
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+/** A real `cebus serve` process on loopback. */
+export interface BrokerProcess extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string | undefined;
+  readonly pid: number;
+  /** Sends a signal and waits for the process to exit (SIGKILL by default). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the broker again on the same data dir and, when it is free, the same port. */
+  restart(): Promise<void>;
+  /** SIGTERM and wait: a graceful stop. */
+  stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT. */
+  pause(): void;
+  resume(): void;
+  /** Everything the process printed so far. */
+  output(): string;
+}
+
+/** Starts `cebus serve` (the built binary) on a free port and waits until it listens. */
+export async function startBroker(options: BrokerOptions = {}): Promise<BrokerProcess> {
+  const ownDir = options.store !== "memory" && !options.dataDir;
+  const dataDir = options.store === "memory" ? undefined : (options.dataDir ?? mkdtempSync(join(tmpdir(), "cebus-test-")));
+  let output = "";
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  let port = options.port ?? 0;
+  let url = "";
+
+  async function launch(): Promise<void> {
+    const args = [cliPath, "serve", "--host", "127.0.0.1", "--port", String(port), "--store", dataDir ? `sqlite:${dataDir}` : "memory", ...(options.args ?? [])];
+    child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+    exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    const listening = new Promise<string>((resolve, reject) => {
+      let buffered = "";
+      const timer = setTimeout(() => reject(new Error(`cebus serve did not start within 15 s; output:\n${output}`)), 15_000);
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        buffered += chunk.toString();
+        let newline = buffered.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf("\n");
+          if (line.includes('"cebus listening"')) {
+            clearTimeout(timer);
+            resolve((JSON.parse(line) as { url: string }).url);
+          }
+        }
+      });
+      child.stderr?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`cebus serve exited (${signal ?? code}) before listening; output:\n${output}`));
+      });
+    });
+    url = await listening;
+    port = Number(new URL(url).port);
+  }
+
+  await launch();
+  const broker: BrokerProcess = {
+    get url() {
+      return url;
+    },
+    get port() {
+      return port;
+    },
+    dataDir,
+    get pid() {
+      return child.pid ?? 0;
+    },
+    async kill(signal = "SIGKILL") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await broker.kill();
+      try {
+        await launch();
+      } catch (error) {
+        if (!/EADDRINUSE|in use/.test(String(error))) throw error;
+        port = 0; // the old port is taken by someone else now: take any
+        await launch();
+      }
+    },
+    stop: () => broker.kill("SIGTERM"),
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
+    output: () => output,
+    async [Symbol.asyncDispose]() {
+      if (child.signalCode === "SIGSTOP") child.kill("SIGCONT");
+      await broker.kill();
+      if (ownDir && dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return broker;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `cebus` binary with arguments and returns its exit code and output. */
+export function runCli(args: string[], options: { url?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const all = options.url ? ["--url", options.url, ...args] : args;
+  const child = spawn(process.execPath, [cliPath, ...all], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end(options.input ?? "");
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+  return new Promise((resolve) => {
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
