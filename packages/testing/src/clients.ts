@@ -1,4 +1,4 @@
-import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { createAsyncQueue } from "@cebus/core";
 import {
   AdminService,
@@ -30,14 +30,17 @@ export function createRawClients(url: string): RawClients {
 }
 
 /** A minimal valid CloudEvent for tests. */
-export function testEvent(id: string, init: Omit<MessageInitShape<typeof CloudEventSchema>, "id"> = {}): CloudEvent {
+export function testEvent(
+  id: string,
+  init: { type?: string; attributes?: CloudEvent["attributes"]; data?: CloudEvent["data"] } = {},
+): CloudEvent {
   return create(CloudEventSchema, {
     id,
     source: "/cebus/test",
     specVersion: "1.0",
-    type: "cebus.test",
-    data: { case: "textData", value: `event ${id}` },
-    ...init,
+    type: init.type ?? "cebus.test",
+    attributes: init.attributes ?? {},
+    data: init.data ?? { case: "textData", value: `event ${id}` },
   });
 }
 
