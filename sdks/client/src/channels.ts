@@ -1,0 +1,163 @@
+import { create } from "@bufbuild/protobuf";
+import { CebusError, createAsyncQueue, msToDuration } from "@cebus/core";
+import { type ConsumeRequest, ConsumeRequestSchema, type Delivery, type FlowControl, type Settle, SubscriberService } from "@cebus/proto";
+import type { Client } from "@connectrpc/connect";
+import { toCebusError } from "./errors.js";
+import type { Settler } from "./message.js";
+
+/** One connection of a subscription to the broker: a stream of deliveries and a way to settle them. */
+export interface Channel {
+  readonly settler: Settler;
+  /** Runs until the stream ends (resolves) or breaks (rejects); calls `started` once it is open. */
+  run(started: () => void, deliveries: (batch: Delivery[]) => void): Promise<void>;
+  close(): void;
+}
+
+type Waiter = { id: string; resolve: () => void; reject: (error: CebusError) => void };
+
+const broken = () =>
+  new CebusError(
+    "unavailable",
+    "the connection to the broker broke before the broker confirmed this settle; the event will be redelivered once its lease expires",
+  );
+
+/** Collects calls made in the same tick into one batch. */
+function batcher(flush: (batch: Waiter[]) => void): (id: string) => Promise<void> {
+  let batch: Waiter[] = [];
+  return (id) =>
+    new Promise<void>((resolve, reject) => {
+      batch.push({ id, resolve, reject });
+      if (batch.length === 1) {
+        queueMicrotask(() => {
+          const full = batch;
+          batch = [];
+          flush(full);
+        });
+      }
+    });
+}
+
+/** The bidirectional Consume stream (Node): settles travel on the stream and are confirmed on it. */
+export function createStreamChannel(subscriber: Client<typeof SubscriberService>, subscription: string, flow: FlowControl, url: string): Channel {
+  const requests = createAsyncQueue<ConsumeRequest>();
+  const abort = new AbortController();
+  const pending = new Map<bigint, Waiter[]>();
+  let nextId = 1n;
+  let open = true;
+
+  const send = (action: Settle["action"], waiters: Waiter[]) => {
+    if (!open) {
+      for (const w of waiters) w.reject(broken());
+      return;
+    }
+    const requestId = nextId++;
+    pending.set(requestId, waiters);
+    requests.push(create(ConsumeRequestSchema, { request: { case: "settle", value: { requestId, action } } }));
+  };
+  const single = (action: (id: string) => Settle["action"]) => (id: string) =>
+    new Promise<void>((resolve, reject) => send(action(id), [{ id, resolve, reject }]));
+
+  const settler: Settler = {
+    ack: batcher((waiters) => send({ case: "ack", value: { $typeName: "cebus.v1.AckAction", deliveryIds: waiters.map((w) => w.id) } }, waiters)),
+    nack: (id, delayMs) =>
+      single((i) => ({ case: "nack", value: { $typeName: "cebus.v1.NackAction", deliveryIds: [i], delay: delayMs === undefined ? undefined : msToDuration(delayMs) } }))(id),
+    extend: (id, extensionMs) =>
+      single((i) => ({
+        case: "extend",
+        value: { $typeName: "cebus.v1.ExtendAction", deliveryIds: [i], extension: extensionMs === undefined ? undefined : msToDuration(extensionMs) },
+      }))(id),
+    term: (id, reason) => single((i) => ({ case: "term", value: { $typeName: "cebus.v1.TermAction", deliveryIds: [i], reason } }))(id),
+  };
+
+  const fail = () => {
+    open = false;
+    for (const waiters of pending.values()) for (const w of waiters) w.reject(broken());
+    pending.clear();
+  };
+
+  return {
+    settler,
+    async run(started, deliveries) {
+      requests.push(create(ConsumeRequestSchema, { request: { case: "start", value: { subscription, flow } } }));
+      try {
+        for await (const response of subscriber.consume(requests, { signal: abort.signal })) {
+          const r = response.response;
+          if (r.case === "started") started();
+          else if (r.case === "deliveries") deliveries(r.value.deliveries);
+          else if (r.case === "settled") {
+            const waiters = pending.get(r.value.requestId) ?? [];
+            pending.delete(r.value.requestId);
+            const failures = new Map(r.value.failures.map((f) => [f.deliveryId, f]));
+            for (const w of waiters) {
+              const failure = failures.get(w.id);
+              if (!failure) w.resolve();
+              else w.reject(new CebusError((failure.code || "unknown") as CebusError["code"], failure.message));
+            }
+          }
+        }
+      } catch (error) {
+        if (!abort.signal.aborted) throw toCebusError(error, url);
+      } finally {
+        fail();
+        requests.end();
+      }
+    },
+    close() {
+      abort.abort();
+      requests.end();
+    },
+  };
+}
+
+/**
+ * The server stream Receive plus unary settles (browsers have no bidirectional streams). Acks of one tick go in
+ * one call; if that call fails, each id is retried alone so one stale delivery does not fail the others.
+ */
+export function createReceiveChannel(subscriber: Client<typeof SubscriberService>, subscription: string, flow: FlowControl, url: string): Channel {
+  const abort = new AbortController();
+  const call = async (run: () => Promise<unknown>) => {
+    try {
+      await run();
+    } catch (error) {
+      throw toCebusError(error, url);
+    }
+  };
+  const ackAll = async (waiters: Waiter[]) => {
+    try {
+      await call(() => subscriber.ack({ subscription, deliveryIds: waiters.map((w) => w.id) }));
+      for (const w of waiters) w.resolve();
+    } catch (error) {
+      if (waiters.length === 1) (waiters[0] as Waiter).reject(error as CebusError);
+      else for (const w of waiters) void ackAll([w]);
+    }
+  };
+  return {
+    settler: {
+      ack: batcher((waiters) => void ackAll(waiters)),
+      nack: (id, delayMs) =>
+        call(() => subscriber.nack({ subscription, deliveryIds: [id], delay: delayMs === undefined ? undefined : msToDuration(delayMs) })),
+      extend: (id, extensionMs) =>
+        call(() =>
+          subscriber.extendLease({ subscription, deliveryIds: [id], extension: extensionMs === undefined ? undefined : msToDuration(extensionMs) }),
+        ),
+      term: (id, reason) => call(() => subscriber.term({ subscription, deliveryIds: [id], reason })),
+    },
+    async run(started, deliveries) {
+      let first = true;
+      try {
+        for await (const response of subscriber.receive({ subscription, flow }, { signal: abort.signal })) {
+          if (first) {
+            first = false;
+            started();
+          }
+          if (response.deliveries.length > 0) deliveries(response.deliveries);
+        }
+      } catch (error) {
+        if (!abort.signal.aborted) throw toCebusError(error, url);
+      }
+    },
+    close() {
+      abort.abort();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { execFile } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { type BrokerProcess, startBroker } from "@cebus/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CebusError, type Message, createClient } from "./index.node.js";
+
+const run = promisify(execFile);
+const packageDir = fileURLToPath(new URL("..", import.meta.url));
+
+/** The first ```ts block of a README. */
+function snippet(readme: string): string {
+  const match = /```ts\n([\s\S]*?)```/.exec(readFileSync(readme, "utf8"));
+  if (!match?.[1]) throw new Error(`${readme} has no ts snippet`);
+  return match[1];
+}
+
+async function take(iterator: AsyncIterator<Message>, count: number): Promise<Message[]> {
+  const got: Message[] = [];
+  while (got.length < count) {
+    const next = await iterator.next();
+    if (next.done) break;
+    got.push(next.value);
+  }
+  return got;
+}
+
+let broker: BrokerProcess;
+beforeAll(async () => {
+  broker = await startBroker({ store: "sqlite" });
+});
+afterAll(async () => {
+  await broker[Symbol.asyncDispose]();
+});
+
+describe("@cebus/client against a real broker", () => {
+  it("the README example runs as written, and the repository README shows the same code", async () => {
+    const code = snippet(`${packageDir}/README.md`);
+    expect(snippet(`${packageDir}/../../README.md`)).toBe(code);
+    expect(code.trim().split("\n").length).toBeLessThanOrEqual(10);
+    const file = `${packageDir}/.readme-example-${process.pid}.mjs`;
+    writeFileSync(file, code.replace("http://127.0.0.1:8080", broker.url));
+    try {
+      const { stdout } = await run(process.execPath, [file], { timeout: 20_000 });
+      expect(stdout.trim()).toBe("{ id: 42 }");
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it("publishes single events and batches, and a repeated (source, id) comes back as a duplicate", async () => {
+    const cebus = createClient({ url: broker.url });
+    await cebus.admin.createTopic("pub", { partitions: 2 });
+    const one = await cebus.publish("pub", { id: "a", type: "t", source: "/s", data: "hello" });
+    expect(one).toMatchObject({ id: "a", duplicate: false });
+    const many = await cebus.publish("pub", [
+      { id: "b", type: "t", source: "/s", partitionkey: "k" },
+      { id: "a", type: "t", source: "/s" },
+    ]);
+    expect(many.map((r) => r.duplicate)).toEqual([false, true]);
+    expect(many[1]).toMatchObject({ partition: one.partition, offset: one.offset });
+    await cebus.close();
+  });
+
+  it("consumes with confirmed acks; a nack redelivers with attempt 2; an acked event never returns", async () => {
+    const cebus = createClient({ url: broker.url });
+    await cebus.admin.createTopic("work");
+    await cebus.admin.createSubscription("workers", { topic: "work", startAt: "earliest", ackDeadlineMs: 60_000 });
+    await cebus.publish("work", [
+      { id: "1", type: "t", source: "/s", data: { n: 1 } },
+      { id: "2", type: "t", source: "/s", data: { n: 2 } },
+    ]);
+    const subscription = cebus.subscribe("workers");
+    const iterator = subscription[Symbol.asyncIterator]();
+    const [first, second] = await take(iterator, 2);
+    expect(first?.data()).toEqual({ n: 1 });
+    await first?.ack();
+    await second?.nack(50);
+    const [again] = await take(iterator, 1);
+    expect([again?.id, again?.attempt]).toEqual(["2", 2]);
+    await again?.ack();
+    await expect(again?.ack()).rejects.toThrow(/already acked/);
+    const stats = await cebus.admin.subscriptionStats("workers");
+    expect([stats.backlog, stats.inFlight]).toEqual([0n, 0n]);
+    await subscription.close();
+    await cebus.close();
+  });
+
+  it("receive mode (the browser path) works from Node too, with unary settles", async () => {
+    const cebus = createClient({ url: broker.url });
+    await cebus.admin.createTopic("recv");
+    await cebus.admin.createSubscription("recv-sub", { topic: "recv", startAt: "earliest" });
+    await cebus.publish("recv", { id: "r1", type: "t", source: "/s" });
+    const subscription = cebus.subscribe("recv-sub", { mode: "receive" });
+    const iterator = subscription[Symbol.asyncIterator]();
+    const [message] = await take(iterator, 1);
+    await message?.extend(10_000);
+    await message?.ack();
+    expect((await cebus.admin.subscriptionStats("recv-sub")).inFlight).toBe(0n);
+    await subscription.close();
+    await cebus.close();
+  });
+
+  it("never holds more unacked messages than maxOutstanding", async () => {
+    const cebus = createClient({ url: broker.url });
+    await cebus.admin.createTopic("flow");
+    await cebus.admin.createSubscription("flow-sub", { topic: "flow", startAt: "earliest" });
+    await cebus.publish("flow", Array.from({ length: 30 }, (_, i) => ({ id: `f${i}`, type: "t", source: "/s" })));
+    const subscription = cebus.subscribe("flow-sub", { maxOutstanding: 4 });
+    const iterator = subscription[Symbol.asyncIterator]();
+    const held = await take(iterator, 4);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await cebus.admin.subscriptionStats("flow-sub")).inFlight).toBe(4n);
+    await Promise.all(held.map((m) => m.ack()));
+    const next = await take(iterator, 4);
+    expect(next.map((m) => m.id)).toEqual(["f4", "f5", "f6", "f7"]);
+    await subscription.close();
+    await cebus.close();
+  });
+
+  it("turns broker errors into CebusErrors with the code and a message that says what to do", async () => {
+    const cebus = createClient({ url: broker.url });
+    const unknown = await cebus.publish("missing-topic", { type: "t", source: "/s" }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(CebusError);
+    expect((unknown as CebusError).code).toBe("not_found");
+    expect((unknown as CebusError).message).toContain("cebus topics create missing-topic");
+    await cebus.admin.createTopic("strict");
+    const invalid = await cebus.publish("strict", { type: "", source: "/s" }).catch((e: unknown) => e);
+    expect((invalid as CebusError).code).toBe("invalid_argument");
+    const unreachable = await createClient({ url: "http://127.0.0.1:9" }).admin.listTopics().catch((e: unknown) => e);
+    expect((unreachable as CebusError).code).toBe("unavailable");
+    expect((unreachable as CebusError).message).toContain("cannot reach the Cebus broker at http://127.0.0.1:9");
+    const missing = cebus.subscribe("no-such-subscription");
+    await expect(missing[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: "not_found" });
+    await cebus.close();
+  });
+});
+
+describe("@cebus/client across a broker restart", () => {
+  it("reconnects after the broker is killed and restarted, and unacked events are redelivered", async () => {
+    await using own = await startBroker({ store: "sqlite" });
+    const cebus = createClient({ url: own.url });
+    await cebus.admin.createTopic("restart");
+    await cebus.admin.createSubscription("restart-sub", { topic: "restart", startAt: "earliest", ackDeadlineMs: 1000 });
+    await cebus.publish("restart", { id: "x", type: "t", source: "/s" });
+    const subscription = cebus.subscribe("restart-sub");
+    const iterator = subscription[Symbol.asyncIterator]();
+    const [before] = await take(iterator, 1);
+    expect(before?.attempt).toBe(1);
+    const statuses: string[] = [];
+    void (async () => {
+      for await (const status of subscription.status()) statuses.push(status.type);
+    })();
+    await own.kill("SIGKILL");
+    await own.restart();
+    await expect(before?.ack()).rejects.toMatchObject({ code: "unavailable" });
+    const [after] = await take(iterator, 1);
+    expect([after?.id, after?.attempt]).toEqual(["x", 2]);
+    await after?.ack();
+    expect(statuses).toContain("reconnecting");
+    await subscription.close();
+    await cebus.close();
+  });
+});

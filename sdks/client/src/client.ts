@@ -1,0 +1,109 @@
+import { isMessage } from "@bufbuild/protobuf";
+import { type EventInput, toCloudEvent } from "@cebus/core";
+import { AdminService, type CloudEvent, CloudEventSchema, PublisherService, SubscriberService } from "@cebus/proto";
+import { type Client, type Transport, createClient } from "@connectrpc/connect";
+import { type Admin, createAdmin } from "./admin.js";
+import { createReceiveChannel, createStreamChannel } from "./channels.js";
+import { toCebusError } from "./errors.js";
+import { type Subscription, createSubscription } from "./subscription.js";
+
+/** Where one published event was stored. */
+export interface PublishResult {
+  id: string;
+  partition: number;
+  offset: number;
+  /** The (source, id) was already in the topic inside its dedupe window: nothing new was stored. */
+  duplicate: boolean;
+}
+
+export interface SubscribeOptions {
+  /** Most unacked messages held at once [100]; the broker never sends more. */
+  maxOutstanding?: number;
+  /** Most unacked bytes held at once [8 MiB]. */
+  maxOutstandingBytes?: number;
+  /** "stream": the bidirectional Consume stream (Node default); "receive": a server stream + unary settles (browsers). */
+  mode?: "stream" | "receive";
+}
+
+export interface CebusClient {
+  /** Publishes one event (returns its result) or a batch in one call (returns one result per event, in order). */
+  publish(topic: string, event: EventInput | CloudEvent): Promise<PublishResult>;
+  publish(topic: string, events: (EventInput | CloudEvent)[]): Promise<PublishResult[]>;
+  /** Consumes a subscription: iterate the messages and settle each one. */
+  subscribe(subscription: string, options?: SubscribeOptions): Subscription;
+  readonly admin: Admin;
+  /** The generated Connect clients, for full control. */
+  readonly raw: {
+    publisher: Client<typeof PublisherService>;
+    subscriber: Client<typeof SubscriberService>;
+    admin: Client<typeof AdminService>;
+  };
+  /** Closes every open subscription. */
+  close(): Promise<void>;
+}
+
+export interface ClientSetup {
+  url: string;
+  transport: Transport;
+  defaultMode: "stream" | "receive";
+}
+
+/** The runtime-agnostic client over any Connect transport; `createClient` of the Node and browser entry points wraps it. */
+export function createCebusClient(setup: ClientSetup): CebusClient {
+  const { url, transport } = setup;
+  const raw = {
+    publisher: createClient(PublisherService, transport),
+    subscriber: createClient(SubscriberService, transport),
+    admin: createClient(AdminService, transport),
+  };
+  const call = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw toCebusError(error, url);
+    }
+  };
+  const open = new Set<Subscription>();
+
+  async function publish(topic: string, input: EventInput | CloudEvent | (EventInput | CloudEvent)[]) {
+    const many = Array.isArray(input);
+    const events = (many ? input : [input]).map((e) => (isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput)));
+    const { results } = await call(() => raw.publisher.publish({ topic, events }));
+    const mapped = results.map((r, i) => ({
+      id: (events[i] as CloudEvent).id,
+      partition: r.partition,
+      offset: Number(r.offset),
+      duplicate: r.duplicate,
+    }));
+    return many ? mapped : mapped[0];
+  }
+
+  return {
+    publish: publish as CebusClient["publish"],
+    subscribe(subscription, options = {}) {
+      const flow = {
+        $typeName: "cebus.v1.FlowControl" as const,
+        maxOutstandingEvents: options.maxOutstanding ?? 100,
+        maxOutstandingBytes: BigInt(options.maxOutstandingBytes ?? 8 * 1024 * 1024),
+      };
+      const mode = options.mode ?? setup.defaultMode;
+      const sub = createSubscription(() =>
+        mode === "stream"
+          ? createStreamChannel(raw.subscriber, subscription, flow, url)
+          : createReceiveChannel(raw.subscriber, subscription, flow, url),
+      );
+      open.add(sub);
+      const close = sub.close;
+      sub.close = async () => {
+        open.delete(sub);
+        await close();
+      };
+      return sub;
+    },
+    admin: createAdmin(raw.admin, call),
+    raw,
+    async close() {
+      await Promise.all([...open].map((s) => s.close()));
+    },
+  };
+}

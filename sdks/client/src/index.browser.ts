@@ -1,0 +1,24 @@
+import type { Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { type CebusClient, createCebusClient } from "./client.js";
+
+export * from "./index.js";
+
+export interface ClientOptions {
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/** A Cebus client for browsers: Connect over fetch; subscriptions use the Receive server stream and unary settles. */
+export function createClient(options: ClientOptions): CebusClient {
+  const interceptors: Interceptor[] = [];
+  const headers = options.headers;
+  if (headers) {
+    interceptors.push((next) => (request) => {
+      for (const [name, value] of Object.entries(headers)) request.header.set(name, value);
+      return next(request);
+    });
+  }
+  const transport = createConnectTransport({ baseUrl: options.url, interceptors });
+  return createCebusClient({ url: options.url, transport, defaultMode: "receive" });
+}

@@ -1,0 +1,26 @@
+import type { Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { type CebusClient, createCebusClient } from "./client.js";
+
+export * from "./index.js";
+
+export interface ClientOptions {
+  /** The broker, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Headers sent with every call (e.g. authorization). */
+  headers?: Record<string, string>;
+}
+
+/** A Cebus client for Node: Connect over HTTP/2 (cleartext or TLS), with the bidirectional Consume stream. */
+export function createClient(options: ClientOptions): CebusClient {
+  const interceptors: Interceptor[] = [];
+  const headers = options.headers;
+  if (headers) {
+    interceptors.push((next) => (request) => {
+      for (const [name, value] of Object.entries(headers)) request.header.set(name, value);
+      return next(request);
+    });
+  }
+  const transport = createConnectTransport({ baseUrl: options.url, httpVersion: "2", interceptors });
+  return createCebusClient({ url: options.url, transport, defaultMode: "stream" });
+}
