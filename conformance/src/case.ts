@@ -37,7 +37,15 @@ export interface SubscriptionSpec {
 }
 
 export type Step =
-  | { subscribe: { client?: string; subscriber: string; subscription: string; maxOutstanding?: number; policy?: SettlePolicy } }
+  | {
+      subscribe: {
+        client?: string;
+        subscriber: string;
+        subscription: string;
+        maxOutstanding?: number;
+        policy?: SettlePolicy;
+      };
+    }
   | { unsubscribe: { client?: string; subscriber: string } }
   | {
       publish: {
@@ -61,8 +69,25 @@ export type Step =
         causal?: boolean;
       };
     }
-  | { wait: { acked?: number; delivered?: number; deadLettered?: number; subscription?: string; ms?: number; timeoutMs?: number } }
-  | { fault: { broker?: "kill" | "term" | "pause" | "resume" | "restart"; client?: string; clientFault?: "kill" | "restart"; proxy?: ProxyFault; forMs?: number } }
+  | {
+      wait: {
+        acked?: number;
+        delivered?: number;
+        deadLettered?: number;
+        subscription?: string;
+        ms?: number;
+        timeoutMs?: number;
+      };
+    }
+  | {
+      fault: {
+        broker?: "kill" | "term" | "pause" | "resume" | "restart";
+        client?: string;
+        clientFault?: "kill" | "restart";
+        proxy?: ProxyFault;
+        forMs?: number;
+      };
+    }
   | { seek: { subscription: string; to: "earliest" | "latest" | "now" | number } }
   | { redrive: { subscription: string } };
 
@@ -134,7 +159,8 @@ export function parseSuite(text: string, file: string): ConformanceCase[] {
   return raw.map((entry, i) => {
     const c = normalizeDurations(entry) as Partial<ConformanceCase>;
     const where = `${file} case ${i + 1}${c.id ? ` (${c.id})` : ""}`;
-    if (!c.id || !/^[a-z0-9][a-z0-9./-]*$/.test(c.id)) throw new Error(`${where}: id is missing or not lower-case kebab/slash form`);
+    if (!c.id || !/^[a-z0-9][a-z0-9./-]*$/.test(c.id))
+      throw new Error(`${where}: id is missing or not lower-case kebab/slash form`);
     if (!c.name) throw new Error(`${where}: name is missing`);
     if (!c.guarantee) throw new Error(`${where}: guarantee is missing`);
     if (!Array.isArray(c.steps) || c.steps.length === 0) throw new Error(`${where}: steps are missing`);
@@ -144,7 +170,7 @@ export function parseSuite(text: string, file: string): ConformanceCase[] {
       name: c.name,
       guarantee: c.guarantee,
       level: c.level ?? "must",
-      needsBrokerControl: steps.some((s) => "fault" in s && (s.fault.broker !== undefined)),
+      needsBrokerControl: steps.some((s) => "fault" in s && s.fault.broker !== undefined),
       needsProxy: steps.some((s) => "fault" in s && s.fault.proxy !== undefined),
       topic: c.topic ?? {},
       subscriptions: c.subscriptions ?? [],

@@ -23,7 +23,11 @@ export interface ClientProcess {
   kill(): Promise<void>;
 }
 
-export function startClientProcess(name: string, command: string[], env: NodeJS.ProcessEnv = process.env): ClientProcess {
+export function startClientProcess(
+  name: string,
+  command: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ClientProcess {
   const [file, ...args] = command;
   if (!file) throw new Error(`client ${name}: empty command`);
   const child: ChildProcess = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env });
@@ -36,7 +40,12 @@ export function startClientProcess(name: string, command: string[], env: NodeJS.
   const exit = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
       exited = true;
-      for (const p of pending.values()) p.reject(new Error(`client ${name} exited (${signal ?? code}) before answering; stderr:\n${stderr.slice(-2000)}`));
+      for (const p of pending.values())
+        p.reject(
+          new Error(
+            `client ${name} exited (${signal ?? code}) before answering; stderr:\n${stderr.slice(-2000)}`,
+          ),
+        );
       pending.clear();
       resolve();
     });
@@ -48,7 +57,10 @@ export function startClientProcess(name: string, command: string[], env: NodeJS.
   child.stdin?.on("error", () => {}); // the process may die while we write; exit handling reports it
   void (async () => {
     try {
-      for await (const event of readFrames(child.stdout as NodeJS.ReadableStream as never, ClientEventSchema)) {
+      for await (const event of readFrames(
+        child.stdout as NodeJS.ReadableStream as never,
+        ClientEventSchema,
+      )) {
         const e = event.event;
         if (e.case === "result") {
           pending.get(e.value.id)?.resolve(e.value);
@@ -67,7 +79,8 @@ export function startClientProcess(name: string, command: string[], env: NodeJS.
   return {
     name,
     send(command, timeoutMs = 30_000) {
-      if (exited) return Promise.reject(new Error(`client ${name} is not running; stderr:\n${stderr.slice(-2000)}`));
+      if (exited)
+        return Promise.reject(new Error(`client ${name} is not running; stderr:\n${stderr.slice(-2000)}`));
       const id = nextId++;
       return new Promise<CommandResult>((resolve, reject) => {
         const timer = setTimeout(() => {

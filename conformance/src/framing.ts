@@ -1,11 +1,15 @@
 import type { Readable, Writable } from "node:stream";
-import { type DescMessage, type MessageShape, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 
 /**
  * Size-delimited Protobuf framing of the client-under-test protocol: each message is preceded by its length as a
  * 4-byte big-endian unsigned integer (as in connectrpc/conformance).
  */
-export function writeFrame<Desc extends DescMessage>(out: Writable, schema: Desc, message: MessageShape<Desc>): boolean {
+export function writeFrame<Desc extends DescMessage>(
+  out: Writable,
+  schema: Desc,
+  message: MessageShape<Desc>,
+): boolean {
   const body = toBinary(schema, message);
   const frame = Buffer.allocUnsafe(4 + body.byteLength);
   frame.writeUInt32BE(body.byteLength, 0);
@@ -14,7 +18,10 @@ export function writeFrame<Desc extends DescMessage>(out: Writable, schema: Desc
 }
 
 /** Reads frames until the stream ends. A truncated last frame is an error. */
-export async function* readFrames<Desc extends DescMessage>(input: Readable, schema: Desc): AsyncGenerator<MessageShape<Desc>> {
+export async function* readFrames<Desc extends DescMessage>(
+  input: Readable,
+  schema: Desc,
+): AsyncGenerator<MessageShape<Desc>> {
   let buffer = Buffer.alloc(0);
   for await (const chunk of input) {
     buffer = buffer.length === 0 ? (chunk as Buffer) : Buffer.concat([buffer, chunk as Buffer]);

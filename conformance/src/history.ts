@@ -3,9 +3,47 @@
  * monotonic milliseconds since the case started). Checkers read only this.
  */
 export type HistoryEntry =
-  | { op: "publish"; at: number; end: number; client: string; ids: string[]; keys: (string | undefined)[]; ok: boolean; error?: string; duplicate?: boolean[]; offsets?: number[]; partitions?: number[] }
-  | { op: "deliver"; at: number; client: string; subscriber: string; subscription: string; id: string; key: string | undefined; deliveryId: string; attempt: number; partition: number; offset: number; attributes: Record<string, string> }
-  | { op: "settle"; at: number; end: number; client: string; subscriber: string; subscription: string; id: string; key: string | undefined; deliveryId: string; action: "ack" | "nack" | "extend" | "term"; ok: boolean; error?: string }
+  | {
+      op: "publish";
+      at: number;
+      end: number;
+      client: string;
+      ids: string[];
+      keys: (string | undefined)[];
+      ok: boolean;
+      error?: string;
+      duplicate?: boolean[];
+      offsets?: number[];
+      partitions?: number[];
+    }
+  | {
+      op: "deliver";
+      at: number;
+      client: string;
+      subscriber: string;
+      subscription: string;
+      id: string;
+      key: string | undefined;
+      deliveryId: string;
+      attempt: number;
+      partition: number;
+      offset: number;
+      attributes: Record<string, string>;
+    }
+  | {
+      op: "settle";
+      at: number;
+      end: number;
+      client: string;
+      subscriber: string;
+      subscription: string;
+      id: string;
+      key: string | undefined;
+      deliveryId: string;
+      action: "ack" | "nack" | "extend" | "term";
+      ok: boolean;
+      error?: string;
+    }
   | { op: "fault"; at: number; fault: string }
   | { op: "notice"; at: number; client: string; text: string };
 

@@ -1,4 +1,4 @@
-import { type Server, type Socket, createServer, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 /**
  * A loopback TCP proxy between clients and the broker that injects network faults: added latency, connection

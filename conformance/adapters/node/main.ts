@@ -2,7 +2,7 @@
 // The Node client under test: drives @cebus/client through its public API only, speaking the size-delimited
 // client protocol (cebus.conformance.v1) on stdin/stdout.
 import { create } from "@bufbuild/protobuf";
-import { type CebusClient, type Message, type Subscription, createClient } from "@cebus/client";
+import { type CebusClient, createClient, type Message, type Subscription } from "@cebus/client";
 import { CebusError, durationMs } from "@cebus/core";
 import {
   type ClientCommand,
@@ -45,7 +45,10 @@ async function consume(subscriber: string, subscription: Subscription): Promise<
       });
     }
   } catch (error) {
-    emit({ case: "notice", value: `subscriber ${subscriber} ended: ${error instanceof Error ? error.message : String(error)}` });
+    emit({
+      case: "notice",
+      value: `subscriber ${subscriber} ended: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
 }
 
@@ -83,8 +86,10 @@ async function run(command: ClientCommand): Promise<Partial<CommandResult>> {
       messages.delete(key);
       const action = c.value.action;
       if (action.case === "ack") await message.ack();
-      else if (action.case === "nack") await message.nack(action.value.delay ? durationMs(action.value.delay, 0) : undefined);
-      else if (action.case === "extend") await message.extend(action.value.extension ? durationMs(action.value.extension, 0) : undefined);
+      else if (action.case === "nack")
+        await message.nack(action.value.delay ? durationMs(action.value.delay, 0) : undefined);
+      else if (action.case === "extend")
+        await message.extend(action.value.extension ? durationMs(action.value.extension, 0) : undefined);
       else if (action.case === "term") await message.term(action.value.reason);
       return {};
     }
@@ -104,7 +109,10 @@ for await (const command of readFrames(process.stdin, ClientCommandSchema)) {
     (result) => emit({ case: "result", value: create(CommandResultSchema, { ...result, id: command.id }) }),
     (error: unknown) => {
       const e = CebusError.from(error, "unknown");
-      emit({ case: "result", value: create(CommandResultSchema, { id: command.id, errorCode: e.code, errorMessage: e.message }) });
+      emit({
+        case: "result",
+        value: create(CommandResultSchema, { id: command.id, errorCode: e.code, errorMessage: e.message }),
+      });
     },
   );
 }

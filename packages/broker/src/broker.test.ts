@@ -51,7 +51,10 @@ async function setup(
 }
 
 /** Per consumer: one iterator and the read still in flight when a previous `take` timed out. */
-const readers = new WeakMap<Consumer, { iterator: AsyncIterator<Delivery[]>; pending?: Promise<IteratorResult<Delivery[]>> }>();
+const readers = new WeakMap<
+  Consumer,
+  { iterator: AsyncIterator<Delivery[]>; pending?: Promise<IteratorResult<Delivery[]>> }
+>();
 
 /** Reads deliveries from a consumer until `count` arrived or `ms` passed. */
 async function take(consumer: Consumer, count: number, ms = 3000): Promise<Delivery[]> {

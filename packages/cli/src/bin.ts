@@ -7,7 +7,9 @@ import { registerServe } from "./commands/serve.js";
 import { registerSubscriptions } from "./commands/subscriptions.js";
 import { registerTopics } from "./commands/topics.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 const program = new Command()
   .name("cebus")

@@ -32,20 +32,24 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
     return n;
   },
   host: (v, where) => {
-    if (typeof v !== "string" || v === "") throw new ConfigError(`${where}: host must be an address such as 127.0.0.1 or 0.0.0.0`);
+    if (typeof v !== "string" || v === "")
+      throw new ConfigError(`${where}: host must be an address such as 127.0.0.1 or 0.0.0.0`);
     return v;
   },
   store: (v, where) => {
-    if (typeof v !== "string" || v === "") throw new ConfigError(`${where}: store must be a store URL such as sqlite:./cebus-data or memory`);
+    if (typeof v !== "string" || v === "")
+      throw new ConfigError(`${where}: store must be a store URL such as sqlite:./cebus-data or memory`);
     return v;
   },
   logLevel: (v, where) => {
-    if (typeof v !== "string" || !levels.includes(v)) throw new ConfigError(`${where}: logLevel must be one of ${levels.join(", ")}`);
+    if (typeof v !== "string" || !levels.includes(v))
+      throw new ConfigError(`${where}: logLevel must be one of ${levels.join(", ")}`);
     return v;
   },
   maxEventBytes: (v, where) => {
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) throw new ConfigError(`${where}: maxEventBytes must be a positive whole number of bytes`);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1)
+      throw new ConfigError(`${where}: maxEventBytes must be a positive whole number of bytes`);
     return n;
   },
 };
@@ -56,7 +60,9 @@ function checked(values: Record<string, unknown>, where: (key: string) => string
     if (value === undefined) continue;
     const check = keys[key as keyof ServeConfig];
     if (!check) {
-      throw new ConfigError(`${where(key)}: unknown setting '${key}'; known settings are ${Object.keys(keys).join(", ")}`);
+      throw new ConfigError(
+        `${where(key)}: unknown setting '${key}'; known settings are ${Object.keys(keys).join(", ")}`,
+      );
     }
     (out as Record<string, unknown>)[key] = check(value, where(key));
   }
@@ -69,16 +75,22 @@ export function readConfigFile(path: string): Partial<ServeConfig> {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new ConfigError(`config file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? error}); check the path passed to --config`);
+    throw new ConfigError(
+      `config file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? error}); check the path passed to --config`,
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON (${(error as Error).message}); fix the syntax`);
+    throw new ConfigError(
+      `config file ${path} is not valid JSON (${(error as Error).message}); fix the syntax`,
+    );
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object, e.g. {"port": 8080, "store": "sqlite:./cebus-data"}`);
+    throw new ConfigError(
+      `config file ${path} must hold a JSON object, e.g. {"port": 8080, "store": "sqlite:./cebus-data"}`,
+    );
   }
   return checked(parsed as Record<string, unknown>, (key) => `config file ${path}, key '${key}'`);
 }
@@ -92,7 +104,10 @@ const envNames: Record<string, keyof ServeConfig> = {
 };
 
 /** Resolves the serve configuration: flags > environment > config file (--config or CEBUS_CONFIG) > defaults. */
-export function resolveServeConfig(flags: Partial<Record<keyof ServeConfig, unknown>> & { config?: string }, env = process.env): ServeConfig {
+export function resolveServeConfig(
+  flags: Partial<Record<keyof ServeConfig, unknown>> & { config?: string },
+  env = process.env,
+): ServeConfig {
   const configPath = flags.config ?? env.CEBUS_CONFIG;
   const fromFile = configPath ? readConfigFile(configPath) : {};
   const envValues: Record<string, unknown> = {};

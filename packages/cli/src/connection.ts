@@ -1,6 +1,6 @@
 import { CebusError, isErrorCode } from "@cebus/core";
 import { AdminService, PublisherService, SubscriberService } from "@cebus/proto";
-import { type Client, ConnectError, Code, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 
 export interface Connection {
@@ -25,7 +25,10 @@ export function connectTo(url: string): Connection {
 export function describeError(error: unknown, url: string): string {
   if (error instanceof ConnectError) {
     const cause = error.cause as NodeJS.ErrnoException | undefined;
-    if (error.code === Code.Unavailable && (cause?.code === "ECONNREFUSED" || /ECONNREFUSED/.test(error.message))) {
+    if (
+      error.code === Code.Unavailable &&
+      (cause?.code === "ECONNREFUSED" || /ECONNREFUSED/.test(error.message))
+    ) {
       return `cannot reach the Cebus broker at ${url}; start it with \`cebus serve\` or pass --url`;
     }
     return error.rawMessage;
@@ -35,7 +38,9 @@ export function describeError(error: unknown, url: string): string {
 }
 
 /** Wraps a command action: errors print `error: <message>` and exit 1. */
-export function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  run: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await run(...args);
@@ -43,7 +48,9 @@ export function action<A extends unknown[]>(run: (...args: A) => Promise<void>):
       const command = args[args.length - 1] as { optsWithGlobals?: () => { url?: string } };
       const url = command?.optsWithGlobals?.().url ?? "";
       process.stderr.write(`error: ${describeError(error, url)}\n`);
-      process.exit(error instanceof CebusError && isErrorCode(error.code) && error.code === "invalid_argument" ? 2 : 1);
+      process.exit(
+        error instanceof CebusError && isErrorCode(error.code) && error.code === "invalid_argument" ? 2 : 1,
+      );
     }
   };
 }

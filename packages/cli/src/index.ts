@@ -1,2 +1,8 @@
-export { ConfigError, type ServeConfig, defaultServeConfig, readConfigFile, resolveServeConfig } from "./config.js";
+export {
+  ConfigError,
+  defaultServeConfig,
+  readConfigFile,
+  resolveServeConfig,
+  type ServeConfig,
+} from "./config.js";
 export { openStore } from "./open-store.js";

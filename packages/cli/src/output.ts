@@ -15,11 +15,20 @@ export function printTable(rows: Record<string, unknown>[], empty: string): void
   const columns = Object.keys(first);
   const cells = [columns, ...rows.map((r) => columns.map((c) => String(r[c] ?? "")))];
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
-  for (const row of cells) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+  for (const row of cells)
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 /** Progress on stderr: one updating line on a terminal, a line every few seconds otherwise. */
-export function createProgress(total: number, label: string): { update(done: number): void; finish(done: number): void } {
+export function createProgress(
+  total: number,
+  label: string,
+): { update(done: number): void; finish(done: number): void } {
   const tty = process.stderr.isTTY;
   const started = performance.now();
   let lastPrint = 0;
@@ -42,7 +51,9 @@ export function createProgress(total: number, label: string): { update(done: num
     finish(done) {
       const seconds = (performance.now() - started) / 1000;
       if (tty) process.stderr.write("\r\x1b[K");
-      process.stderr.write(`${label}: ${done} events in ${seconds.toFixed(2)} s (${Math.round(done / Math.max(seconds, 1e-9))} events/s)\n`);
+      process.stderr.write(
+        `${label}: ${done} events in ${seconds.toFixed(2)} s (${Math.round(done / Math.max(seconds, 1e-9))} events/s)\n`,
+      );
     },
   };
 }

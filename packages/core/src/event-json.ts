@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { base64Decode, base64Encode } from "@bufbuild/protobuf/wire";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type CloudEvent,
   type CloudEvent_CloudEventAttributeValue,
@@ -50,9 +50,13 @@ function attribute(value: AttributeInput, name: string): CloudEvent_CloudEventAt
       return make({ case: "ceBoolean", value });
     case "number":
       if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) {
-        throw new CebusError("invalid_argument", `attribute '${name}' is ${value}; CloudEvents integers are 32-bit whole numbers, send it as a string`, {
-          field: name,
-        });
+        throw new CebusError(
+          "invalid_argument",
+          `attribute '${name}' is ${value}; CloudEvents integers are 32-bit whole numbers, send it as a string`,
+          {
+            field: name,
+          },
+        );
       }
       return make({ case: "ceInteger", value });
     default:
@@ -87,9 +91,12 @@ export function toCloudEvent(input: EventInput): CloudEvent {
   }
   if (contentType) attrs.datacontenttype = attribute(contentType, "datacontenttype");
   if (input.subject !== undefined) attrs.subject = attribute(input.subject, "subject");
-  if (input.time !== undefined) attrs.time = attribute(input.time instanceof Date ? input.time : new Date(input.time), "time");
+  if (input.time !== undefined)
+    attrs.time = attribute(input.time instanceof Date ? input.time : new Date(input.time), "time");
   if (input.dataschema !== undefined) {
-    attrs.dataschema = create(CloudEvent_CloudEventAttributeValueSchema, { attr: { case: "ceUri", value: input.dataschema } });
+    attrs.dataschema = create(CloudEvent_CloudEventAttributeValueSchema, {
+      attr: { case: "ceUri", value: input.dataschema },
+    });
   }
   if (input.partitionkey !== undefined) attrs.partitionkey = attribute(input.partitionkey, "partitionkey");
   for (const [name, value] of Object.entries(input.extensions ?? {})) attrs[name] = attribute(value, name);
@@ -133,7 +140,12 @@ function jsonValue(value: CloudEvent_CloudEventAttributeValue): unknown {
 
 /** The CloudEvents JSON format of an event: attributes at the top level, `data` or `data_base64`. */
 export function toCloudEventJson(event: CloudEvent): CloudEventJson {
-  const json: CloudEventJson = { specversion: event.specVersion, id: event.id, source: event.source, type: event.type };
+  const json: CloudEventJson = {
+    specversion: event.specVersion,
+    id: event.id,
+    source: event.source,
+    type: event.type,
+  };
   for (const [name, value] of Object.entries(event.attributes)) json[name] = jsonValue(value);
   if (event.data.case === "binaryData") json.data_base64 = base64Encode(event.data.value);
   else if (event.data.case === "textData") json.data = eventData(event);
@@ -147,7 +159,10 @@ const uriAttributes = new Set(["dataschema"]);
 /** Parses the CloudEvents JSON format into a Protobuf CloudEvent; throws invalid_argument naming the field. */
 export function fromCloudEventJson(json: unknown): CloudEvent {
   if (!json || typeof json !== "object" || Array.isArray(json)) {
-    throw new CebusError("invalid_argument", "a CloudEvent in JSON must be an object with specversion, id, source and type");
+    throw new CebusError(
+      "invalid_argument",
+      "a CloudEvent in JSON must be an object with specversion, id, source and type",
+    );
   }
   const { specversion, id, source, type, data, data_base64, ...rest } = json as Record<string, unknown>;
   for (const [name, value] of Object.entries({ specversion, id, source, type })) {
@@ -166,20 +181,28 @@ export function fromCloudEventJson(json: unknown): CloudEvent {
     if (timeAttributes.has(name) && typeof value === "string") {
       const date = new Date(value);
       if (Number.isNaN(date.getTime())) {
-        throw new CebusError("invalid_argument", `${name} '${value}' is not an RFC 3339 timestamp`, { field: name });
+        throw new CebusError("invalid_argument", `${name} '${value}' is not an RFC 3339 timestamp`, {
+          field: name,
+        });
       }
       event.attributes[name] = attribute(date, name);
     } else if (uriAttributes.has(name) && typeof value === "string") {
-      event.attributes[name] = create(CloudEvent_CloudEventAttributeValueSchema, { attr: { case: "ceUri", value } });
+      event.attributes[name] = create(CloudEvent_CloudEventAttributeValueSchema, {
+        attr: { case: "ceUri", value },
+      });
     } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
       event.attributes[name] = attribute(value, name);
     } else {
-      throw new CebusError("invalid_argument", `attribute '${name}' must be a string, number or boolean`, { field: name });
+      throw new CebusError("invalid_argument", `attribute '${name}' must be a string, number or boolean`, {
+        field: name,
+      });
     }
   }
   if (data_base64 !== undefined) {
     if (typeof data_base64 !== "string") {
-      throw new CebusError("invalid_argument", "data_base64 must be a base64 string", { field: "data_base64" });
+      throw new CebusError("invalid_argument", "data_base64 must be a base64 string", {
+        field: "data_base64",
+      });
     }
     event.data = { case: "binaryData", value: base64Decode(data_base64) };
   } else if (data !== undefined) {

@@ -9,7 +9,14 @@ export {
   stringAttribute,
   validateEvent,
 } from "./event.js";
+export {
+  type CloudEventJson,
+  type EventInput,
+  eventData,
+  fromCloudEventJson,
+  toCloudEvent,
+  toCloudEventJson,
+} from "./event-json.js";
 export { compileFilter, type EventPredicate } from "./filter.js";
 export { validateName } from "./names.js";
 export { partitionForKey } from "./partition.js";
-export { type CloudEventJson, type EventInput, eventData, fromCloudEventJson, toCloudEvent, toCloudEventJson } from "./event-json.js";

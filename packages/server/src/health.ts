@@ -1,6 +1,10 @@
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { createAsyncQueue } from "@cebus/core";
-import { Health, type HealthCheckResponse, HealthCheckResponse_ServingStatus as Status } from "@cebus/proto/grpc";
+import {
+  Health,
+  type HealthCheckResponse,
+  HealthCheckResponse_ServingStatus as Status,
+} from "@cebus/proto/grpc";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 
 /** The gRPC health protocol (grpc.health.v1.Health): per-service status, Check and Watch. "" is the whole server. */
 export interface HealthService {
@@ -13,7 +17,10 @@ export interface HealthService {
 export function createHealth(): HealthService {
   const statuses = new Map<string, Status>();
   const watchers = new Set<{ service: string; push: (s: Status) => void; end: () => void }>();
-  const response = (status: Status): HealthCheckResponse => ({ $typeName: "grpc.health.v1.HealthCheckResponse", status });
+  const response = (status: Status): HealthCheckResponse => ({
+    $typeName: "grpc.health.v1.HealthCheckResponse",
+    status,
+  });
 
   const set = (service: string, status: Status) => {
     if (statuses.get(service) === status) return;
@@ -35,13 +42,20 @@ export function createHealth(): HealthService {
         check(request) {
           const status = statuses.get(request.service);
           if (status === undefined) {
-            throw new ConnectError(`unknown service '${request.service}'; use "" for the whole server`, Code.NotFound);
+            throw new ConnectError(
+              `unknown service '${request.service}'; use "" for the whole server`,
+              Code.NotFound,
+            );
           }
           return response(status);
         },
         async *watch(request, context) {
           const queue = createAsyncQueue<Status>();
-          const watcher = { service: request.service, push: (s: Status) => queue.push(s), end: () => queue.end() };
+          const watcher = {
+            service: request.service,
+            push: (s: Status) => queue.push(s),
+            end: () => queue.end(),
+          };
           watchers.add(watcher);
           const stop = () => queue.end();
           context.signal.addEventListener("abort", stop);

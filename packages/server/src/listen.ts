@@ -1,6 +1,10 @@
-import { type IncomingMessage, type ServerResponse, createServer as createHttp1Server } from "node:http";
-import { type Http2ServerRequest, type Http2ServerResponse, createServer as createHttp2Server } from "node:http2";
-import { type Socket, createServer as createNetServer } from "node:net";
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from "node:http2";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 
 export type RequestHandler = (
@@ -63,7 +67,10 @@ function streamOf(socket: Socket, head: Buffer): Duplex {
  */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const graceMs = options.shutdownGraceMs ?? 10_000;
-  const http1 = createHttp1Server({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, options.handler);
+  const http1 = createHttp1Server(
+    { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
+    options.handler,
+  );
   const http2 = createHttp2Server({}, options.handler);
   const sockets = new Set<Socket>();
   const sessions = new Set<import("node:http2").ServerHttp2Session>();

@@ -1,11 +1,11 @@
 import { type DescEnum, type DescFile, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
 import {
+  file_grpc_reflection_v1_reflection,
   ServerReflection,
   type ServerReflectionResponse,
-  file_grpc_reflection_v1_reflection,
 } from "@cebus/proto/grpc";
+import type { ConnectRouter } from "@connectrpc/connect";
 
 const NOT_FOUND = 5;
 
@@ -62,13 +62,23 @@ export function registerReflection(router: ConnectRouter, files: DescFile[]): vo
         let messageResponse: ServerReflectionResponse["messageResponse"];
         const notFound = (what: string): ServerReflectionResponse["messageResponse"] => ({
           case: "errorResponse",
-          value: { $typeName: "grpc.reflection.v1.ErrorResponse", errorCode: NOT_FOUND, errorMessage: `${what} not found` },
+          value: {
+            $typeName: "grpc.reflection.v1.ErrorResponse",
+            errorCode: NOT_FOUND,
+            errorMessage: `${what} not found`,
+          },
         });
-        const fileResponse = (file: DescFile | undefined, what: string): ServerReflectionResponse["messageResponse"] =>
+        const fileResponse = (
+          file: DescFile | undefined,
+          what: string,
+        ): ServerReflectionResponse["messageResponse"] =>
           file
             ? {
                 case: "fileDescriptorResponse",
-                value: { $typeName: "grpc.reflection.v1.FileDescriptorResponse", fileDescriptorProto: withDependencies(file) },
+                value: {
+                  $typeName: "grpc.reflection.v1.FileDescriptorResponse",
+                  fileDescriptorProto: withDependencies(file),
+                },
               }
             : notFound(what);
         switch (r.case) {
@@ -91,7 +101,11 @@ export function registerReflection(router: ConnectRouter, files: DescFile[]): vo
             messageResponse = bySymbol.has(r.value)
               ? {
                   case: "allExtensionNumbersResponse",
-                  value: { $typeName: "grpc.reflection.v1.ExtensionNumberResponse", baseTypeName: r.value, extensionNumber: [] },
+                  value: {
+                    $typeName: "grpc.reflection.v1.ExtensionNumberResponse",
+                    baseTypeName: r.value,
+                    extensionNumber: [],
+                  },
                 }
               : notFound(`type '${r.value}'`);
             break;

@@ -1,1 +1,1 @@
-export { type SqliteStoreOptions, createSqliteStore } from "./sqlite-store.js";
+export { createSqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";

@@ -40,7 +40,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec(schema);
-  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+    | { value: string }
+    | undefined;
   if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
   else if (Number(version.value) > schemaVersion) {
     throw new CebusError(
@@ -144,9 +146,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         "SELECT offset FROM events WHERE topic = ? AND partition = ? AND publish_time >= ? ORDER BY offset LIMIT 1",
       ).get(topic, partition, time) as Row | undefined;
       if (row) return Number(row.offset);
-      const end = sql("SELECT next_offset FROM partitions WHERE topic = ? AND partition = ?").get(topic, partition) as
-        | Row
-        | undefined;
+      const end = sql("SELECT next_offset FROM partitions WHERE topic = ? AND partition = ?").get(
+        topic,
+        partition,
+      ) as Row | undefined;
       if (!end) throw topicMissing(topic);
       return Number(end.next_offset);
     },
@@ -158,7 +161,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const next = partitions.map((p) => p.endOffset);
         const added = partitions.map(() => ({ count: 0, bytes: 0 }));
         const dedupe = opts.dedupeSince <= opts.now;
-        const findDuplicate = sql("SELECT partition, offset, time FROM dedupe WHERE topic = ? AND source = ? AND id = ?");
+        const findDuplicate = sql(
+          "SELECT partition, offset, time FROM dedupe WHERE topic = ? AND source = ? AND id = ?",
+        );
         const remember = sql(
           "INSERT OR REPLACE INTO dedupe (topic, source, id, partition, offset, time) VALUES (?, ?, ?, ?, ?, ?)",
         );
@@ -212,8 +217,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           subscription.topic,
           toBinary(SubscriptionSchema, subscription),
         );
-        const insert = sql("INSERT OR REPLACE INTO cursors (subscription, partition, offset) VALUES (?, ?, ?)");
-        cursors.forEach((offset, partition) => insert.run(subscription.name, partition, offset));
+        const insert = sql(
+          "INSERT OR REPLACE INTO cursors (subscription, partition, offset) VALUES (?, ?, ?)",
+        );
+        for (const [partition, offset] of cursors.entries()) insert.run(subscription.name, partition, offset);
         return true;
       });
     },
@@ -245,8 +252,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async seek(subscription, cursors) {
       transaction(() => {
         sql("DELETE FROM leases WHERE subscription = ?").run(subscription);
-        const update = sql("INSERT OR REPLACE INTO cursors (subscription, partition, offset) VALUES (?, ?, ?)");
-        cursors.forEach((offset, partition) => update.run(subscription, partition, offset));
+        const update = sql(
+          "INSERT OR REPLACE INTO cursors (subscription, partition, offset) VALUES (?, ?, ?)",
+        );
+        for (const [partition, offset] of cursors.entries()) update.run(subscription, partition, offset);
       });
     },
 
@@ -262,7 +271,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           const visible = sql(
             "SELECT offset, attempt FROM leases WHERE subscription = ? AND partition = ? AND deadline <= ? ORDER BY offset LIMIT ?",
           ).all(subscription, partition, now, max) as Row[];
-          const readOne = sql("SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset = ?");
+          const readOne = sql(
+            "SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset = ?",
+          );
           const relet = sql(
             "UPDATE leases SET attempt = ?, token = ?, deadline = ?, held = 1 WHERE subscription = ? AND partition = ? AND offset = ?",
           );
@@ -289,9 +300,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           partition,
         ) as Row | undefined;
         if (!cursorRow) {
-          throw new CebusError("not_found", `subscription '${subscription}' does not exist; create it first`, {
-            field: "subscription",
-          });
+          throw new CebusError(
+            "not_found",
+            `subscription '${subscription}' does not exist; create it first`,
+            {
+              field: "subscription",
+            },
+          );
         }
         const fresh = sql(
           "SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
@@ -309,37 +324,47 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           leases.push({ event, attempt: 1, token, deadline: autoAck ? 0 : deadline });
           cursor = event.offset + 1;
         }
-        sql("UPDATE cursors SET offset = ? WHERE subscription = ? AND partition = ?").run(cursor, subscription, partition);
+        sql("UPDATE cursors SET offset = ? WHERE subscription = ? AND partition = ?").run(
+          cursor,
+          subscription,
+          partition,
+        );
         return leases;
       });
     },
 
     async settle(subscription: string, action: SettleAction): Promise<boolean[]> {
       return transaction(() => {
-        const find = sql("SELECT token, deadline, held FROM leases WHERE subscription = ? AND partition = ? AND offset = ?");
+        const find = sql(
+          "SELECT token, deadline, held FROM leases WHERE subscription = ? AND partition = ? AND offset = ?",
+        );
         const matches = action.leases.map((ref) => {
           const row = find.get(subscription, ref.partition, ref.offset) as Row | undefined;
-          return row !== undefined && row.token === ref.token && Number(row.held) === 1 && Number(row.deadline) > action.now;
+          return (
+            row !== undefined &&
+            row.token === ref.token &&
+            Number(row.held) === 1 &&
+            Number(row.deadline) > action.now
+          );
         });
         if (action.allOrNothing && matches.some((m) => !m)) return matches;
         const apply =
           action.kind === "ack" || action.kind === "term"
-            ? (p: number, o: number) => sql("DELETE FROM leases WHERE subscription = ? AND partition = ? AND offset = ?").run(subscription, p, o)
+            ? (p: number, o: number) =>
+                sql("DELETE FROM leases WHERE subscription = ? AND partition = ? AND offset = ?").run(
+                  subscription,
+                  p,
+                  o,
+                )
             : action.kind === "nack"
               ? (p: number, o: number) =>
-                  sql("UPDATE leases SET held = 0, deadline = ? WHERE subscription = ? AND partition = ? AND offset = ?").run(
-                    action.until ?? action.now,
-                    subscription,
-                    p,
-                    o,
-                  )
+                  sql(
+                    "UPDATE leases SET held = 0, deadline = ? WHERE subscription = ? AND partition = ? AND offset = ?",
+                  ).run(action.until ?? action.now, subscription, p, o)
               : (p: number, o: number) =>
-                  sql("UPDATE leases SET deadline = ? WHERE subscription = ? AND partition = ? AND offset = ?").run(
-                    action.until ?? action.now,
-                    subscription,
-                    p,
-                    o,
-                  );
+                  sql(
+                    "UPDATE leases SET deadline = ? WHERE subscription = ? AND partition = ? AND offset = ?",
+                  ).run(action.until ?? action.now, subscription, p, o);
         action.leases.forEach((ref, i) => {
           if (matches[i]) apply(ref.partition, ref.offset);
         });

@@ -40,7 +40,8 @@ export interface BrokerProcess extends AsyncDisposable {
 /** Starts `cebus serve` (the built binary) on a free port and waits until it listens. */
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerProcess> {
   const ownDir = options.store !== "memory" && !options.dataDir;
-  const dataDir = options.store === "memory" ? undefined : (options.dataDir ?? mkdtempSync(join(tmpdir(), "cebus-test-")));
+  const dataDir =
+    options.store === "memory" ? undefined : (options.dataDir ?? mkdtempSync(join(tmpdir(), "cebus-test-")));
   let output = "";
   let child: ChildProcess;
   let exited: Promise<void>;
@@ -48,12 +49,28 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerPr
   let url = "";
 
   async function launch(): Promise<void> {
-    const args = [cliPath, "serve", "--host", "127.0.0.1", "--port", String(port), "--store", dataDir ? `sqlite:${dataDir}` : "memory", ...(options.args ?? [])];
-    child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+    const args = [
+      cliPath,
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--store",
+      dataDir ? `sqlite:${dataDir}` : "memory",
+      ...(options.args ?? []),
+    ];
+    child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
+    });
     exited = new Promise((resolve) => child.once("exit", () => resolve()));
     const listening = new Promise<string>((resolve, reject) => {
       let buffered = "";
-      const timer = setTimeout(() => reject(new Error(`cebus serve did not start within 15 s; output:\n${output}`)), 15_000);
+      const timer = setTimeout(
+        () => reject(new Error(`cebus serve did not start within 15 s; output:\n${output}`)),
+        15_000,
+      );
       child.stdout?.on("data", (chunk: Buffer) => {
         output += chunk.toString();
         buffered += chunk.toString();
@@ -127,9 +144,15 @@ export interface CliResult {
 }
 
 /** Runs the built `cebus` binary with arguments and returns its exit code and output. */
-export function runCli(args: string[], options: { url?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { url?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const all = options.url ? ["--url", options.url, ...args] : args;
-  const child = spawn(process.execPath, [cliPath, ...all], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, [cliPath, ...all], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {

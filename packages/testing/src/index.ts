@@ -1,2 +1,10 @@
-export { type BrokerOptions, type BrokerProcess, type CliResult, cliPath, repoRoot, runCli, startBroker } from "./broker-process.js";
-export { type RawClients, consumeAndAck, createRawClients, testEvent } from "./clients.js";
+export {
+  type BrokerOptions,
+  type BrokerProcess,
+  type CliResult,
+  cliPath,
+  repoRoot,
+  runCli,
+  startBroker,
+} from "./broker-process.js";
+export { consumeAndAck, createRawClients, type RawClients, testEvent } from "./clients.js";

@@ -1,7 +1,8 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { msToDuration, msToTimestamp } from "@cebus/core";
 import {
-  AdminService,
+  type AdminService,
   DeliveryMode,
   type FilterSchema,
   type Position,
@@ -13,7 +14,6 @@ import {
   TopicSchema,
   type TopicStats,
 } from "@cebus/proto";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 
 export interface TopicOptions {
@@ -57,14 +57,22 @@ export interface Admin {
 }
 
 export function toPosition(at: StartAt): Position {
-  if (at === "earliest" || at === "latest") return create(PositionSchema, { position: { case: at, value: {} } });
-  if (at instanceof Date) return create(PositionSchema, { position: { case: "time", value: msToTimestamp(at.getTime()) } });
+  if (at === "earliest" || at === "latest")
+    return create(PositionSchema, { position: { case: at, value: {} } });
+  if (at instanceof Date)
+    return create(PositionSchema, { position: { case: "time", value: msToTimestamp(at.getTime()) } });
   return create(PositionSchema, {
-    position: { case: "offsets", value: { offsets: at.map((o) => ({ partition: o.partition, offset: BigInt(o.offset) })) } },
+    position: {
+      case: "offsets",
+      value: { offsets: at.map((o) => ({ partition: o.partition, offset: BigInt(o.offset) })) },
+    },
   });
 }
 
-export function createAdmin(admin: Client<typeof AdminService>, call: <T>(run: () => Promise<T>) => Promise<T>): Admin {
+export function createAdmin(
+  admin: Client<typeof AdminService>,
+  call: <T>(run: () => Promise<T>) => Promise<T>,
+): Admin {
   return {
     createTopic: (name, o = {}) =>
       call(async () => {
@@ -80,7 +88,8 @@ export function createAdmin(admin: Client<typeof AdminService>, call: <T>(run: (
       }),
     getTopic: (name) => call(async () => (await admin.getTopic({ name })).topic as Topic),
     listTopics: () => call(async () => (await admin.listTopics({})).topics),
-    deleteTopic: (name, o = {}) => call(async () => void (await admin.deleteTopic({ name, force: o.force ?? false }))),
+    deleteTopic: (name, o = {}) =>
+      call(async () => void (await admin.deleteTopic({ name, force: o.force ?? false }))),
     topicStats: (name) => call(async () => (await admin.getTopicStats({ name })).stats as TopicStats),
     createSubscription: (name, o) =>
       call(async () => {
@@ -88,7 +97,8 @@ export function createAdmin(admin: Client<typeof AdminService>, call: <T>(run: (
           name,
           topic: o.topic,
           ordered: o.ordered ?? false,
-          deliveryMode: o.deliveryMode === "at-most-once" ? DeliveryMode.AT_MOST_ONCE : DeliveryMode.AT_LEAST_ONCE,
+          deliveryMode:
+            o.deliveryMode === "at-most-once" ? DeliveryMode.AT_MOST_ONCE : DeliveryMode.AT_LEAST_ONCE,
           ackDeadline: o.ackDeadlineMs === undefined ? undefined : msToDuration(o.ackDeadlineMs),
           maxDeliveryAttempts: o.maxDeliveryAttempts ?? 0,
           deadLetterTopic: o.deadLetterTopic ?? "",
@@ -103,13 +113,17 @@ export function createAdmin(admin: Client<typeof AdminService>, call: <T>(run: (
               }
             : undefined,
         });
-        return (await admin.createSubscription({ subscription, ifNotExists: o.ifNotExists ?? false })).subscription as Subscription;
+        return (await admin.createSubscription({ subscription, ifNotExists: o.ifNotExists ?? false }))
+          .subscription as Subscription;
       }),
-    getSubscription: (name) => call(async () => (await admin.getSubscription({ name })).subscription as Subscription),
-    listSubscriptions: (topic) => call(async () => (await admin.listSubscriptions({ topic: topic ?? "" })).subscriptions),
+    getSubscription: (name) =>
+      call(async () => (await admin.getSubscription({ name })).subscription as Subscription),
+    listSubscriptions: (topic) =>
+      call(async () => (await admin.listSubscriptions({ topic: topic ?? "" })).subscriptions),
     deleteSubscription: (name) => call(async () => void (await admin.deleteSubscription({ name }))),
-    subscriptionStats: (name) => call(async () => (await admin.getSubscriptionStats({ name })).stats as SubscriptionStats),
-    seek: (subscription, to) => call(async () => void (await admin.seek({ subscription, position: toPosition(to) }))),
+    subscriptionStats: (name) =>
+      call(async () => (await admin.getSubscriptionStats({ name })).stats as SubscriptionStats),
+    seek: (subscription, to) =>
+      call(async () => void (await admin.seek({ subscription, position: toPosition(to) }))),
   };
 }
-

@@ -1,6 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { CebusError, createAsyncQueue, msToDuration } from "@cebus/core";
-import { type ConsumeRequest, ConsumeRequestSchema, type Delivery, type FlowControl, type Settle, SubscriberService } from "@cebus/proto";
+import {
+  type ConsumeRequest,
+  ConsumeRequestSchema,
+  type Delivery,
+  type FlowControl,
+  type Settle,
+  type SubscriberService,
+} from "@cebus/proto";
 import type { Client } from "@connectrpc/connect";
 import { toCebusError } from "./errors.js";
 import type { Settler } from "./message.js";
@@ -38,7 +45,12 @@ function batcher(flush: (batch: Waiter[]) => void): (id: string) => Promise<void
 }
 
 /** The bidirectional Consume stream (Node): settles travel on the stream and are confirmed on it. */
-export function createStreamChannel(subscriber: Client<typeof SubscriberService>, subscription: string, flow: FlowControl, url: string): Channel {
+export function createStreamChannel(
+  subscriber: Client<typeof SubscriberService>,
+  subscription: string,
+  flow: FlowControl,
+  url: string,
+): Channel {
   const requests = createAsyncQueue<ConsumeRequest>();
   const abort = new AbortController();
   const pending = new Map<bigint, Waiter[]>();
@@ -52,21 +64,43 @@ export function createStreamChannel(subscriber: Client<typeof SubscriberService>
     }
     const requestId = nextId++;
     pending.set(requestId, waiters);
-    requests.push(create(ConsumeRequestSchema, { request: { case: "settle", value: { requestId, action } } }));
+    requests.push(
+      create(ConsumeRequestSchema, { request: { case: "settle", value: { requestId, action } } }),
+    );
   };
   const single = (action: (id: string) => Settle["action"]) => (id: string) =>
     new Promise<void>((resolve, reject) => send(action(id), [{ id, resolve, reject }]));
 
   const settler: Settler = {
-    ack: batcher((waiters) => send({ case: "ack", value: { $typeName: "cebus.v1.AckAction", deliveryIds: waiters.map((w) => w.id) } }, waiters)),
+    ack: batcher((waiters) =>
+      send(
+        { case: "ack", value: { $typeName: "cebus.v1.AckAction", deliveryIds: waiters.map((w) => w.id) } },
+        waiters,
+      ),
+    ),
     nack: (id, delayMs) =>
-      single((i) => ({ case: "nack", value: { $typeName: "cebus.v1.NackAction", deliveryIds: [i], delay: delayMs === undefined ? undefined : msToDuration(delayMs) } }))(id),
+      single((i) => ({
+        case: "nack",
+        value: {
+          $typeName: "cebus.v1.NackAction",
+          deliveryIds: [i],
+          delay: delayMs === undefined ? undefined : msToDuration(delayMs),
+        },
+      }))(id),
     extend: (id, extensionMs) =>
       single((i) => ({
         case: "extend",
-        value: { $typeName: "cebus.v1.ExtendAction", deliveryIds: [i], extension: extensionMs === undefined ? undefined : msToDuration(extensionMs) },
+        value: {
+          $typeName: "cebus.v1.ExtendAction",
+          deliveryIds: [i],
+          extension: extensionMs === undefined ? undefined : msToDuration(extensionMs),
+        },
       }))(id),
-    term: (id, reason) => single((i) => ({ case: "term", value: { $typeName: "cebus.v1.TermAction", deliveryIds: [i], reason } }))(id),
+    term: (id, reason) =>
+      single((i) => ({
+        case: "term",
+        value: { $typeName: "cebus.v1.TermAction", deliveryIds: [i], reason },
+      }))(id),
   };
 
   const fail = () => {
@@ -78,7 +112,9 @@ export function createStreamChannel(subscriber: Client<typeof SubscriberService>
   return {
     settler,
     async run(started, deliveries) {
-      requests.push(create(ConsumeRequestSchema, { request: { case: "start", value: { subscription, flow } } }));
+      requests.push(
+        create(ConsumeRequestSchema, { request: { case: "start", value: { subscription, flow } } }),
+      );
       try {
         for await (const response of subscriber.consume(requests, { signal: abort.signal })) {
           const r = response.response;
@@ -91,7 +127,8 @@ export function createStreamChannel(subscriber: Client<typeof SubscriberService>
             for (const w of waiters) {
               const failure = failures.get(w.id);
               if (!failure) w.resolve();
-              else w.reject(new CebusError((failure.code || "unknown") as CebusError["code"], failure.message));
+              else
+                w.reject(new CebusError((failure.code || "unknown") as CebusError["code"], failure.message));
             }
           }
         }
@@ -113,7 +150,12 @@ export function createStreamChannel(subscriber: Client<typeof SubscriberService>
  * The server stream Receive plus unary settles (browsers have no bidirectional streams). Acks of one tick go in
  * one call; if that call fails, each id is retried alone so one stale delivery does not fail the others.
  */
-export function createReceiveChannel(subscriber: Client<typeof SubscriberService>, subscription: string, flow: FlowControl, url: string): Channel {
+export function createReceiveChannel(
+  subscriber: Client<typeof SubscriberService>,
+  subscription: string,
+  flow: FlowControl,
+  url: string,
+): Channel {
   const abort = new AbortController();
   const call = async (run: () => Promise<unknown>) => {
     try {
@@ -135,10 +177,20 @@ export function createReceiveChannel(subscriber: Client<typeof SubscriberService
     settler: {
       ack: batcher((waiters) => void ackAll(waiters)),
       nack: (id, delayMs) =>
-        call(() => subscriber.nack({ subscription, deliveryIds: [id], delay: delayMs === undefined ? undefined : msToDuration(delayMs) })),
+        call(() =>
+          subscriber.nack({
+            subscription,
+            deliveryIds: [id],
+            delay: delayMs === undefined ? undefined : msToDuration(delayMs),
+          }),
+        ),
       extend: (id, extensionMs) =>
         call(() =>
-          subscriber.extendLease({ subscription, deliveryIds: [id], extension: extensionMs === undefined ? undefined : msToDuration(extensionMs) }),
+          subscriber.extendLease({
+            subscription,
+            deliveryIds: [id],
+            extension: extensionMs === undefined ? undefined : msToDuration(extensionMs),
+          }),
         ),
       term: (id, reason) => call(() => subscriber.term({ subscription, deliveryIds: [id], reason })),
     },

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { type BrokerProcess, startBroker } from "@cebus/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CebusError, type Message, createClient } from "./index.node.js";
+import { CebusError, createClient, type Message } from "./index.node.js";
 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
@@ -66,7 +66,11 @@ describe("@cebus/client against a real broker", () => {
   it("consumes with confirmed acks; a nack redelivers with attempt 2; an acked event never returns", async () => {
     const cebus = createClient({ url: broker.url });
     await cebus.admin.createTopic("work");
-    await cebus.admin.createSubscription("workers", { topic: "work", startAt: "earliest", ackDeadlineMs: 60_000 });
+    await cebus.admin.createSubscription("workers", {
+      topic: "work",
+      startAt: "earliest",
+      ackDeadlineMs: 60_000,
+    });
     await cebus.publish("work", [
       { id: "1", type: "t", source: "/s", data: { n: 1 } },
       { id: "2", type: "t", source: "/s", data: { n: 2 } },
@@ -106,7 +110,10 @@ describe("@cebus/client against a real broker", () => {
     const cebus = createClient({ url: broker.url });
     await cebus.admin.createTopic("flow");
     await cebus.admin.createSubscription("flow-sub", { topic: "flow", startAt: "earliest" });
-    await cebus.publish("flow", Array.from({ length: 30 }, (_, i) => ({ id: `f${i}`, type: "t", source: "/s" })));
+    await cebus.publish(
+      "flow",
+      Array.from({ length: 30 }, (_, i) => ({ id: `f${i}`, type: "t", source: "/s" })),
+    );
     const subscription = cebus.subscribe("flow-sub", { maxOutstanding: 4 });
     const iterator = subscription[Symbol.asyncIterator]();
     const held = await take(iterator, 4);
@@ -121,16 +128,22 @@ describe("@cebus/client against a real broker", () => {
 
   it("turns broker errors into CebusErrors with the code and a message that says what to do", async () => {
     const cebus = createClient({ url: broker.url });
-    const unknown = await cebus.publish("missing-topic", { type: "t", source: "/s" }).catch((e: unknown) => e);
+    const unknown = await cebus
+      .publish("missing-topic", { type: "t", source: "/s" })
+      .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(CebusError);
     expect((unknown as CebusError).code).toBe("not_found");
     expect((unknown as CebusError).message).toContain("cebus topics create missing-topic");
     await cebus.admin.createTopic("strict");
     const invalid = await cebus.publish("strict", { type: "", source: "/s" }).catch((e: unknown) => e);
     expect((invalid as CebusError).code).toBe("invalid_argument");
-    const unreachable = await createClient({ url: "http://127.0.0.1:9" }).admin.listTopics().catch((e: unknown) => e);
+    const unreachable = await createClient({ url: "http://127.0.0.1:9" })
+      .admin.listTopics()
+      .catch((e: unknown) => e);
     expect((unreachable as CebusError).code).toBe("unavailable");
-    expect((unreachable as CebusError).message).toContain("cannot reach the Cebus broker at http://127.0.0.1:9");
+    expect((unreachable as CebusError).message).toContain(
+      "cannot reach the Cebus broker at http://127.0.0.1:9",
+    );
     const missing = cebus.subscribe("no-such-subscription");
     await expect(missing[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: "not_found" });
     await cebus.close();
@@ -142,7 +155,11 @@ describe("@cebus/client across a broker restart", () => {
     await using own = await startBroker({ store: "sqlite" });
     const cebus = createClient({ url: own.url });
     await cebus.admin.createTopic("restart");
-    await cebus.admin.createSubscription("restart-sub", { topic: "restart", startAt: "earliest", ackDeadlineMs: 1000 });
+    await cebus.admin.createSubscription("restart-sub", {
+      topic: "restart",
+      startAt: "earliest",
+      ackDeadlineMs: 1000,
+    });
     await cebus.publish("restart", { id: "x", type: "t", source: "/s" });
     const subscription = cebus.subscribe("restart-sub");
     const iterator = subscription[Symbol.asyncIterator]();

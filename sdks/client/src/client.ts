@@ -1,11 +1,17 @@
 import { isMessage } from "@bufbuild/protobuf";
 import { type EventInput, toCloudEvent } from "@cebus/core";
-import { AdminService, type CloudEvent, CloudEventSchema, PublisherService, SubscriberService } from "@cebus/proto";
-import { type Client, type Transport, createClient } from "@connectrpc/connect";
+import {
+  AdminService,
+  type CloudEvent,
+  CloudEventSchema,
+  PublisherService,
+  SubscriberService,
+} from "@cebus/proto";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { type Admin, createAdmin } from "./admin.js";
 import { createReceiveChannel, createStreamChannel } from "./channels.js";
 import { toCebusError } from "./errors.js";
-import { type Subscription, createSubscription } from "./subscription.js";
+import { createSubscription, type Subscription } from "./subscription.js";
 
 /** Where one published event was stored. */
 export interface PublishResult {
@@ -67,7 +73,9 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
 
   async function publish(topic: string, input: EventInput | CloudEvent | (EventInput | CloudEvent)[]) {
     const many = Array.isArray(input);
-    const events = (many ? input : [input]).map((e) => (isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput)));
+    const events = (many ? input : [input]).map((e) =>
+      isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput),
+    );
     const { results } = await call(() => raw.publisher.publish({ topic, events }));
     const mapped = results.map((r, i) => ({
       id: (events[i] as CloudEvent).id,

@@ -26,8 +26,13 @@ export function toCebusError(reason: unknown, url: string): CebusError {
   if (reason instanceof ConnectError) {
     const retry = reason.metadata.get("retry-after-ms");
     const unreachable =
-      reason.code === Code.Unavailable && /ECONNREFUSED|ECONNRESET|fetch failed|Failed to fetch|NetworkError/i.test(`${reason.message} ${String(reason.cause ?? "")}`);
-    const message = unreachable ? `cannot reach the Cebus broker at ${url}; is \`cebus serve\` running there?` : reason.rawMessage;
+      reason.code === Code.Unavailable &&
+      /ECONNREFUSED|ECONNRESET|fetch failed|Failed to fetch|NetworkError/i.test(
+        `${reason.message} ${String(reason.cause ?? "")}`,
+      );
+    const message = unreachable
+      ? `cannot reach the Cebus broker at ${url}; is \`cebus serve\` running there?`
+      : reason.rawMessage;
     return new CebusError(names[reason.code] ?? "unknown", message, {
       cause: reason,
       retryAfterMs: retry === null ? undefined : Number(retry),
@@ -38,7 +43,12 @@ export function toCebusError(reason: unknown, url: string): CebusError {
 
 /** Errors after which reconnecting a subscription cannot help. */
 export function isPermanent(error: CebusError): boolean {
-  return ["not_found", "invalid_argument", "permission_denied", "unauthenticated", "failed_precondition", "unimplemented"].includes(
-    error.code,
-  );
+  return [
+    "not_found",
+    "invalid_argument",
+    "permission_denied",
+    "unauthenticated",
+    "failed_precondition",
+    "unimplemented",
+  ].includes(error.code);
 }

@@ -1,7 +1,13 @@
 export { CebusError, type CloudEventJson, type ErrorCode, type EventInput } from "@cebus/core";
 export type { CloudEvent } from "@cebus/proto";
 export type { Admin, StartAt, SubscriptionOptions, TopicOptions } from "./admin.js";
-export { type CebusClient, type ClientSetup, type PublishResult, type SubscribeOptions, createCebusClient } from "./client.js";
+export {
+  type CebusClient,
+  type ClientSetup,
+  createCebusClient,
+  type PublishResult,
+  type SubscribeOptions,
+} from "./client.js";
 export { toCebusError } from "./errors.js";
 export type { Message } from "./message.js";
 export type { Subscription, SubscriptionStatus } from "./subscription.js";

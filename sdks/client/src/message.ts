@@ -1,4 +1,4 @@
-import { type CloudEventJson, CebusError, eventData, timestampMs, toCloudEventJson } from "@cebus/core";
+import { CebusError, type CloudEventJson, eventData, timestampMs, toCloudEventJson } from "@cebus/core";
 import type { CloudEvent, Delivery } from "@cebus/proto";
 
 /** How a message is settled; each returns when the broker confirmed it. */
@@ -68,6 +68,7 @@ export function createMessage(delivery: Delivery, settler: Settler): Message {
       if (settled) return once("extended", async () => {});
       return settler.extend(delivery.deliveryId, extensionMs);
     },
-    term: (reason = "terminated by consumer") => once("terminated", () => settler.term(delivery.deliveryId, reason)),
+    term: (reason = "terminated by consumer") =>
+      once("terminated", () => settler.term(delivery.deliveryId, reason)),
   };
 }

@@ -1,7 +1,7 @@
 import { type CebusError, createAsyncQueue } from "@cebus/core";
 import type { Channel } from "./channels.js";
 import { isPermanent } from "./errors.js";
-import { type Message, createMessage } from "./message.js";
+import { createMessage, type Message } from "./message.js";
 
 export type SubscriptionStatus =
   | { type: "connected" }

@@ -16,14 +16,21 @@ interface ConsumeFlags {
 function line(d: Delivery): string {
   const e = d.event;
   const data = e ? eventData(e) : undefined;
-  const shown = data instanceof Uint8Array ? `<${data.byteLength} bytes>` : typeof data === "string" ? data : JSON.stringify(data);
+  const shown =
+    data instanceof Uint8Array
+      ? `<${data.byteLength} bytes>`
+      : typeof data === "string"
+        ? data
+        : JSON.stringify(data);
   return `${d.partition}:${d.offset} ${e?.type} ${e?.source} ${e?.id}${d.attempt > 1 ? ` (attempt ${d.attempt})` : ""} ${shown ?? ""}`;
 }
 
 export function registerConsume(program: Command): void {
   program
     .command("consume [topic]")
-    .description("print events and ack them: from a subscription, or from a topic through a temporary subscription")
+    .description(
+      "print events and ack them: from a subscription, or from a topic through a temporary subscription",
+    )
     .option("--subscription <name>", "consume this subscription")
     .option("--max <n>", "stop after n events")
     .option("--json", "print each event as one CloudEvents JSON object per line")
@@ -57,7 +64,11 @@ export function registerConsume(program: Command): void {
           create(ConsumeRequestSchema, {
             request: {
               case: "start",
-              value: { subscription, consumerName: "cebus consume", flow: { maxOutstandingEvents: Number.isFinite(max) ? Math.min(max, 500) : 500 } },
+              value: {
+                subscription,
+                consumerName: "cebus consume",
+                flow: { maxOutstandingEvents: Number.isFinite(max) ? Math.min(max, 500) : 500 },
+              },
             },
           }),
         );
@@ -82,13 +93,17 @@ export function registerConsume(program: Command): void {
                 create(ConsumeRequestSchema, {
                   request: {
                     case: "settle",
-                    value: { requestId, action: { case: "ack", value: { deliveryIds: batch.map((d) => d.deliveryId) } } },
+                    value: {
+                      requestId,
+                      action: { case: "ack", value: { deliveryIds: batch.map((d) => d.deliveryId) } },
+                    },
                   },
                 }),
               );
             } else if (r.case === "settled") {
               const failure = r.value.failures[0];
-              if (failure) process.stderr.write(`warning: ack of ${failure.deliveryId} failed: ${failure.message}\n`);
+              if (failure)
+                process.stderr.write(`warning: ack of ${failure.deliveryId} failed: ${failure.message}\n`);
               confirmed += sent.get(r.value.requestId) ?? 0;
               sent.delete(r.value.requestId);
               if (confirmed >= max) break;

@@ -42,27 +42,35 @@ export function registerPublish(program: Command): void {
     .option("--key <key>", "partition key: events of one key keep their order")
     .option("--subject <subject>", "the event subject")
     .option("--id <id>", "the event id [a random UUID]")
-    .option("--count <n>", "publish n events (ids unique; data {\"n\": i} when no data is given)")
+    .option("--count <n>", 'publish n events (ids unique; data {"n": i} when no data is given)')
     .option("--batch <n>", "events per publish call with --count [100]")
     .option("--json", "print results as JSON lines")
     .action(
       action(async (topic: string, flags: PublishFlags, cmd: Command) => {
         const c = connectTo(cmd.optsWithGlobals().url);
         const data = parseData(flags);
-        const base = { type: flags.type, source: flags.source, subject: flags.subject, partitionkey: flags.key };
+        const base = {
+          type: flags.type,
+          source: flags.source,
+          subject: flags.subject,
+          partitionkey: flags.key,
+        };
         if (flags.count === undefined) {
           const event = toCloudEvent({ ...base, id: flags.id, data });
           const { results } = await c.publisher.publish({ topic, events: [event] });
           const r = results[0];
           if (!r) return;
-          if (flags.json) printJson({ id: event.id, partition: r.partition, offset: r.offset, duplicate: r.duplicate });
+          if (flags.json)
+            printJson({ id: event.id, partition: r.partition, offset: r.offset, duplicate: r.duplicate });
           else console.log(`${r.partition} ${r.offset} ${event.id}${r.duplicate ? " duplicate" : ""}`);
           return;
         }
         const count = Number(flags.count);
         const batchSize = Number(flags.batch ?? 100);
-        if (!Number.isInteger(count) || count < 1) throw new CebusError("invalid_argument", "--count must be a whole number of at least 1");
-        if (!Number.isInteger(batchSize) || batchSize < 1) throw new CebusError("invalid_argument", "--batch must be a whole number of at least 1");
+        if (!Number.isInteger(count) || count < 1)
+          throw new CebusError("invalid_argument", "--count must be a whole number of at least 1");
+        if (!Number.isInteger(batchSize) || batchSize < 1)
+          throw new CebusError("invalid_argument", "--batch must be a whole number of at least 1");
         const progress = createProgress(count, `publish ${topic}`);
         const prefix = flags.id ?? crypto.randomUUID();
         let done = 0;
@@ -74,7 +82,12 @@ export function registerPublish(program: Command): void {
           const { results } = await c.publisher.publish({ topic, events });
           if (flags.json) {
             results.forEach((r, i) => {
-              printJson({ id: events[i]?.id, partition: r.partition, offset: r.offset, duplicate: r.duplicate });
+              printJson({
+                id: events[i]?.id,
+                partition: r.partition,
+                offset: r.offset,
+                duplicate: r.duplicate,
+              });
             });
           }
           done += events.length;

@@ -13,55 +13,60 @@ export function registerServe(program: Command): void {
     .option("--host <host>", "address to listen on [127.0.0.1, env CEBUS_HOST]")
     .option("--store <url>", "sqlite:DIR or memory [sqlite:./cebus-data, env CEBUS_STORE]")
     .option("--config <file>", "JSON file with port, host, store, logLevel, maxEventBytes [env CEBUS_CONFIG]")
-    .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent [info, env CEBUS_LOG_LEVEL]")
-    .action(async (flags: { port?: string; host?: string; store?: string; config?: string; logLevel?: string }) => {
-      let config: ReturnType<typeof resolveServeConfig>;
-      let store: ReturnType<typeof openStore>;
-      try {
-        config = resolveServeConfig(flags);
-        store = openStore(config.store);
-      } catch (error) {
-        if (error instanceof ConfigError) {
-          process.stderr.write(`error: ${error.message}\n`);
+    .option(
+      "--log-level <level>",
+      "fatal, error, warn, info, debug, trace or silent [info, env CEBUS_LOG_LEVEL]",
+    )
+    .action(
+      async (flags: { port?: string; host?: string; store?: string; config?: string; logLevel?: string }) => {
+        let config: ReturnType<typeof resolveServeConfig>;
+        let store: ReturnType<typeof openStore>;
+        try {
+          config = resolveServeConfig(flags);
+          store = openStore(config.store);
+        } catch (error) {
+          if (error instanceof ConfigError) {
+            process.stderr.write(`error: ${error.message}\n`);
+            process.exit(2);
+          }
+          throw error;
+        }
+        const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+        const broker = createBroker({
+          store,
+          logger,
+          limits: config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : undefined,
+        });
+        let server: Awaited<ReturnType<typeof startServer>>;
+        try {
+          server = await startServer({ broker, host: config.host, port: config.port, logger });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          const hint =
+            code === "EADDRINUSE"
+              ? `port ${config.port} is in use; pick another with --port, or stop the other process`
+              : (error as Error).message;
+          process.stderr.write(`error: cannot listen on ${config.host}:${config.port}: ${hint}\n`);
+          await broker.close();
           process.exit(2);
         }
-        throw error;
-      }
-      const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-      const broker = createBroker({
-        store,
-        logger,
-        limits: config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : undefined,
-      });
-      let server: Awaited<ReturnType<typeof startServer>>;
-      try {
-        server = await startServer({ broker, host: config.host, port: config.port, logger });
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const hint =
-          code === "EADDRINUSE"
-            ? `port ${config.port} is in use; pick another with --port, or stop the other process`
-            : (error as Error).message;
-        process.stderr.write(`error: cannot listen on ${config.host}:${config.port}: ${hint}\n`);
-        await broker.close();
-        process.exit(2);
-      }
-      logger.info({ url: server.url, store: store.description }, "cebus listening");
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) {
-          logger.warn({ signal }, "second signal: exiting at once");
-          process.exit(1);
-        }
-        stopping = true;
-        logger.info({ signal }, "cebus stopping");
-        await server.close();
-        await broker.close();
-        logger.info({}, "cebus stopped");
-        logger.flush();
-        process.exit(0);
-      };
-      process.on("SIGTERM", () => void stop("SIGTERM"));
-      process.on("SIGINT", () => void stop("SIGINT"));
-    });
+        logger.info({ url: server.url, store: store.description }, "cebus listening");
+        let stopping = false;
+        const stop = async (signal: string) => {
+          if (stopping) {
+            logger.warn({ signal }, "second signal: exiting at once");
+            process.exit(1);
+          }
+          stopping = true;
+          logger.info({ signal }, "cebus stopping");
+          await server.close();
+          await broker.close();
+          logger.info({}, "cebus stopped");
+          logger.flush();
+          process.exit(0);
+        };
+        process.on("SIGTERM", () => void stop("SIGTERM"));
+        process.on("SIGINT", () => void stop("SIGINT"));
+      },
+    );
 }

@@ -1,16 +1,26 @@
 import { create } from "@bufbuild/protobuf";
 import { CebusError, durationMs, msToDuration, msToTimestamp, parseDuration } from "@cebus/core";
-import { DeliveryMode, type Position, PositionSchema, type Subscription, SubscriptionSchema } from "@cebus/proto";
+import {
+  DeliveryMode,
+  type Position,
+  PositionSchema,
+  type Subscription,
+  SubscriptionSchema,
+} from "@cebus/proto";
 import type { Command } from "commander";
 import { action, connectTo } from "../connection.js";
 import { printJson, printTable } from "../output.js";
 
 /** Parses earliest | latest | an ISO time into a Position. */
 export function parsePosition(text: string, flag: string): Position {
-  if (text === "earliest" || text === "latest") return create(PositionSchema, { position: { case: text, value: {} } });
+  if (text === "earliest" || text === "latest")
+    return create(PositionSchema, { position: { case: text, value: {} } });
   const time = Date.parse(text);
   if (Number.isNaN(time)) {
-    throw new CebusError("invalid_argument", `${flag} '${text}' is not earliest, latest or an ISO time such as 2026-01-01T00:00:00Z`);
+    throw new CebusError(
+      "invalid_argument",
+      `${flag} '${text}' is not earliest, latest or an ISO time such as 2026-01-01T00:00:00Z`,
+    );
   }
   return create(PositionSchema, { position: { case: "time", value: msToTimestamp(time) } });
 }
@@ -26,7 +36,9 @@ const describeSubscription = (s: Subscription) => ({
 });
 
 export function registerSubscriptions(program: Command): void {
-  const subs = program.command("subscriptions").description("create, list, inspect, seek and delete subscriptions");
+  const subs = program
+    .command("subscriptions")
+    .description("create, list, inspect, seek and delete subscriptions");
   subs
     .command("create <name>")
     .description("create a subscription on a topic")
@@ -61,7 +73,9 @@ export function registerSubscriptions(program: Command): void {
             topic: o.topic,
             ordered: o.ordered ?? false,
             deliveryMode: o.atMostOnce ? DeliveryMode.AT_MOST_ONCE : DeliveryMode.AT_LEAST_ONCE,
-            ackDeadline: o.ackDeadline ? msToDuration(parseDuration(o.ackDeadline, "--ack-deadline")) : undefined,
+            ackDeadline: o.ackDeadline
+              ? msToDuration(parseDuration(o.ackDeadline, "--ack-deadline"))
+              : undefined,
             maxDeliveryAttempts: o.maxAttempts ? Number(o.maxAttempts) : 0,
             deadLetterTopic: o.deadLetter ?? "",
             startPosition: o.start ? parsePosition(o.start, "--start") : undefined,
@@ -73,7 +87,9 @@ export function registerSubscriptions(program: Command): void {
             subscription,
             ifNotExists: o.ifNotExists ?? false,
           });
-          console.log(`subscription ${created.subscription?.name} ready on topic ${created.subscription?.topic}`);
+          console.log(
+            `subscription ${created.subscription?.name} ready on topic ${created.subscription?.topic}`,
+          );
         },
       ),
     );
@@ -84,9 +100,15 @@ export function registerSubscriptions(program: Command): void {
     .option("--json", "one JSON object per line")
     .action(
       action(async (o: { topic?: string; json?: boolean }, cmd: Command) => {
-        const { subscriptions } = await connectTo(cmd.optsWithGlobals().url).admin.listSubscriptions({ topic: o.topic ?? "" });
+        const { subscriptions } = await connectTo(cmd.optsWithGlobals().url).admin.listSubscriptions({
+          topic: o.topic ?? "",
+        });
         if (o.json) for (const s of subscriptions) printJson(describeSubscription(s));
-        else printTable(subscriptions.map(describeSubscription), "no subscriptions yet; create one with `cebus subscriptions create NAME --topic TOPIC`");
+        else
+          printTable(
+            subscriptions.map(describeSubscription),
+            "no subscriptions yet; create one with `cebus subscriptions create NAME --topic TOPIC`",
+          );
       }),
     );
   subs
@@ -119,7 +141,10 @@ export function registerSubscriptions(program: Command): void {
     .requiredOption("--to <position>", "earliest, latest or an ISO time")
     .action(
       action(async (name: string, o: { to: string }, cmd: Command) => {
-        await connectTo(cmd.optsWithGlobals().url).admin.seek({ subscription: name, position: parsePosition(o.to, "--to") });
+        await connectTo(cmd.optsWithGlobals().url).admin.seek({
+          subscription: name,
+          position: parsePosition(o.to, "--to"),
+        });
         console.log(`subscription ${name} moved to ${o.to}`);
       }),
     );

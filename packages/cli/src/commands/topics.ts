@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { durationMs, msToDuration, parseDuration } from "@cebus/core";
-import { TopicSchema, type Topic } from "@cebus/proto";
+import { type Topic, TopicSchema } from "@cebus/proto";
 import type { Command } from "commander";
 import { action, connectTo } from "../connection.js";
 import { printJson, printTable } from "../output.js";
@@ -24,18 +24,32 @@ export function registerTopics(program: Command): void {
     .option("--max-event-bytes <n>", "largest accepted event [1048576]")
     .option("--if-not-exists", "succeed if the topic exists with the same settings")
     .action(
-      action(async (name: string, o: { partitions?: string; retention?: string; dedupeWindow?: string; maxEventBytes?: string; ifNotExists?: boolean }, cmd: Command) => {
-        const c = connectTo(cmd.optsWithGlobals().url);
-        const topic = create(TopicSchema, {
-          name,
-          partitions: o.partitions ? Number(o.partitions) : 0,
-          retention: o.retention ? msToDuration(parseDuration(o.retention, "--retention")) : undefined,
-          dedupeWindow: o.dedupeWindow ? msToDuration(parseDuration(o.dedupeWindow, "--dedupe-window")) : undefined,
-          maxEventBytes: o.maxEventBytes ? BigInt(o.maxEventBytes) : 0n,
-        });
-        const created = await c.admin.createTopic({ topic, ifNotExists: o.ifNotExists ?? false });
-        console.log(`topic ${created.topic?.name} ready (${created.topic?.partitions} partitions)`);
-      }),
+      action(
+        async (
+          name: string,
+          o: {
+            partitions?: string;
+            retention?: string;
+            dedupeWindow?: string;
+            maxEventBytes?: string;
+            ifNotExists?: boolean;
+          },
+          cmd: Command,
+        ) => {
+          const c = connectTo(cmd.optsWithGlobals().url);
+          const topic = create(TopicSchema, {
+            name,
+            partitions: o.partitions ? Number(o.partitions) : 0,
+            retention: o.retention ? msToDuration(parseDuration(o.retention, "--retention")) : undefined,
+            dedupeWindow: o.dedupeWindow
+              ? msToDuration(parseDuration(o.dedupeWindow, "--dedupe-window"))
+              : undefined,
+            maxEventBytes: o.maxEventBytes ? BigInt(o.maxEventBytes) : 0n,
+          });
+          const created = await c.admin.createTopic({ topic, ifNotExists: o.ifNotExists ?? false });
+          console.log(`topic ${created.topic?.name} ready (${created.topic?.partitions} partitions)`);
+        },
+      ),
     );
   topics
     .command("list")

@@ -1,0 +1,22 @@
+import { describe } from "vitest";
+import { describeAppend } from "./append.js";
+import { describeDelivery } from "./delivery.js";
+import { describeDurability } from "./durability.js";
+import type { StoreFactory } from "./fixtures.js";
+import { describeTopics } from "./topics.js";
+
+export type { StoreFactory } from "./fixtures.js";
+
+/**
+ * The store contract: one test body that every backend runs (sqlite, redis, nats, postgres), so they all keep the
+ * semantics the broker engine relies on. Call it from a backend's test file with a factory that opens a fresh,
+ * empty store (and, for durable backends, reopens the same data).
+ */
+export function describeStoreContract(name: string, factory: StoreFactory): void {
+  describe(`store contract: ${name}`, () => {
+    describeTopics(factory);
+    describeAppend(factory);
+    describeDelivery(factory);
+    describeDurability(factory);
+  });
+}
