@@ -17,3 +17,4 @@ if ! "$toolchain_dir/bin/node" --version 2>/dev/null | grep -q "^v$node_version\
   fi
 fi
 export PATH="$toolchain_dir/bin:$PATH"
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1

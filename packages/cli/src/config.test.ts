@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, resolveServeConfig } from "./config.js";
+import { openStore } from "./open-store.js";
+
+const file = (content: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), "cebus-config-")), "cebus.json");
+  writeFileSync(path, content);
+  return path;
+};
+
+describe("serve configuration", () => {
+  it("uses defaults, then the config file, then the environment, then flags", () => {
+    expect(resolveServeConfig({}, {})).toMatchObject({ port: 8080, host: "127.0.0.1", store: "sqlite:./cebus-data" });
+    const config = file(JSON.stringify({ port: 9000, store: "memory", logLevel: "warn" }));
+    expect(resolveServeConfig({ config }, {})).toMatchObject({ port: 9000, store: "memory", logLevel: "warn" });
+    expect(resolveServeConfig({ config }, { CEBUS_PORT: "9100" })).toMatchObject({ port: 9100, store: "memory" });
+    expect(resolveServeConfig({ config, port: "9200" }, { CEBUS_PORT: "9100" }).port).toBe(9200);
+    expect(resolveServeConfig({}, { CEBUS_CONFIG: config }).port).toBe(9000);
+  });
+
+  it("a malformed config file is an error naming the file and the fix", () => {
+    const path = file("{ port: 80 ");
+    expect(() => resolveServeConfig({ config: path }, {})).toThrow(ConfigError);
+    expect(() => resolveServeConfig({ config: path }, {})).toThrow(`config file ${path} is not valid JSON`);
+  });
+
+  it("an unknown key or a wrong type names the key", () => {
+    expect(() => resolveServeConfig({ config: file('{"prot": 80}') }, {})).toThrow(/key 'prot': unknown setting 'prot'; known settings are port/);
+    expect(() => resolveServeConfig({ config: file('{"port": "eighty"}') }, {})).toThrow(/key 'port': port must be a whole number/);
+    expect(() => resolveServeConfig({ config: file("[1]") }, {})).toThrow(/must hold a JSON object/);
+    expect(() => resolveServeConfig({}, { CEBUS_LOG_LEVEL: "loud" })).toThrow(/environment variable CEBUS_LOG_LEVEL: logLevel must be one of/);
+    expect(() => resolveServeConfig({ port: "70000" }, {})).toThrow(/--port: port must be a whole number from 0 to 65535/);
+  });
+
+  it("a missing config file says which path was given", () => {
+    expect(() => resolveServeConfig({ config: "/nonexistent/cebus.json" }, {})).toThrow(
+      /config file \/nonexistent\/cebus.json cannot be read \(ENOENT\)/,
+    );
+  });
+});
+
+describe("store URLs", () => {
+  it("names the accepted forms for an unknown URL, and says a backend is not in this build", () => {
+    expect(() => openStore("ftp://x")).toThrow(/is not a known store URL; use memory, sqlite::memory:, sqlite:DIR/);
+    expect(() => openStore("redis://127.0.0.1:6379")).toThrow(/the redis backend is not available in this build yet/);
+    expect(() => openStore("sqlite:")).toThrow(/names no directory/);
+  });
+
+  it("opens memory and directory stores", async () => {
+    const memory = openStore("memory");
+    expect(memory.description).toBe("sqlite::memory:");
+    await memory.close();
+    const dir = mkdtempSync(join(tmpdir(), "cebus-store-"));
+    const onDisk = openStore(`sqlite:${dir}`);
+    expect(onDisk.description).toBe(`sqlite:${join(dir, "cebus.db")}`);
+    await onDisk.close();
+  });
+});
