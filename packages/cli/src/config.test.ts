@@ -13,10 +13,21 @@ const file = (content: string) => {
 
 describe("serve configuration", () => {
   it("uses defaults, then the config file, then the environment, then flags", () => {
-    expect(resolveServeConfig({}, {})).toMatchObject({ port: 8080, host: "127.0.0.1", store: "sqlite:./cebus-data" });
+    expect(resolveServeConfig({}, {})).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+      store: "sqlite:./cebus-data",
+    });
     const config = file(JSON.stringify({ port: 9000, store: "memory", logLevel: "warn" }));
-    expect(resolveServeConfig({ config }, {})).toMatchObject({ port: 9000, store: "memory", logLevel: "warn" });
-    expect(resolveServeConfig({ config }, { CEBUS_PORT: "9100" })).toMatchObject({ port: 9100, store: "memory" });
+    expect(resolveServeConfig({ config }, {})).toMatchObject({
+      port: 9000,
+      store: "memory",
+      logLevel: "warn",
+    });
+    expect(resolveServeConfig({ config }, { CEBUS_PORT: "9100" })).toMatchObject({
+      port: 9100,
+      store: "memory",
+    });
     expect(resolveServeConfig({ config, port: "9200" }, { CEBUS_PORT: "9100" }).port).toBe(9200);
     expect(resolveServeConfig({}, { CEBUS_CONFIG: config }).port).toBe(9000);
   });
@@ -28,11 +39,19 @@ describe("serve configuration", () => {
   });
 
   it("an unknown key or a wrong type names the key", () => {
-    expect(() => resolveServeConfig({ config: file('{"prot": 80}') }, {})).toThrow(/key 'prot': unknown setting 'prot'; known settings are port/);
-    expect(() => resolveServeConfig({ config: file('{"port": "eighty"}') }, {})).toThrow(/key 'port': port must be a whole number/);
+    expect(() => resolveServeConfig({ config: file('{"prot": 80}') }, {})).toThrow(
+      /key 'prot': unknown setting 'prot'; known settings are port/,
+    );
+    expect(() => resolveServeConfig({ config: file('{"port": "eighty"}') }, {})).toThrow(
+      /key 'port': port must be a whole number/,
+    );
     expect(() => resolveServeConfig({ config: file("[1]") }, {})).toThrow(/must hold a JSON object/);
-    expect(() => resolveServeConfig({}, { CEBUS_LOG_LEVEL: "loud" })).toThrow(/environment variable CEBUS_LOG_LEVEL: logLevel must be one of/);
-    expect(() => resolveServeConfig({ port: "70000" }, {})).toThrow(/--port: port must be a whole number from 0 to 65535/);
+    expect(() => resolveServeConfig({}, { CEBUS_LOG_LEVEL: "loud" })).toThrow(
+      /environment variable CEBUS_LOG_LEVEL: logLevel must be one of/,
+    );
+    expect(() => resolveServeConfig({ port: "70000" }, {})).toThrow(
+      /--port: port must be a whole number from 0 to 65535/,
+    );
   });
 
   it("a missing config file says which path was given", () => {
@@ -44,8 +63,12 @@ describe("serve configuration", () => {
 
 describe("store URLs", () => {
   it("names the accepted forms for an unknown URL, and says a backend is not in this build", () => {
-    expect(() => openStore("ftp://x")).toThrow(/is not a known store URL; use memory, sqlite::memory:, sqlite:DIR/);
-    expect(() => openStore("redis://127.0.0.1:6379")).toThrow(/the redis backend is not available in this build yet/);
+    expect(() => openStore("ftp://x")).toThrow(
+      /is not a known store URL; use memory, sqlite::memory:, sqlite:DIR/,
+    );
+    expect(() => openStore("redis://127.0.0.1:6379")).toThrow(
+      /the redis backend is not available in this build yet/,
+    );
     expect(() => openStore("sqlite:")).toThrow(/names no directory/);
   });
 

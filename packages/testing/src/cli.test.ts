@@ -8,20 +8,46 @@ describe("the cebus binary (real processes)", () => {
   it("topics, subscriptions, publish --count and consume --json work end to end", async () => {
     await using broker = await startBroker({ store: "memory" });
     const cli = (...args: string[]) => runCli(args, { url: broker.url });
-    expect((await cli("topics", "create", "orders", "--partitions", "3")).stdout).toContain("topic orders ready (3 partitions)");
-    expect((await cli("subscriptions", "create", "billing", "--topic", "orders", "--start", "earliest")).code).toBe(0);
+    expect((await cli("topics", "create", "orders", "--partitions", "3")).stdout).toContain(
+      "topic orders ready (3 partitions)",
+    );
+    expect(
+      (await cli("subscriptions", "create", "billing", "--topic", "orders", "--start", "earliest")).code,
+    ).toBe(0);
     expect((await cli("topics", "list")).stdout).toMatch(/orders\s+3/);
     expect((await cli("subscriptions", "list", "--json")).stdout).toContain('"name":"billing"');
-    const published = await cli("publish", "orders", "--type", "load.test", "--source", "/cli", "--count", "1000", "--id", "run1");
+    const published = await cli(
+      "publish",
+      "orders",
+      "--type",
+      "load.test",
+      "--source",
+      "/cli",
+      "--count",
+      "1000",
+      "--id",
+      "run1",
+    );
     expect(published.code).toBe(0);
     expect(published.stderr).toMatch(/publish orders: 1000 events in [\d.]+ s \(\d+ events\/s\)/);
     const consumed = await cli("consume", "--subscription", "billing", "--max", "1000", "--json");
     expect(consumed.code).toBe(0);
-    const lines = consumed.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const lines = consumed.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(lines).toHaveLength(1000);
     expect(new Set(lines.map((e) => e.id)).size).toBe(1000);
-    expect(lines[0]).toMatchObject({ specversion: "1.0", type: "load.test", source: "/cli", datacontenttype: "application/json" });
-    expect(JSON.parse((await cli("subscriptions", "stats", "billing")).stdout)).toMatchObject({ backlog: 0, inFlight: 0 });
+    expect(lines[0]).toMatchObject({
+      specversion: "1.0",
+      type: "load.test",
+      source: "/cli",
+      datacontenttype: "application/json",
+    });
+    expect(JSON.parse((await cli("subscriptions", "stats", "billing")).stdout)).toMatchObject({
+      backlog: 0,
+      inFlight: 0,
+    });
     expect((await cli("subscriptions", "delete", "billing")).code).toBe(0);
     expect((await cli("topics", "delete", "orders")).code).toBe(0);
   });
@@ -30,7 +56,9 @@ describe("the cebus binary (real processes)", () => {
     await using broker = await startBroker({ store: "memory" });
     const result = await runCli(["publish", "nope", "--type", "t", "--source", "/s"], { url: broker.url });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("error: topic 'nope' does not exist; create it with `cebus topics create nope`");
+    expect(result.stderr).toContain(
+      "error: topic 'nope' does not exist; create it with `cebus topics create nope`",
+    );
   });
 
   it("an unreachable broker gives one clear error", async () => {
