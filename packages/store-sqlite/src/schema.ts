@@ -31,4 +31,6 @@ CREATE TABLE IF NOT EXISTS leases (
   attempt INTEGER NOT NULL, token TEXT NOT NULL, deadline INTEGER NOT NULL, held INTEGER NOT NULL, key TEXT,
   PRIMARY KEY (subscription, partition, offset)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS leases_visible ON leases (subscription, partition, deadline);
+CREATE INDEX IF NOT EXISTS leases_key ON leases (subscription, partition, key, offset);
+CREATE INDEX IF NOT EXISTS dedupe_time ON dedupe (topic, time);
 `;

@@ -69,6 +69,25 @@ export interface Store {
   settle(subscription: string, action: SettleAction): Promise<boolean[]>;
   /** Counts for stats. */
   subscriptionStats(subscription: string, now: number): Promise<SubscriptionCounts>;
+  /**
+   * Makes events of the subscription's topic deliverable again to this subscription only (dead-letter redrive):
+   * each becomes a waiting lease with attempt 0, visible at `now`. Events that already have a lease, or that are
+   * no longer retained, are skipped. Returns how many were requeued.
+   */
+  requeue(
+    subscription: string,
+    events: { partition: number; offset: number }[],
+    now: number,
+  ): Promise<number>;
+  /**
+   * Retention: removes events published before `olderThan`, then the oldest events of each partition while it
+   * holds more than `maxBytes` (0 = no cap), and dedupe entries recorded before `dedupeBefore`. Offsets are never
+   * reused; the partition's start offset moves up. Returns how many events were removed.
+   */
+  trim(
+    topic: string,
+    options: { olderThan: number; maxBytes: number; dedupeBefore: number },
+  ): Promise<number>;
 
   /** Releases connections and flushes. */
   close(): Promise<void>;
@@ -126,6 +145,17 @@ export interface ClaimRequest {
   leaseMs: number;
   token: string;
   autoAck: boolean;
+  /**
+   * Ordered delivery by key: an event with a key is only leased when no earlier event of that key in this
+   * subscription is leased or waiting; events read from the cursor whose key is busy are parked as waiting leases
+   * (attempt 0) and delivered in offset order as the key frees up. Keyless events are not ordered.
+   */
+  ordered?: boolean;
+  /**
+   * The backoff after an expired lease of attempt n: the event becomes visible again at deadline + this. Unset: at
+   * the deadline.
+   */
+  expiryDelayMs?: (attempt: number) => number;
 }
 
 export interface Lease {

@@ -3,6 +3,7 @@ import { describeAppend } from "./append.js";
 import { describeDelivery } from "./delivery.js";
 import { describeDurability } from "./durability.js";
 import type { StoreFactory } from "./fixtures.js";
+import { describeOrdering } from "./ordering.js";
 import { describeTopics } from "./topics.js";
 
 export type { StoreFactory } from "./fixtures.js";
@@ -17,6 +18,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeTopics(factory);
     describeAppend(factory);
     describeDelivery(factory);
+    describeOrdering(factory);
     describeDurability(factory);
   });
 }
