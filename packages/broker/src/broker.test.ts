@@ -16,7 +16,11 @@ import type { Consumer } from "./consumer.js";
 let broker: Broker;
 
 beforeEach(() => {
-  broker = createBroker({ store: createSqliteStore({ path: ":memory:" }), pollIntervalMs: 50 });
+  broker = createBroker({
+    store: createSqliteStore({ path: ":memory:" }),
+    pollIntervalMs: 50,
+    retentionIntervalMs: 0,
+  });
 });
 afterEach(async () => {
   await broker.close();
@@ -390,5 +394,85 @@ describe("seek", () => {
     });
     const [again] = await take(consumer, 1);
     expect(again?.event?.id).toBe("a");
+  });
+});
+
+describe("ordered subscriptions", () => {
+  it("delivers one event per key at a time in publish order; a nack holds the key; other keys flow", async () => {
+    await setup({ ordered: true }, 2);
+    await broker.publish("orders", [
+      event("a1", { key: "a" }),
+      event("b1", { key: "b" }),
+      event("a2", { key: "a" }),
+      event("b2", { key: "b" }),
+    ]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const first = await take(consumer, 2);
+    expect(first.map((d) => d.event?.id).sort()).toEqual(["a1", "b1"]);
+    const a1 = first.find((d) => d.event?.id === "a1") as Delivery;
+    const b1 = first.find((d) => d.event?.id === "b1") as Delivery;
+    await broker.settle("billing", "ack", [b1.deliveryId]);
+    await broker.settle("billing", "nack", [a1.deliveryId], { delayMs: 100 });
+    const next = await take(consumer, 2);
+    expect(next.map((d) => [d.event?.id, d.attempt])).toEqual([
+      ["b2", 1],
+      ["a1", 2],
+    ]);
+    await broker.settle("billing", "ack", [(next[1] as Delivery).deliveryId]);
+    const [last] = await take(consumer, 1);
+    expect(last?.event?.id).toBe("a2");
+  });
+});
+
+describe("replay and dead-letter redrive", () => {
+  it("reads a topic range; below the oldest retained offset is out_of_range", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "log", retention: msToDuration(1000) }));
+    await broker.publish("log", [event("1"), event("2"), event("3")]);
+    const { records, nextOffset } = await broker.readTopic("log", 0, 1, 10);
+    expect(records.map((r) => r.event?.id)).toEqual(["2", "3"]);
+    expect(nextOffset).toBe(3);
+    expect((await rejected(broker.readTopic("log", 0, 7, 10))).code).toBe("out_of_range");
+  });
+
+  it("retention removes old events and moves the floor; reading below it is out_of_range", async () => {
+    let clock = Date.now();
+    const timed = createBroker({
+      store: createSqliteStore({ path: ":memory:" }),
+      now: () => clock,
+      retentionIntervalMs: 0,
+    });
+    await timed.createTopic(create(TopicSchema, { name: "log", retention: msToDuration(1000) }));
+    await timed.publish("log", [event("old")]);
+    clock += 2000;
+    await timed.publish("log", [event("new")]);
+    expect(await timed.applyRetention()).toBe(1);
+    expect((await rejected(timed.readTopic("log", 0, 0, 10))).code).toBe("out_of_range");
+    expect((await timed.readTopic("log", 0, 1, 10)).records.map((r) => r.event?.id)).toEqual(["new"]);
+    await timed.close();
+  });
+
+  it("lists dead letters with their reason and redrives them to the original subscription only", async () => {
+    await broker.createTopic(create(TopicSchema, { name: "orders-dlq" }));
+    await setup({ deadLetterTopic: "orders-dlq" });
+    await broker.createSubscription(
+      create(SubscriptionSchema, {
+        name: "audit",
+        topic: "orders",
+        startPosition: { position: { case: "earliest", value: {} } },
+      }),
+    );
+    await broker.publish("orders", [event("poison")]);
+    const billing = await broker.openConsumer({ subscription: "billing" });
+    const [d] = await take(billing, 1);
+    await broker.settle("billing", "term", [d?.deliveryId as string], { reason: "cannot parse" });
+    const audit = await broker.openConsumer({ subscription: "audit" });
+    const [seen] = await take(audit, 1);
+    await broker.settle("audit", "ack", [seen?.deliveryId as string]);
+    const [dead] = await broker.listDeadLetters("billing");
+    expect([dead?.event?.id, dead?.reason, dead?.attempts]).toEqual(["poison", "cannot parse", 1]);
+    expect(await broker.redriveDeadLetters("billing")).toBe(1);
+    const [again] = await take(billing, 1);
+    expect([again?.event?.id, again?.attempt]).toEqual(["poison", 1]);
+    expect(await take(audit, 1, 400)).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import {
   CebusError,
   durationMs,
   msToDuration,
+  msToTimestamp,
   partitionForKey,
   partitionKey,
   stringAttribute,
@@ -15,6 +16,7 @@ import {
   type CloudEvent,
   CloudEvent_CloudEventAttributeValueSchema,
   CloudEventSchema,
+  type DeadLetter,
   DeliveryMode,
   type Position,
   type PublishResult,
@@ -23,6 +25,8 @@ import {
   type SubscriptionStats,
   SubscriptionStatsSchema,
   type Topic,
+  type TopicRecord,
+  TopicRecordSchema,
   type TopicStats,
   TopicStatsSchema,
 } from "@cebus/proto";
@@ -30,6 +34,7 @@ import type { LeaseRef, Store } from "@cebus/store";
 import { retryDelay } from "./backoff.js";
 import { type Consumer, createConsumer, type FlowWindow } from "./consumer.js";
 import type { DeliveryOwner, EngineContext } from "./context.js";
+import { listDeadLetters, redriveDeadLetters } from "./dead-letters.js";
 import {
   type BrokerLimits,
   defaultLimits,
@@ -46,6 +51,8 @@ export interface BrokerOptions {
   limits?: Partial<BrokerLimits>;
   /** How often idle consumers look for work other broker processes made visible [1000 ms]. */
   pollIntervalMs?: number;
+  /** How often retention runs [60 s]; 0 turns the timer off (applyRetention still works). */
+  retentionIntervalMs?: number;
   /** The clock, injectable for tests. */
   now?: () => number;
 }
@@ -95,6 +102,18 @@ export interface Broker {
   /** Appends a batch of events, all or nothing; results in input order. */
   publish(topic: string, events: CloudEvent[]): Promise<PublishResult[]>;
   openConsumer(request: ConsumerRequest): Promise<Consumer>;
+  /** Reads a range of one partition without a subscription; below the oldest retained offset is out_of_range. */
+  readTopic(
+    topic: string,
+    partition: number,
+    fromOffset: number,
+    limit: number,
+  ): Promise<{ records: TopicRecord[]; nextOffset: number }>;
+  listDeadLetters(subscription: string, limit?: number): Promise<DeadLetter[]>;
+  /** Delivers dead-lettered events again to their original subscription only; returns how many. */
+  redriveDeadLetters(subscription: string, eventIds?: string[]): Promise<number>;
+  /** Applies every topic's retention now (the broker also does it on a timer). Returns events removed. */
+  applyRetention(): Promise<number>;
   /** Settles deliveries of a subscription, from any consumer on any broker process over the same store. */
   settle(
     subscription: string,
@@ -107,6 +126,9 @@ export interface Broker {
   /** Ends every consumer and closes the store. */
   close(): Promise<void>;
 }
+
+const integerAttribute = (value: number) =>
+  create(CloudEvent_CloudEventAttributeValueSchema, { attr: { case: "ceInteger", value } });
 
 export function createBroker(options: BrokerOptions): Broker {
   const store = options.store;
@@ -238,11 +260,11 @@ export function createBroker(options: BrokerOptions): Broker {
         dead.attributes = { ...event.attributes };
         delete dead.attributes.sequence;
         dead.attributes.deadletterreason = stringAttribute(reason);
-        dead.attributes.deliveryattempts = create(CloudEvent_CloudEventAttributeValueSchema, {
-          attr: { case: "ceInteger", value: attempts },
-        });
+        dead.attributes.deliveryattempts = integerAttribute(attempts);
         dead.attributes.originaltopic = stringAttribute(subscription.topic);
         dead.attributes.originalsubscription = stringAttribute(subscription.name);
+        dead.attributes.originalpartition = integerAttribute(lease.partition);
+        dead.attributes.originaloffset = stringAttribute(String(lease.offset));
         // A dead-lettered event keeps its (source, id): dedupe must not swallow it, so append without dedupe.
         await append(await requireTopic(target), [dead], false);
       }
@@ -597,14 +619,87 @@ export function createBroker(options: BrokerOptions): Broker {
       }
       return settleOne(subscription, kind, deliveryIds, opts);
     },
+    async readTopic(topicName, partition, fromOffset, limit) {
+      await requireTopic(topicName);
+      const stats = await store.partitionStats(topicName);
+      const p = stats[partition];
+      if (!p) {
+        throw new CebusError(
+          "invalid_argument",
+          `partition ${partition} does not exist; topic '${topicName}' has partitions 0 to ${stats.length - 1}`,
+          {
+            field: "partition",
+          },
+        );
+      }
+      if (fromOffset < p.startOffset || fromOffset > p.endOffset) {
+        throw new CebusError(
+          "out_of_range",
+          `offset ${fromOffset} of topic '${topicName}' partition ${partition} is outside ${p.startOffset}..${p.endOffset} (the oldest retained offset to the end); read from an offset in that range`,
+          { field: "from_offset" },
+        );
+      }
+      const stored = await store.read(
+        topicName,
+        partition,
+        fromOffset,
+        Math.min(Math.max(limit || 100, 1), 1000),
+      );
+      const records = stored.map((r) =>
+        create(TopicRecordSchema, {
+          partition: r.partition,
+          offset: BigInt(r.offset),
+          event: fromBinary(CloudEventSchema, r.data),
+          publishTime: msToTimestamp(r.publishTime),
+        }),
+      );
+      const last = stored[stored.length - 1];
+      return { records, nextOffset: last ? last.offset + 1 : fromOffset };
+    },
+    async listDeadLetters(name, limit = 100) {
+      return listDeadLetters(store, await requireSubscription(name), limit || 100);
+    },
+    async redriveDeadLetters(name, eventIds = []) {
+      const subscription = await requireSubscription(name);
+      const count = await redriveDeadLetters(store, subscription, eventIds, now());
+      wakeTopic(subscription.topic);
+      logger.info({ subscription: name, redriven: count }, "dead letters redriven");
+      return count;
+    },
+    async applyRetention() {
+      let removed = 0;
+      const at = now();
+      for (const topic of await store.listTopics()) {
+        removed += await store.trim(topic.name, {
+          olderThan: at - durationMs(topic.retention, limits.defaultRetentionMs),
+          maxBytes: Number(topic.retentionBytes),
+          dedupeBefore: at - durationMs(topic.dedupeWindow, limits.defaultDedupeWindowMs),
+        });
+      }
+      if (removed > 0) logger.info({ removed }, "retention removed events");
+      return removed;
+    },
     ready: () => !closing,
     async close() {
       if (closing) return;
       closing = true;
+      if (retentionTimer) clearInterval(retentionTimer);
       for (const timer of wakeTimers) clearTimeout(timer);
       await endConsumers(() => true);
       await store.close();
     },
   };
+  const retentionEvery = options.retentionIntervalMs ?? 60_000;
+  const retentionTimer =
+    retentionEvery > 0
+      ? setInterval(() => {
+          broker
+            .applyRetention()
+            .catch((error: unknown) =>
+              logger.warn({ err: error }, "retention failed; retrying at the next interval"),
+            );
+        }, retentionEvery)
+      : undefined;
+  retentionTimer?.unref();
   return broker;
 }

@@ -16,6 +16,7 @@ import {
   type Topic,
 } from "@cebus/proto";
 import type { Lease, LeaseRef } from "@cebus/store";
+import { retryDelay } from "./backoff.js";
 import type { DeliveryOwner, EngineContext } from "./context.js";
 import { deliveryId, newToken } from "./delivery-id.js";
 
@@ -125,6 +126,8 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         leaseMs: ackDeadlineMs,
         token,
         autoAck: atMostOnce,
+        ordered: subscription.ordered,
+        expiryDelayMs: (attempt) => retryDelay(subscription.retryPolicy, attempt),
       });
       if (leases.length === 0) continue;
       claimedAny = true;

@@ -2,7 +2,9 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerConsume } from "./commands/consume.js";
+import { registerDlq } from "./commands/dlq.js";
 import { registerPublish } from "./commands/publish.js";
+import { registerRead } from "./commands/read.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSubscriptions } from "./commands/subscriptions.js";
 import { registerTopics } from "./commands/topics.js";
@@ -23,6 +25,8 @@ registerTopics(program);
 registerSubscriptions(program);
 registerPublish(program);
 registerConsume(program);
+registerRead(program);
+registerDlq(program);
 
 await program.parseAsync();
 // Client commands are done here; connections kept for reuse must not hold the process open. (`serve` never

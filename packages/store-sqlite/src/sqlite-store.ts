@@ -260,7 +260,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async claim(request: ClaimRequest): Promise<Lease[]> {
-      const { subscription, topic, partition, max, maxBytes, now, leaseMs, token, autoAck, ordered, expiryDelayMs } = request;
+      const {
+        subscription,
+        topic,
+        partition,
+        max,
+        maxBytes,
+        now,
+        leaseMs,
+        token,
+        autoAck,
+        ordered,
+        expiryDelayMs,
+      } = request;
       if (max <= 0) return [];
       return transaction(() => {
         const leases: Lease[] = [];
@@ -277,11 +289,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                  ORDER BY offset LIMIT ?`
               : "SELECT offset, attempt, held, deadline FROM leases WHERE subscription = ? AND partition = ? AND deadline <= ? ORDER BY offset LIMIT ?",
           ).all(subscription, partition, now, max) as Row[];
-          const readOne = sql("SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset = ?");
+          const readOne = sql(
+            "SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset = ?",
+          );
           const relet = sql(
             "UPDATE leases SET attempt = ?, token = ?, deadline = ?, held = 1 WHERE subscription = ? AND partition = ? AND offset = ?",
           );
-          const wait = sql("UPDATE leases SET held = 0, deadline = ? WHERE subscription = ? AND partition = ? AND offset = ?");
+          const wait = sql(
+            "UPDATE leases SET held = 0, deadline = ? WHERE subscription = ? AND partition = ? AND offset = ?",
+          );
           const drop = sql("DELETE FROM leases WHERE subscription = ? AND partition = ? AND offset = ?");
           for (const row of visible) {
             const offset = Number(row.offset);
@@ -313,9 +329,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           partition,
         ) as Row | undefined;
         if (!cursorRow) {
-          throw new CebusError("not_found", `subscription '${subscription}' does not exist; create it first`, {
-            field: "subscription",
-          });
+          throw new CebusError(
+            "not_found",
+            `subscription '${subscription}' does not exist; create it first`,
+            {
+              field: "subscription",
+            },
+          );
         }
         const fresh = sql(
           "SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
@@ -324,30 +344,47 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const insert = sql(
           "INSERT OR REPLACE INTO leases (subscription, partition, offset, attempt, token, deadline, held, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         );
-        const keyBusy = sql("SELECT 1 FROM leases WHERE subscription = ? AND partition = ? AND key = ? LIMIT 1");
+        const keyBusy = sql(
+          "SELECT 1 FROM leases WHERE subscription = ? AND partition = ? AND key = ? LIMIT 1",
+        );
         let cursor = Number(cursorRow.offset);
         for (const row of fresh) {
           const event = toEvent(partition, row);
-          if (ordered && !autoAck && event.key !== undefined && keyBusy.get(subscription, partition, event.key)) {
+          if (
+            ordered &&
+            !autoAck &&
+            event.key !== undefined &&
+            keyBusy.get(subscription, partition, event.key)
+          ) {
             insert.run(subscription, partition, event.offset, 0, "", 0, 0, event.key); // parked behind its key
             cursor = event.offset + 1;
             continue;
           }
           if (!fits(event.data.byteLength)) break;
-          if (!autoAck) insert.run(subscription, partition, event.offset, 1, token, deadline, 1, event.key ?? null);
+          if (!autoAck)
+            insert.run(subscription, partition, event.offset, 1, token, deadline, 1, event.key ?? null);
           bytes += event.data.byteLength;
           leases.push({ event, attempt: 1, token, deadline: autoAck ? 0 : deadline });
           cursor = event.offset + 1;
         }
-        sql("UPDATE cursors SET offset = ? WHERE subscription = ? AND partition = ?").run(cursor, subscription, partition);
+        sql("UPDATE cursors SET offset = ? WHERE subscription = ? AND partition = ?").run(
+          cursor,
+          subscription,
+          partition,
+        );
         return leases;
       });
     },
 
     async requeue(subscription, refs, now) {
       return transaction(() => {
-        const sub = sql("SELECT topic FROM subscriptions WHERE name = ?").get(subscription) as Row | undefined;
-        if (!sub) throw new CebusError("not_found", `subscription '${subscription}' does not exist`, { field: "subscription" });
+        const sub = sql("SELECT topic FROM subscriptions WHERE name = ?").get(subscription) as
+          | Row
+          | undefined;
+        if (!sub)
+          throw new CebusError("not_found", `subscription '${subscription}' does not exist`, {
+            field: "subscription",
+          });
         const event = sql("SELECT key FROM events WHERE topic = ? AND partition = ? AND offset = ?");
         const insert = sql(
           "INSERT OR IGNORE INTO leases (subscription, partition, offset, attempt, token, deadline, held, key) VALUES (?, ?, ?, 0, '', ?, 0, ?)",
@@ -367,7 +404,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         let removed = 0;
         for (const p of partitionRows(topic)) {
           removed += Number(
-            sql("DELETE FROM events WHERE topic = ? AND partition = ? AND publish_time < ?").run(topic, p.partition, olderThan).changes,
+            sql("DELETE FROM events WHERE topic = ? AND partition = ? AND publish_time < ?").run(
+              topic,
+              p.partition,
+              olderThan,
+            ).changes,
           );
           const totals = sql(
             "SELECT min(offset) AS first, count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM events WHERE topic = ? AND partition = ?",
@@ -384,13 +425,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               cut = Number(row.offset);
             }
             removed += Number(
-              sql("DELETE FROM events WHERE topic = ? AND partition = ? AND offset <= ?").run(topic, p.partition, cut).changes,
+              sql("DELETE FROM events WHERE topic = ? AND partition = ? AND offset <= ?").run(
+                topic,
+                p.partition,
+                cut,
+              ).changes,
             );
           }
           const after = sql(
             "SELECT min(offset) AS first, count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM events WHERE topic = ? AND partition = ?",
           ).get(topic, p.partition) as Row;
-          sql("UPDATE partitions SET start_offset = ?, event_count = ?, bytes = ? WHERE topic = ? AND partition = ?").run(
+          sql(
+            "UPDATE partitions SET start_offset = ?, event_count = ?, bytes = ? WHERE topic = ? AND partition = ?",
+          ).run(
             after.first === null ? p.endOffset : Number(after.first),
             Number(after.n),
             Number(after.bytes),

@@ -48,6 +48,12 @@ export function createAdminService(broker: Broker): ServiceImpl<typeof AdminServ
     async getSubscriptionStats(request) {
       return { stats: await broker.subscriptionStats(request.name) };
     },
+    async listDeadLetters(request) {
+      return { deadLetters: await broker.listDeadLetters(request.subscription, request.limit) };
+    },
+    async redriveDeadLetters(request) {
+      return { redriven: await broker.redriveDeadLetters(request.subscription, request.eventIds) };
+    },
     async seek(request) {
       await broker.seek(request.subscription, request.position);
       return {};

@@ -182,6 +182,15 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
       const deadline = outcomes[0]?.deadline;
       return { leaseDeadline: deadline === undefined ? undefined : msToTimestamp(deadline) };
     },
+    async readTopic(request) {
+      const { records, nextOffset } = await broker.readTopic(
+        request.topic,
+        request.partition,
+        Number(request.fromOffset),
+        request.limit,
+      );
+      return { records, nextOffset: BigInt(nextOffset) };
+    },
     async term(request) {
       throwIfFailed(
         await broker.settle(request.subscription, "term", request.deliveryIds, { reason: request.reason }),

@@ -8,13 +8,17 @@ import type { Position, Subscription, SubscriptionStats } from "./subscription_p
 import { file_cebus_v1_subscription } from "./subscription_pb.js";
 import type { Topic, TopicStats } from "./topic_pb.js";
 import { file_cebus_v1_topic } from "./topic_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { CloudEvent } from "../../io/cloudevents/v1/cloudevents_pb.js";
+import { file_io_cloudevents_v1_cloudevents } from "../../io/cloudevents/v1/cloudevents_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file cebus/v1/admin.proto.
  */
 export const file_cebus_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChRjZWJ1cy92MS9hZG1pbi5wcm90bxIIY2VidXMudjEiSwoSQ3JlYXRlVG9waWNSZXF1ZXN0Eh4KBXRvcGljGAEgASgLMg8uY2VidXMudjEuVG9waWMSFQoNaWZfbm90X2V4aXN0cxgCIAEoCCI1ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEh4KBXRvcGljGAEgASgLMg8uY2VidXMudjEuVG9waWMiHwoPR2V0VG9waWNSZXF1ZXN0EgwKBG5hbWUYASABKAkiMgoQR2V0VG9waWNSZXNwb25zZRIeCgV0b3BpYxgBIAEoCzIPLmNlYnVzLnYxLlRvcGljIhMKEUxpc3RUb3BpY3NSZXF1ZXN0IjUKEkxpc3RUb3BpY3NSZXNwb25zZRIfCgZ0b3BpY3MYASADKAsyDy5jZWJ1cy52MS5Ub3BpYyIxChJEZWxldGVUb3BpY1JlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCIVChNEZWxldGVUb3BpY1Jlc3BvbnNlIiQKFEdldFRvcGljU3RhdHNSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoVR2V0VG9waWNTdGF0c1Jlc3BvbnNlEiMKBXN0YXRzGAEgASgLMhQuY2VidXMudjEuVG9waWNTdGF0cyJgChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmNlYnVzLnYxLlN1YnNjcmlwdGlvbhIVCg1pZl9ub3RfZXhpc3RzGAIgASgIIkoKGkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmNlYnVzLnYxLlN1YnNjcmlwdGlvbiImChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiRwoXR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2USLAoMc3Vic2NyaXB0aW9uGAEgASgLMhYuY2VidXMudjEuU3Vic2NyaXB0aW9uIikKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBINCgV0b3BpYxgBIAEoCSJKChlMaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEi0KDXN1YnNjcmlwdGlvbnMYASADKAsyFi5jZWJ1cy52MS5TdWJzY3JpcHRpb24iKQoZRGVsZXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhwKGkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlIisKG0dldFN1YnNjcmlwdGlvblN0YXRzUmVxdWVzdBIMCgRuYW1lGAEgASgJIkoKHEdldFN1YnNjcmlwdGlvblN0YXRzUmVzcG9uc2USKgoFc3RhdHMYASABKAsyGy5jZWJ1cy52MS5TdWJzY3JpcHRpb25TdGF0cyJJCgtTZWVrUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSJAoIcG9zaXRpb24YAiABKAsyEi5jZWJ1cy52MS5Qb3NpdGlvbiIOCgxTZWVrUmVzcG9uc2UymgcKDEFkbWluU2VydmljZRJKCgtDcmVhdGVUb3BpYxIcLmNlYnVzLnYxLkNyZWF0ZVRvcGljUmVxdWVzdBodLmNlYnVzLnYxLkNyZWF0ZVRvcGljUmVzcG9uc2USQQoIR2V0VG9waWMSGS5jZWJ1cy52MS5HZXRUb3BpY1JlcXVlc3QaGi5jZWJ1cy52MS5HZXRUb3BpY1Jlc3BvbnNlEkcKCkxpc3RUb3BpY3MSGy5jZWJ1cy52MS5MaXN0VG9waWNzUmVxdWVzdBocLmNlYnVzLnYxLkxpc3RUb3BpY3NSZXNwb25zZRJKCgtEZWxldGVUb3BpYxIcLmNlYnVzLnYxLkRlbGV0ZVRvcGljUmVxdWVzdBodLmNlYnVzLnYxLkRlbGV0ZVRvcGljUmVzcG9uc2USUAoNR2V0VG9waWNTdGF0cxIeLmNlYnVzLnYxLkdldFRvcGljU3RhdHNSZXF1ZXN0Gh8uY2VidXMudjEuR2V0VG9waWNTdGF0c1Jlc3BvbnNlEl8KEkNyZWF0ZVN1YnNjcmlwdGlvbhIjLmNlYnVzLnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJC5jZWJ1cy52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRJWCg9HZXRTdWJzY3JpcHRpb24SIC5jZWJ1cy52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiEuY2VidXMudjEuR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2USXAoRTGlzdFN1YnNjcmlwdGlvbnMSIi5jZWJ1cy52MS5MaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QaIy5jZWJ1cy52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEl8KEkRlbGV0ZVN1YnNjcmlwdGlvbhIjLmNlYnVzLnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJC5jZWJ1cy52MS5EZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZRJlChRHZXRTdWJzY3JpcHRpb25TdGF0cxIlLmNlYnVzLnYxLkdldFN1YnNjcmlwdGlvblN0YXRzUmVxdWVzdBomLmNlYnVzLnYxLkdldFN1YnNjcmlwdGlvblN0YXRzUmVzcG9uc2USNQoEU2VlaxIVLmNlYnVzLnYxLlNlZWtSZXF1ZXN0GhYuY2VidXMudjEuU2Vla1Jlc3BvbnNlQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_cebus_v1_subscription, file_cebus_v1_topic]);
+  fileDesc("ChRjZWJ1cy92MS9hZG1pbi5wcm90bxIIY2VidXMudjEiSwoSQ3JlYXRlVG9waWNSZXF1ZXN0Eh4KBXRvcGljGAEgASgLMg8uY2VidXMudjEuVG9waWMSFQoNaWZfbm90X2V4aXN0cxgCIAEoCCI1ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEh4KBXRvcGljGAEgASgLMg8uY2VidXMudjEuVG9waWMiHwoPR2V0VG9waWNSZXF1ZXN0EgwKBG5hbWUYASABKAkiMgoQR2V0VG9waWNSZXNwb25zZRIeCgV0b3BpYxgBIAEoCzIPLmNlYnVzLnYxLlRvcGljIhMKEUxpc3RUb3BpY3NSZXF1ZXN0IjUKEkxpc3RUb3BpY3NSZXNwb25zZRIfCgZ0b3BpY3MYASADKAsyDy5jZWJ1cy52MS5Ub3BpYyIxChJEZWxldGVUb3BpY1JlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCIVChNEZWxldGVUb3BpY1Jlc3BvbnNlIiQKFEdldFRvcGljU3RhdHNSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoVR2V0VG9waWNTdGF0c1Jlc3BvbnNlEiMKBXN0YXRzGAEgASgLMhQuY2VidXMudjEuVG9waWNTdGF0cyJgChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmNlYnVzLnYxLlN1YnNjcmlwdGlvbhIVCg1pZl9ub3RfZXhpc3RzGAIgASgIIkoKGkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmNlYnVzLnYxLlN1YnNjcmlwdGlvbiImChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiRwoXR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2USLAoMc3Vic2NyaXB0aW9uGAEgASgLMhYuY2VidXMudjEuU3Vic2NyaXB0aW9uIikKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBINCgV0b3BpYxgBIAEoCSJKChlMaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEi0KDXN1YnNjcmlwdGlvbnMYASADKAsyFi5jZWJ1cy52MS5TdWJzY3JpcHRpb24iKQoZRGVsZXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhwKGkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlIisKG0dldFN1YnNjcmlwdGlvblN0YXRzUmVxdWVzdBIMCgRuYW1lGAEgASgJIkoKHEdldFN1YnNjcmlwdGlvblN0YXRzUmVzcG9uc2USKgoFc3RhdHMYASABKAsyGy5jZWJ1cy52MS5TdWJzY3JpcHRpb25TdGF0cyJJCgtTZWVrUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSJAoIcG9zaXRpb24YAiABKAsyEi5jZWJ1cy52MS5Qb3NpdGlvbiIOCgxTZWVrUmVzcG9uc2UiPQoWTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSDQoFbGltaXQYAiABKA0iRQoXTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USKgoMZGVhZF9sZXR0ZXJzGAEgAygLMhQuY2VidXMudjEuRGVhZExldHRlciK1AQoKRGVhZExldHRlchIRCglwYXJ0aXRpb24YASABKA0SDgoGb2Zmc2V0GAIgASgDEiwKBWV2ZW50GAMgASgLMh0uaW8uY2xvdWRldmVudHMudjEuQ2xvdWRFdmVudBI0ChBkZWFkX2xldHRlcl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBSABKAkSEAoIYXR0ZW1wdHMYBiABKA0iRAoZUmVkcml2ZURlYWRMZXR0ZXJzUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSEQoJZXZlbnRfaWRzGAIgAygJIi4KGlJlZHJpdmVEZWFkTGV0dGVyc1Jlc3BvbnNlEhAKCHJlZHJpdmVuGAEgASgNMtMICgxBZG1pblNlcnZpY2USSgoLQ3JlYXRlVG9waWMSHC5jZWJ1cy52MS5DcmVhdGVUb3BpY1JlcXVlc3QaHS5jZWJ1cy52MS5DcmVhdGVUb3BpY1Jlc3BvbnNlEkEKCEdldFRvcGljEhkuY2VidXMudjEuR2V0VG9waWNSZXF1ZXN0GhouY2VidXMudjEuR2V0VG9waWNSZXNwb25zZRJHCgpMaXN0VG9waWNzEhsuY2VidXMudjEuTGlzdFRvcGljc1JlcXVlc3QaHC5jZWJ1cy52MS5MaXN0VG9waWNzUmVzcG9uc2USSgoLRGVsZXRlVG9waWMSHC5jZWJ1cy52MS5EZWxldGVUb3BpY1JlcXVlc3QaHS5jZWJ1cy52MS5EZWxldGVUb3BpY1Jlc3BvbnNlElAKDUdldFRvcGljU3RhdHMSHi5jZWJ1cy52MS5HZXRUb3BpY1N0YXRzUmVxdWVzdBofLmNlYnVzLnYxLkdldFRvcGljU3RhdHNSZXNwb25zZRJfChJDcmVhdGVTdWJzY3JpcHRpb24SIy5jZWJ1cy52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiQuY2VidXMudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USVgoPR2V0U3Vic2NyaXB0aW9uEiAuY2VidXMudjEuR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBohLmNlYnVzLnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlElwKEUxpc3RTdWJzY3JpcHRpb25zEiIuY2VidXMudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0GiMuY2VidXMudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRJfChJEZWxldGVTdWJzY3JpcHRpb24SIy5jZWJ1cy52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiQuY2VidXMudjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USZQoUR2V0U3Vic2NyaXB0aW9uU3RhdHMSJS5jZWJ1cy52MS5HZXRTdWJzY3JpcHRpb25TdGF0c1JlcXVlc3QaJi5jZWJ1cy52MS5HZXRTdWJzY3JpcHRpb25TdGF0c1Jlc3BvbnNlEjUKBFNlZWsSFS5jZWJ1cy52MS5TZWVrUmVxdWVzdBoWLmNlYnVzLnYxLlNlZWtSZXNwb25zZRJWCg9MaXN0RGVhZExldHRlcnMSIC5jZWJ1cy52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0GiEuY2VidXMudjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USXwoSUmVkcml2ZURlYWRMZXR0ZXJzEiMuY2VidXMudjEuUmVkcml2ZURlYWRMZXR0ZXJzUmVxdWVzdBokLmNlYnVzLnYxLlJlZHJpdmVEZWFkTGV0dGVyc1Jlc3BvbnNlQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_cebus_v1_subscription, file_cebus_v1_topic, file_google_protobuf_timestamp, file_io_cloudevents_v1_cloudevents]);
 
 /**
  * @generated from message cebus.v1.CreateTopicRequest
@@ -399,6 +403,135 @@ export const SeekResponseSchema: GenMessage<SeekResponse> = /*@__PURE__*/
   messageDesc(file_cebus_v1_admin, 21);
 
 /**
+ * @generated from message cebus.v1.ListDeadLettersRequest
+ */
+export type ListDeadLettersRequest = Message<"cebus.v1.ListDeadLettersRequest"> & {
+  /**
+   * @generated from field: string subscription = 1;
+   */
+  subscription: string;
+
+  /**
+   * At most this many, oldest first [100].
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cebus.v1.ListDeadLettersRequest.
+ * Use `create(ListDeadLettersRequestSchema)` to create a new message.
+ */
+export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_admin, 22);
+
+/**
+ * @generated from message cebus.v1.ListDeadLettersResponse
+ */
+export type ListDeadLettersResponse = Message<"cebus.v1.ListDeadLettersResponse"> & {
+  /**
+   * @generated from field: repeated cebus.v1.DeadLetter dead_letters = 1;
+   */
+  deadLetters: DeadLetter[];
+};
+
+/**
+ * Describes the message cebus.v1.ListDeadLettersResponse.
+ * Use `create(ListDeadLettersResponseSchema)` to create a new message.
+ */
+export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_admin, 23);
+
+/**
+ * An event in a dead-letter topic. Its attributes carry deadletterreason, deliveryattempts, originaltopic,
+ * originalsubscription, originalpartition and originaloffset.
+ *
+ * @generated from message cebus.v1.DeadLetter
+ */
+export type DeadLetter = Message<"cebus.v1.DeadLetter"> & {
+  /**
+   * Where it is in the dead-letter topic.
+   *
+   * @generated from field: uint32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: io.cloudevents.v1.CloudEvent event = 3;
+   */
+  event?: CloudEvent | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp dead_letter_time = 4;
+   */
+  deadLetterTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: uint32 attempts = 6;
+   */
+  attempts: number;
+};
+
+/**
+ * Describes the message cebus.v1.DeadLetter.
+ * Use `create(DeadLetterSchema)` to create a new message.
+ */
+export const DeadLetterSchema: GenMessage<DeadLetter> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_admin, 24);
+
+/**
+ * @generated from message cebus.v1.RedriveDeadLettersRequest
+ */
+export type RedriveDeadLettersRequest = Message<"cebus.v1.RedriveDeadLettersRequest"> & {
+  /**
+   * @generated from field: string subscription = 1;
+   */
+  subscription: string;
+
+  /**
+   * Only these event ids; empty redrives every dead letter of the subscription.
+   *
+   * @generated from field: repeated string event_ids = 2;
+   */
+  eventIds: string[];
+};
+
+/**
+ * Describes the message cebus.v1.RedriveDeadLettersRequest.
+ * Use `create(RedriveDeadLettersRequestSchema)` to create a new message.
+ */
+export const RedriveDeadLettersRequestSchema: GenMessage<RedriveDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_admin, 25);
+
+/**
+ * @generated from message cebus.v1.RedriveDeadLettersResponse
+ */
+export type RedriveDeadLettersResponse = Message<"cebus.v1.RedriveDeadLettersResponse"> & {
+  /**
+   * @generated from field: uint32 redriven = 1;
+   */
+  redriven: number;
+};
+
+/**
+ * Describes the message cebus.v1.RedriveDeadLettersResponse.
+ * Use `create(RedriveDeadLettersResponseSchema)` to create a new message.
+ */
+export const RedriveDeadLettersResponseSchema: GenMessage<RedriveDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_admin, 26);
+
+/**
  * AdminService manages topics and subscriptions.
  *
  * @generated from service cebus.v1.AdminService
@@ -497,6 +630,27 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof SeekRequestSchema;
     output: typeof SeekResponseSchema;
+  },
+  /**
+   * Lists the dead-lettered events of a subscription (from its dead-letter topic), with their payloads.
+   *
+   * @generated from rpc cebus.v1.AdminService.ListDeadLetters
+   */
+  listDeadLetters: {
+    methodKind: "unary";
+    input: typeof ListDeadLettersRequestSchema;
+    output: typeof ListDeadLettersResponseSchema;
+  },
+  /**
+   * Delivers dead-lettered events again to their original subscription only (not to other subscriptions of the
+   * topic), with attempts counted from 1 again. Each call redelivers what it names.
+   *
+   * @generated from rpc cebus.v1.AdminService.RedriveDeadLetters
+   */
+  redriveDeadLetters: {
+    methodKind: "unary";
+    input: typeof RedriveDeadLettersRequestSchema;
+    output: typeof RedriveDeadLettersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cebus_v1_admin, 0);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cebus/v1/subscriber.proto.
  */
 export const file_cebus_v1_subscriber: GenFile = /*@__PURE__*/
-  fileDesc("ChljZWJ1cy92MS9zdWJzY3JpYmVyLnByb3RvEghjZWJ1cy52MSJMCgtGbG93Q29udHJvbBIeChZtYXhfb3V0c3RhbmRpbmdfZXZlbnRzGAEgASgNEh0KFW1heF9vdXRzdGFuZGluZ19ieXRlcxgCIAEoAyKPAQoOQ29uc3VtZVJlcXVlc3QSJwoFc3RhcnQYASABKAsyFi5jZWJ1cy52MS5Db25zdW1lU3RhcnRIABIlCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2xIABIiCgZzZXR0bGUYAyABKAsyEC5jZWJ1cy52MS5TZXR0bGVIAEIJCgdyZXF1ZXN0ImAKDENvbnN1bWVTdGFydBIUCgxzdWJzY3JpcHRpb24YASABKAkSIwoEZmxvdxgCIAEoCzIVLmNlYnVzLnYxLkZsb3dDb250cm9sEhUKDWNvbnN1bWVyX25hbWUYAyABKAkiwAEKBlNldHRsZRISCgpyZXF1ZXN0X2lkGAEgASgEEiIKA2FjaxgCIAEoCzITLmNlYnVzLnYxLkFja0FjdGlvbkgAEiQKBG5hY2sYAyABKAsyFC5jZWJ1cy52MS5OYWNrQWN0aW9uSAASKAoGZXh0ZW5kGAQgASgLMhYuY2VidXMudjEuRXh0ZW5kQWN0aW9uSAASJAoEdGVybRgFIAEoCzIULmNlYnVzLnYxLlRlcm1BY3Rpb25IAEIICgZhY3Rpb24iIQoJQWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCSJMCgpOYWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIoCgVkZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJSCgxFeHRlbmRBY3Rpb24SFAoMZGVsaXZlcnlfaWRzGAEgAygJEiwKCWV4dGVuc2lvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIyCgpUZXJtQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIOCgZyZWFzb24YAiABKAkipAEKD0NvbnN1bWVSZXNwb25zZRIrCgdzdGFydGVkGAEgASgLMhguY2VidXMudjEuQ29uc3VtZVN0YXJ0ZWRIABItCgpkZWxpdmVyaWVzGAIgASgLMhcuY2VidXMudjEuRGVsaXZlcnlCYXRjaEgAEikKB3NldHRsZWQYAyABKAsyFi5jZWJ1cy52MS5TZXR0bGVSZXN1bHRIAEIKCghyZXNwb25zZSJTCg5Db25zdW1lU3RhcnRlZBITCgtjb25zdW1lcl9pZBgBIAEoCRIsCgxzdWJzY3JpcHRpb24YAiABKAsyFi5jZWJ1cy52MS5TdWJzY3JpcHRpb24iNwoNRGVsaXZlcnlCYXRjaBImCgpkZWxpdmVyaWVzGAEgAygLMhIuY2VidXMudjEuRGVsaXZlcnki5wEKCERlbGl2ZXJ5EhMKC2RlbGl2ZXJ5X2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoJcGFydGl0aW9uGAMgASgNEg4KBm9mZnNldBgEIAEoAxIsCgVldmVudBgFIAEoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQSMAoMcHVibGlzaF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sZWFzZV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoMU2V0dGxlUmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAQSKQoIZmFpbHVyZXMYAiADKAsyFy5jZWJ1cy52MS5TZXR0bGVGYWlsdXJlIkMKDVNldHRsZUZhaWx1cmUSEwoLZGVsaXZlcnlfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJImIKDlJlY2VpdmVSZXF1ZXN0EhQKDHN1YnNjcmlwdGlvbhgBIAEoCRIjCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2wSFQoNY29uc3VtZXJfbmFtZRgDIAEoCSJOCg9SZWNlaXZlUmVzcG9uc2USEwoLY29uc3VtZXJfaWQYASABKAkSJgoKZGVsaXZlcmllcxgCIAMoCzISLmNlYnVzLnYxLkRlbGl2ZXJ5IjgKCkFja1JlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCSINCgtBY2tSZXNwb25zZSJjCgtOYWNrUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSFAoMZGVsaXZlcnlfaWRzGAIgAygJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIg4KDE5hY2tSZXNwb25zZSJuChJFeHRlbmRMZWFzZVJlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCRIsCglleHRlbnNpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSQoTRXh0ZW5kTGVhc2VSZXNwb25zZRIyCg5sZWFzZV9kZWFkbGluZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoLVGVybVJlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCRIOCgZyZWFzb24YAyABKAkiDgoMVGVybVJlc3BvbnNlMocDChFTdWJzY3JpYmVyU2VydmljZRJCCgdDb25zdW1lEhguY2VidXMudjEuQ29uc3VtZVJlcXVlc3QaGS5jZWJ1cy52MS5Db25zdW1lUmVzcG9uc2UoATABEkAKB1JlY2VpdmUSGC5jZWJ1cy52MS5SZWNlaXZlUmVxdWVzdBoZLmNlYnVzLnYxLlJlY2VpdmVSZXNwb25zZTABEjIKA0FjaxIULmNlYnVzLnYxLkFja1JlcXVlc3QaFS5jZWJ1cy52MS5BY2tSZXNwb25zZRI1CgROYWNrEhUuY2VidXMudjEuTmFja1JlcXVlc3QaFi5jZWJ1cy52MS5OYWNrUmVzcG9uc2USSgoLRXh0ZW5kTGVhc2USHC5jZWJ1cy52MS5FeHRlbmRMZWFzZVJlcXVlc3QaHS5jZWJ1cy52MS5FeHRlbmRMZWFzZVJlc3BvbnNlEjUKBFRlcm0SFS5jZWJ1cy52MS5UZXJtUmVxdWVzdBoWLmNlYnVzLnYxLlRlcm1SZXNwb25zZUI1WjNnaXRodWIuY29tL2NlYnVzL2NlYnVzL3Nka3MvZ28vZ2VuL2NlYnVzL3YxO2NlYnVzdjFiBnByb3RvMw", [file_cebus_v1_subscription, file_google_protobuf_duration, file_google_protobuf_timestamp, file_io_cloudevents_v1_cloudevents]);
+  fileDesc("ChljZWJ1cy92MS9zdWJzY3JpYmVyLnByb3RvEghjZWJ1cy52MSJMCgtGbG93Q29udHJvbBIeChZtYXhfb3V0c3RhbmRpbmdfZXZlbnRzGAEgASgNEh0KFW1heF9vdXRzdGFuZGluZ19ieXRlcxgCIAEoAyKPAQoOQ29uc3VtZVJlcXVlc3QSJwoFc3RhcnQYASABKAsyFi5jZWJ1cy52MS5Db25zdW1lU3RhcnRIABIlCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2xIABIiCgZzZXR0bGUYAyABKAsyEC5jZWJ1cy52MS5TZXR0bGVIAEIJCgdyZXF1ZXN0ImAKDENvbnN1bWVTdGFydBIUCgxzdWJzY3JpcHRpb24YASABKAkSIwoEZmxvdxgCIAEoCzIVLmNlYnVzLnYxLkZsb3dDb250cm9sEhUKDWNvbnN1bWVyX25hbWUYAyABKAkiwAEKBlNldHRsZRISCgpyZXF1ZXN0X2lkGAEgASgEEiIKA2FjaxgCIAEoCzITLmNlYnVzLnYxLkFja0FjdGlvbkgAEiQKBG5hY2sYAyABKAsyFC5jZWJ1cy52MS5OYWNrQWN0aW9uSAASKAoGZXh0ZW5kGAQgASgLMhYuY2VidXMudjEuRXh0ZW5kQWN0aW9uSAASJAoEdGVybRgFIAEoCzIULmNlYnVzLnYxLlRlcm1BY3Rpb25IAEIICgZhY3Rpb24iIQoJQWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCSJMCgpOYWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIoCgVkZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJSCgxFeHRlbmRBY3Rpb24SFAoMZGVsaXZlcnlfaWRzGAEgAygJEiwKCWV4dGVuc2lvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIyCgpUZXJtQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIOCgZyZWFzb24YAiABKAkipAEKD0NvbnN1bWVSZXNwb25zZRIrCgdzdGFydGVkGAEgASgLMhguY2VidXMudjEuQ29uc3VtZVN0YXJ0ZWRIABItCgpkZWxpdmVyaWVzGAIgASgLMhcuY2VidXMudjEuRGVsaXZlcnlCYXRjaEgAEikKB3NldHRsZWQYAyABKAsyFi5jZWJ1cy52MS5TZXR0bGVSZXN1bHRIAEIKCghyZXNwb25zZSJTCg5Db25zdW1lU3RhcnRlZBITCgtjb25zdW1lcl9pZBgBIAEoCRIsCgxzdWJzY3JpcHRpb24YAiABKAsyFi5jZWJ1cy52MS5TdWJzY3JpcHRpb24iNwoNRGVsaXZlcnlCYXRjaBImCgpkZWxpdmVyaWVzGAEgAygLMhIuY2VidXMudjEuRGVsaXZlcnki5wEKCERlbGl2ZXJ5EhMKC2RlbGl2ZXJ5X2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoJcGFydGl0aW9uGAMgASgNEg4KBm9mZnNldBgEIAEoAxIsCgVldmVudBgFIAEoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQSMAoMcHVibGlzaF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sZWFzZV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoMU2V0dGxlUmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAQSKQoIZmFpbHVyZXMYAiADKAsyFy5jZWJ1cy52MS5TZXR0bGVGYWlsdXJlIkMKDVNldHRsZUZhaWx1cmUSEwoLZGVsaXZlcnlfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJImIKDlJlY2VpdmVSZXF1ZXN0EhQKDHN1YnNjcmlwdGlvbhgBIAEoCRIjCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2wSFQoNY29uc3VtZXJfbmFtZRgDIAEoCSJOCg9SZWNlaXZlUmVzcG9uc2USEwoLY29uc3VtZXJfaWQYASABKAkSJgoKZGVsaXZlcmllcxgCIAMoCzISLmNlYnVzLnYxLkRlbGl2ZXJ5IjgKCkFja1JlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCSINCgtBY2tSZXNwb25zZSJjCgtOYWNrUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSFAoMZGVsaXZlcnlfaWRzGAIgAygJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIg4KDE5hY2tSZXNwb25zZSJuChJFeHRlbmRMZWFzZVJlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCRIsCglleHRlbnNpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSQoTRXh0ZW5kTGVhc2VSZXNwb25zZRIyCg5sZWFzZV9kZWFkbGluZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoLVGVybVJlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCRIOCgZyZWFzb24YAyABKAkiDgoMVGVybVJlc3BvbnNlIlgKEFJlYWRUb3BpY1JlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgNEhMKC2Zyb21fb2Zmc2V0GAMgASgDEg0KBWxpbWl0GAQgASgNIlAKEVJlYWRUb3BpY1Jlc3BvbnNlEiYKB3JlY29yZHMYASADKAsyFS5jZWJ1cy52MS5Ub3BpY1JlY29yZBITCgtuZXh0X29mZnNldBgCIAEoAyKQAQoLVG9waWNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgNEg4KBm9mZnNldBgCIAEoAxIsCgVldmVudBgDIAEoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQSMAoMcHVibGlzaF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDLNAwoRU3Vic2NyaWJlclNlcnZpY2USQgoHQ29uc3VtZRIYLmNlYnVzLnYxLkNvbnN1bWVSZXF1ZXN0GhkuY2VidXMudjEuQ29uc3VtZVJlc3BvbnNlKAEwARJACgdSZWNlaXZlEhguY2VidXMudjEuUmVjZWl2ZVJlcXVlc3QaGS5jZWJ1cy52MS5SZWNlaXZlUmVzcG9uc2UwARIyCgNBY2sSFC5jZWJ1cy52MS5BY2tSZXF1ZXN0GhUuY2VidXMudjEuQWNrUmVzcG9uc2USNQoETmFjaxIVLmNlYnVzLnYxLk5hY2tSZXF1ZXN0GhYuY2VidXMudjEuTmFja1Jlc3BvbnNlEkoKC0V4dGVuZExlYXNlEhwuY2VidXMudjEuRXh0ZW5kTGVhc2VSZXF1ZXN0Gh0uY2VidXMudjEuRXh0ZW5kTGVhc2VSZXNwb25zZRI1CgRUZXJtEhUuY2VidXMudjEuVGVybVJlcXVlc3QaFi5jZWJ1cy52MS5UZXJtUmVzcG9uc2USRAoJUmVhZFRvcGljEhouY2VidXMudjEuUmVhZFRvcGljUmVxdWVzdBobLmNlYnVzLnYxLlJlYWRUb3BpY1Jlc3BvbnNlQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_cebus_v1_subscription, file_google_protobuf_duration, file_google_protobuf_timestamp, file_io_cloudevents_v1_cloudevents]);
 
 /**
  * How many events and bytes a consumer will hold unacked. Zero means the broker default (100 events, 8 MiB).
@@ -645,6 +645,98 @@ export const TermResponseSchema: GenMessage<TermResponse> = /*@__PURE__*/
   messageDesc(file_cebus_v1_subscriber, 23);
 
 /**
+ * @generated from message cebus.v1.ReadTopicRequest
+ */
+export type ReadTopicRequest = Message<"cebus.v1.ReadTopicRequest"> & {
+  /**
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: uint32 partition = 2;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: int64 from_offset = 3;
+   */
+  fromOffset: bigint;
+
+  /**
+   * At most this many records [100, max 1000].
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cebus.v1.ReadTopicRequest.
+ * Use `create(ReadTopicRequestSchema)` to create a new message.
+ */
+export const ReadTopicRequestSchema: GenMessage<ReadTopicRequest> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_subscriber, 24);
+
+/**
+ * @generated from message cebus.v1.ReadTopicResponse
+ */
+export type ReadTopicResponse = Message<"cebus.v1.ReadTopicResponse"> & {
+  /**
+   * @generated from field: repeated cebus.v1.TopicRecord records = 1;
+   */
+  records: TopicRecord[];
+
+  /**
+   * The offset to read from next.
+   *
+   * @generated from field: int64 next_offset = 2;
+   */
+  nextOffset: bigint;
+};
+
+/**
+ * Describes the message cebus.v1.ReadTopicResponse.
+ * Use `create(ReadTopicResponseSchema)` to create a new message.
+ */
+export const ReadTopicResponseSchema: GenMessage<ReadTopicResponse> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_subscriber, 25);
+
+/**
+ * One stored event of a topic.
+ *
+ * @generated from message cebus.v1.TopicRecord
+ */
+export type TopicRecord = Message<"cebus.v1.TopicRecord"> & {
+  /**
+   * @generated from field: uint32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: io.cloudevents.v1.CloudEvent event = 3;
+   */
+  event?: CloudEvent | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp publish_time = 4;
+   */
+  publishTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message cebus.v1.TopicRecord.
+ * Use `create(TopicRecordSchema)` to create a new message.
+ */
+export const TopicRecordSchema: GenMessage<TopicRecord> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_subscriber, 26);
+
+/**
  * SubscriberService delivers the events of a subscription to consumers. Many consumers on one subscription
  * share its events (competing consumers); each consumer declares how many events and bytes it will hold
  * unacked, and the broker never exceeds that.
@@ -716,6 +808,17 @@ export const SubscriberService: GenService<{
     methodKind: "unary";
     input: typeof TermRequestSchema;
     output: typeof TermResponseSchema;
+  },
+  /**
+   * ReadTopic reads a range of one partition without a subscription (replay, inspection). Reading below the
+   * oldest retained offset or past the end is OUT_OF_RANGE, never a silent jump.
+   *
+   * @generated from rpc cebus.v1.SubscriberService.ReadTopic
+   */
+  readTopic: {
+    methodKind: "unary";
+    input: typeof ReadTopicRequestSchema;
+    output: typeof ReadTopicResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cebus_v1_subscriber, 0);
