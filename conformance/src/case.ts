@@ -34,6 +34,8 @@ export interface SubscriptionSpec {
   /** A cebus.v1.Filter in its JSON form. */
   filter?: unknown;
   start?: "earliest" | "latest";
+  /** Only ids matching this regex are expected on this subscription (e.g. with a filter). */
+  expectIds?: string;
 }
 
 export type Step =
@@ -67,6 +69,10 @@ export type Step =
         background?: boolean;
         /** Set causationid of event n to the id of event n-1 of the same key. */
         causal?: boolean;
+        /** Make every event invalid in this way (bad-input cases). */
+        invalid?: "missing-source" | "missing-type" | "bad-specversion";
+        /** Data of this many bytes instead of a small JSON object. */
+        dataBytes?: number;
       };
     }
   | {
@@ -119,6 +125,10 @@ export interface Expectation {
   duplicatesReported?: boolean;
   /** Every consumer received some events (load balancing). */
   everySubscriberDelivered?: boolean;
+  /** Every delivered event carries these attributes with these values ("type", "source" included). */
+  attributes?: Record<string, string>;
+  /** How long to keep watching after everything settled, for late redeliveries [300 ms]. */
+  quietMs?: number;
 }
 
 export interface ConformanceCase {

@@ -22,7 +22,7 @@ export async function* readFrames<Desc extends DescMessage>(
   input: Readable,
   schema: Desc,
 ): AsyncGenerator<MessageShape<Desc>> {
-  let buffer = Buffer.alloc(0);
+  let buffer: Buffer = Buffer.alloc(0);
   for await (const chunk of input) {
     buffer = buffer.length === 0 ? (chunk as Buffer) : Buffer.concat([buffer, chunk as Buffer]);
     while (buffer.length >= 4) {

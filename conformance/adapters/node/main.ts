@@ -52,7 +52,9 @@ async function consume(subscriber: string, subscription: Subscription): Promise<
   }
 }
 
-async function run(command: ClientCommand): Promise<Partial<CommandResult>> {
+type ResultFields = Pick<Partial<CommandResult>, "published">;
+
+async function run(command: ClientCommand): Promise<ResultFields> {
   const c = command.command;
   switch (c.case) {
     case "connect":
@@ -61,10 +63,10 @@ async function run(command: ClientCommand): Promise<Partial<CommandResult>> {
       client = createClient({ url: c.value.url });
       return {};
     case "publish": {
-      const results = await requireClient().publish(c.value.topic, c.value.events);
+      const results = await requireClient().publish(c.value.topic, c.value.events, { timeoutMs: c.value.timeoutMs || undefined });
       return {
         published: results.map((r) => ({
-          $typeName: "cebus.conformance.v1.PublishOutcome",
+          $typeName: "cebus.conformance.v1.PublishOutcome" as const,
           partition: r.partition,
           offset: BigInt(r.offset),
           duplicate: r.duplicate,
@@ -106,7 +108,7 @@ async function run(command: ClientCommand): Promise<Partial<CommandResult>> {
 for await (const command of readFrames(process.stdin, ClientCommandSchema)) {
   // Commands run concurrently (a slow settle must not hold up a publish); results carry the command id.
   void run(command).then(
-    (result) => emit({ case: "result", value: create(CommandResultSchema, { ...result, id: command.id }) }),
+    (result) => emit({ case: "result", value: create(CommandResultSchema, { published: result.published ?? [], id: command.id }) }),
     (error: unknown) => {
       const e = CebusError.from(error, "unknown");
       emit({

@@ -22,6 +22,12 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
+export interface PublishOptions {
+  /** Fail with deadline_exceeded after this long; a publish that timed out may still have been stored, so
+   * retry it with the same ids: the broker's dedupe makes the retry safe. */
+  timeoutMs?: number;
+}
+
 export interface SubscribeOptions {
   /** Most unacked messages held at once [100]; the broker never sends more. */
   maxOutstanding?: number;
@@ -33,8 +39,8 @@ export interface SubscribeOptions {
 
 export interface CebusClient {
   /** Publishes one event (returns its result) or a batch in one call (returns one result per event, in order). */
-  publish(topic: string, event: EventInput | CloudEvent): Promise<PublishResult>;
-  publish(topic: string, events: (EventInput | CloudEvent)[]): Promise<PublishResult[]>;
+  publish(topic: string, event: EventInput | CloudEvent, options?: PublishOptions): Promise<PublishResult>;
+  publish(topic: string, events: (EventInput | CloudEvent)[], options?: PublishOptions): Promise<PublishResult[]>;
   /** Consumes a subscription: iterate the messages and settle each one. */
   subscribe(subscription: string, options?: SubscribeOptions): Subscription;
   readonly admin: Admin;
@@ -71,12 +77,12 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
   };
   const open = new Set<Subscription>();
 
-  async function publish(topic: string, input: EventInput | CloudEvent | (EventInput | CloudEvent)[]) {
+  async function publish(topic: string, input: EventInput | CloudEvent | (EventInput | CloudEvent)[], options: PublishOptions = {}) {
     const many = Array.isArray(input);
     const events = (many ? input : [input]).map((e) =>
       isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput),
     );
-    const { results } = await call(() => raw.publisher.publish({ topic, events }));
+    const { results } = await call(() => raw.publisher.publish({ topic, events }, { timeoutMs: options.timeoutMs }));
     const mapped = results.map((r, i) => ({
       id: (events[i] as CloudEvent).id,
       partition: r.partition,

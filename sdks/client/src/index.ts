@@ -5,6 +5,7 @@ export {
   type CebusClient,
   type ClientSetup,
   createCebusClient,
+  type PublishOptions,
   type PublishResult,
   type SubscribeOptions,
 } from "./client.js";

@@ -1,0 +1,222 @@
+import type { HistoryEntry } from "./history.js";
+import type { CaseContext } from "./run-case.js";
+
+/** Something the history shows that the guarantee forbids. */
+export interface Anomaly {
+  kind:
+    | "lost"
+    | "duplicated"
+    | "redelivered-after-ack"
+    | "duplicated-while-leased"
+    | "reordered"
+    | "unexpected"
+    | "dead-letter-missing"
+    | "dead-letter-duplicate"
+    | "dead-letter-early"
+    | "backoff"
+    | "attempts"
+    | "publish"
+    | "stored"
+    | "balance";
+  subscription?: string;
+  id?: string;
+  detail: string;
+}
+
+export interface DeadLetterRecord {
+  id: string;
+  attempts: number;
+  reason: string;
+}
+
+type Deliver = Extract<HistoryEntry, { op: "deliver" }>;
+type Settle = Extract<HistoryEntry, { op: "settle" }>;
+type Publish = Extract<HistoryEntry, { op: "publish" }>;
+
+const LIMIT = 20; // anomalies listed per kind; the count says the rest
+
+/** Checks a case's history against its guarantees and expectations. */
+export function checkHistory(ctx: CaseContext, dead: Map<string, DeadLetterRecord[]>, storedEvents: number | undefined): Anomaly[] {
+  const { c, history } = ctx;
+  const e = c.expect;
+  const anomalies: Anomaly[] = [];
+  const add = (a: Anomaly) => {
+    if (anomalies.filter((x) => x.kind === a.kind).length < LIMIT) anomalies.push(a);
+  };
+  const delivers = history.entries.filter((x): x is Deliver => x.op === "deliver");
+  const settles = history.entries.filter((x): x is Settle => x.op === "settle");
+  const publishes = history.entries.filter((x): x is Publish => x.op === "publish");
+  const faults = history.entries.filter((x) => x.op === "fault").map((x) => x.at);
+  const attempted = new Set(publishes.flatMap((p) => p.ids));
+  const never = e.neverDelivered ? new RegExp(e.neverDelivered) : undefined;
+  const movesCursor = c.steps.some((s) => "seek" in s || "redrive" in s);
+
+  // unexpected: delivered ids nobody published, or ids the filter must keep out
+  for (const d of delivers) {
+    if (!attempted.has(d.id)) add({ kind: "unexpected", subscription: d.subscription, id: d.id, detail: "delivered but never published" });
+    else if (never?.test(d.id)) add({ kind: "unexpected", subscription: d.subscription, id: d.id, detail: "delivered but excluded by the subscription's filter" });
+  }
+
+  if (e.attributes) {
+    for (const d of delivers) {
+      for (const [name, value] of Object.entries(e.attributes)) {
+        if (d.attributes[name] !== value) add({ kind: "unexpected", id: d.id, detail: `attribute ${name} is '${d.attributes[name]}', published '${value}'` });
+      }
+    }
+  }
+
+  for (const spec of ctx.subscriptions.values()) {
+    const sub = spec.fullName;
+    const mine = delivers.filter((d) => d.subscription === sub);
+    const mySettles = settles.filter((s) => s.subscription === sub);
+    const deadIds = (dead.get(sub) ?? []).map((r) => r.id);
+    const atMostOnce = spec.mode === "at-most-once";
+
+    // lost: every acknowledged publish must reach the subscription and end acked or dead-lettered
+    if ((e.allDelivered ?? !e.publishError) && !atMostOnce) {
+      const finished = new Set([...mySettles.filter((s) => s.ok && (s.action === "ack" || s.action === "term")).map((s) => s.id), ...deadIds]);
+      for (const id of ctx.published.keys()) {
+        if (never?.test(id) || (spec.expectIds && !new RegExp(spec.expectIds).test(id))) continue;
+        if (!finished.has(id)) {
+          const seen = mine.filter((d) => d.id === id).length;
+          add({ kind: "lost", subscription: spec.name, id, detail: seen ? `delivered ${seen} time(s) but never acked or dead-lettered` : "acknowledged publish never delivered" });
+        }
+      }
+    }
+
+    // at-most-once: never twice
+    if (e.noDuplicates ?? atMostOnce) {
+      const count = new Map<string, number>();
+      for (const d of mine) count.set(d.id, (count.get(d.id) ?? 0) + 1);
+      for (const [id, n] of count) if (n > 1) add({ kind: "duplicated", subscription: spec.name, id, detail: `delivered ${n} times` });
+    }
+
+    // confirmed acks: nothing after an ack that returned OK
+    if ((e.noRedeliveryAfterAck ?? true) && !movesCursor) {
+      const ackedAt = new Map<string, number>();
+      for (const s of mySettles) if (s.ok && s.action === "ack" && !ackedAt.has(s.id)) ackedAt.set(s.id, s.end);
+      for (const d of mine) {
+        const at = ackedAt.get(d.id);
+        if (at !== undefined && d.at > at) add({ kind: "redelivered-after-ack", subscription: spec.name, id: d.id, detail: `attempt ${d.attempt} at ${d.at} ms after the ack confirmed at ${at} ms` });
+      }
+    }
+
+    // a lease is exclusive: no second delivery while the first is held, unless something released it
+    const deadlineMs = spec.ackDeadlineMs ?? 30_000;
+    const byId = new Map<string, Deliver[]>();
+    for (const d of mine) byId.set(d.id, [...(byId.get(d.id) ?? []), d]);
+    if (!movesCursor) {
+      for (const [id, list] of byId) {
+        for (let i = 1; i < list.length; i++) {
+          const prev = list[i - 1] as Deliver;
+          const next = list[i] as Deliver;
+          const released = mySettles.some((s) => s.deliveryId === prev.deliveryId && s.at <= next.at) || faults.some((f) => f >= prev.at && f <= next.at);
+          if (!released && next.at - prev.at < deadlineMs * 0.9) {
+            add({ kind: "duplicated-while-leased", subscription: spec.name, id, detail: `attempt ${next.attempt} ${Math.round(next.at - prev.at)} ms after attempt ${prev.attempt}, within the ${deadlineMs} ms lease` });
+          }
+        }
+      }
+    }
+
+    // ordered: the next event of a key only after the previous one was acked or dead-lettered
+    if (e.keyOrder ?? spec.ordered) {
+      const keys = new Map<string, string[]>();
+      for (const [id, p] of [...ctx.published].sort((a, b) => a[1].offset - b[1].offset)) {
+        if (p.key !== undefined) keys.set(p.key, [...(keys.get(p.key) ?? []), id]);
+      }
+      const finishedAt = new Map<string, number>();
+      for (const s of mySettles) if (s.ok && (s.action === "ack" || s.action === "term") && !finishedAt.has(s.id)) finishedAt.set(s.id, s.at);
+      for (const [key, ids] of keys) {
+        for (let k = 1; k < ids.length; k++) {
+          const previous = ids[k - 1] as string;
+          const first = mine.find((d) => d.id === ids[k]);
+          if (!first) continue;
+          const done = finishedAt.get(previous);
+          const deadLettered = deadIds.includes(previous);
+          if ((done === undefined || done > first.at) && !deadLettered) {
+            add({ kind: "reordered", subscription: spec.name, id: first.id, detail: `key ${key}: delivered before ${previous} was acked or dead-lettered` });
+          }
+        }
+      }
+    }
+
+    // backoff: gaps between a nack without delay and the redelivery follow the retry policy
+    if (e.backoffToleranceMs !== undefined && spec.retry) {
+      const { minMs, maxMs, multiplier = 2, jitter = 0 } = spec.retry;
+      for (const s of mySettles.filter((x) => x.ok && x.action === "nack")) {
+        const nacked = mine.find((d) => d.deliveryId === s.deliveryId);
+        const next = mine.find((d) => d.id === s.id && d.at > s.at && d !== nacked);
+        if (!nacked || !next) continue;
+        const expected = Math.min(maxMs, minMs * multiplier ** (nacked.attempt - 1));
+        const gap = next.at - s.end;
+        const low = expected * (1 - jitter) - e.backoffToleranceMs;
+        const high = expected * (1 + jitter) + e.backoffToleranceMs + 100;
+        if (gap < low || gap > high) add({ kind: "backoff", subscription: spec.name, id: s.id, detail: `attempt ${nacked.attempt}: redelivered after ${Math.round(gap)} ms, expected ${Math.round(low)}..${Math.round(high)} ms` });
+      }
+    }
+
+    if (e.maxAttempt !== undefined) {
+      for (const d of mine) if (d.attempt > e.maxAttempt) add({ kind: "attempts", subscription: spec.name, id: d.id, detail: `attempt ${d.attempt} > ${e.maxAttempt}` });
+    }
+    if (e.minMaxAttempt !== undefined && mine.length > 0) {
+      const highest = Math.max(...mine.map((d) => d.attempt));
+      if (highest < e.minMaxAttempt) add({ kind: "attempts", subscription: spec.name, detail: `highest attempt ${highest}, expected at least ${e.minMaxAttempt}` });
+    }
+
+    // dead letters: each exactly once, not before its attempts ran out
+    if (spec.deadLetter) {
+      const seen = new Map<string, number>();
+      for (const id of deadIds) seen.set(id, (seen.get(id) ?? 0) + 1);
+      for (const [id, n] of seen) if (n > 1) add({ kind: "dead-letter-duplicate", subscription: spec.name, id, detail: `dead-lettered ${n} times` });
+      for (const record of dead.get(sub) ?? []) {
+        const tries = mine.filter((d) => d.id === record.id).length;
+        if (spec.maxAttempts && record.reason !== "conformance term" && tries < spec.maxAttempts) {
+          add({ kind: "dead-letter-early", subscription: spec.name, id: record.id, detail: `dead-lettered after ${tries} deliveries; max attempts is ${spec.maxAttempts}` });
+        }
+        if (e.deadLettered?.attempts !== undefined && record.attempts !== e.deadLettered.attempts) {
+          add({ kind: "dead-letter-early", subscription: spec.name, id: record.id, detail: `deliveryattempts ${record.attempts}, expected ${e.deadLettered.attempts}` });
+        }
+        if (e.deadLettered?.reason && !record.reason.includes(e.deadLettered.reason)) {
+          add({ kind: "dead-letter-missing", subscription: spec.name, id: record.id, detail: `reason '${record.reason}', expected '${e.deadLettered.reason}'` });
+        }
+      }
+    }
+  }
+
+  if (e.deadLettered) {
+    const total = [...dead.values()].reduce((n, r) => n + new Set(r.map((x) => x.id)).size, 0);
+    if (total !== e.deadLettered.count) add({ kind: "dead-letter-missing", detail: `${total} event(s) dead-lettered, expected ${e.deadLettered.count}` });
+  }
+
+  if (e.publishError) {
+    for (const p of publishes) {
+      if (p.ok) add({ kind: "publish", id: p.ids[0], detail: `publish succeeded; expected ${e.publishError}` });
+      else if (!p.error?.startsWith(e.publishError)) add({ kind: "publish", id: p.ids[0], detail: `publish failed with '${p.error}', expected ${e.publishError}` });
+    }
+  }
+
+  if (e.duplicatesReported) {
+    const first = new Map<string, number>();
+    for (const p of publishes.filter((x) => x.ok)) {
+      p.ids.forEach((id, i) => {
+        const offset = p.offsets?.[i] ?? -1;
+        const original = first.get(id);
+        if (original === undefined) first.set(id, offset);
+        else if (!p.duplicate?.[i] || offset !== original) {
+          add({ kind: "publish", id, detail: `republished id returned offset ${offset} duplicate=${p.duplicate?.[i]}; expected the original offset ${original} with duplicate=true` });
+        }
+      });
+    }
+  }
+
+  if (e.storedEvents !== undefined && storedEvents !== e.storedEvents) {
+    add({ kind: "stored", detail: `${storedEvents} events stored, expected ${e.storedEvents}` });
+  }
+
+  if (e.everySubscriberDelivered) {
+    for (const name of ctx.subscribers.keys()) {
+      if (!delivers.some((d) => d.subscriber === name)) add({ kind: "balance", detail: `subscriber ${name} received nothing` });
+    }
+  }
+  return anomalies;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// cebus-conformance: runs the declarative cases of conformance/suites against a client under test and a broker,
+// checks each recorded history, prints progress and "N passed, N failed", and writes results.json and report.md.
+import { readFileSync, readdirSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { parseSuite } from "./case.js";
+import type { ConformanceCase } from "./case.js";
+import { loadKnownFailures } from "./known-failures.js";
+import { type Column, summarize, writeReport } from "./report.js";
+import { type CaseResult, runCase } from "./run-case.js";
+import { type BrokerTarget, externalBroker, startManagedBroker } from "./target.js";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory]
+                         [--brokers N] [--cases GLOB] [--report DIR] [--list]`;
+
+const { values } = parseArgs({
+  options: {
+    broker: { type: "string" },
+    client: { type: "string", default: "node" },
+    backend: { type: "string", default: "sqlite" },
+    brokers: { type: "string", default: "1" },
+    cases: { type: "string", default: "**" },
+    report: { type: "string", default: join(root, "conformance", "results") },
+    list: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const clients: Record<string, string[]> = {
+  node: [process.execPath, join(root, "conformance/dist/adapters/node/main.js")],
+};
+const client = clients[values.client] ?? values.client.split(" ").filter(Boolean);
+const clientName = clients[values.client] ? values.client : "custom";
+if (Number(values.brokers) !== 1) {
+  console.error(`--brokers ${values.brokers}: several broker processes need a shared backend (redis, nats or postgres), which this build does not have yet; use --brokers 1`);
+  process.exit(2);
+}
+
+/** `*` matches within a path segment, `**` across; "ordering/*" selects a group. */
+function globToRegExp(glob: string): RegExp {
+  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*/g, "\u0000").replace(/\*/g, "[^/]*").replace(/\u0000/g, ".*");
+  return new RegExp(`^(${pattern.split(",").join("|")})$`);
+}
+
+const suitesDir = join(root, "conformance", "suites");
+const all: ConformanceCase[] = readdirSync(suitesDir)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort()
+  .flatMap((f) => parseSuite(readFileSync(join(suitesDir, f), "utf8"), f));
+const seen = new Set<string>();
+for (const c of all) {
+  if (seen.has(c.id)) throw new Error(`case id ${c.id} is used twice`);
+  seen.add(c.id);
+}
+const selector = globToRegExp(values.cases);
+const cases = all.filter((c) => selector.test(c.id));
+if (values.list) {
+  for (const c of cases) console.log(`${c.id}  [${c.guarantee}, ${c.level}]  ${c.name}`);
+  process.exit(0);
+}
+if (cases.length === 0) {
+  console.error(`no case matches --cases ${values.cases}; see --list`);
+  process.exit(2);
+}
+
+const backend = values.broker ? "external" : values.backend;
+const target: BrokerTarget = values.broker ? externalBroker(values.broker) : await startManagedBroker(values.backend);
+const known = loadKnownFailures(join(root, "conformance", "known-failures.yaml"), clientName, backend);
+const tty = process.stdout.isTTY;
+const mark = (r: CaseResult) => (r.status === "passed" ? (known.has(r.id) ? "!" : "✓") : r.status === "skipped" ? "-" : known.has(r.id) ? "k" : "✗");
+console.log(`conformance: ${cases.length} cases, client ${clientName}, ${target.description}`);
+const started = performance.now();
+const results: CaseResult[] = [];
+try {
+  for (const [i, c] of cases.entries()) {
+    if (tty) process.stdout.write(`[${i + 1}/${cases.length}] ${c.id} ...`);
+    const result = await runCase(c, { target, client, durable: backend !== "memory" });
+    results.push(result);
+    const line = `[${i + 1}/${cases.length}] ${mark(result)} ${c.id} (${(result.durationMs / 1000).toFixed(1)} s)${result.status === "failed" ? `: ${result.anomalies.length} anomalies${result.reason ? `; ${result.reason.split("\n")[0]}` : ""}` : result.status === "skipped" ? `: ${result.reason}` : ""}`;
+    console.log(tty ? `\r\x1b[K${line}` : line);
+    if (result.status === "failed" && !known.has(c.id)) {
+      for (const a of result.anomalies.slice(0, 5)) console.log(`      ${a.kind}${a.id ? ` ${a.id}` : ""}: ${a.detail}`);
+    }
+  }
+} finally {
+  await target.close();
+}
+const column: Column = { client: clientName, backend, results, known };
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+writeReport(values.report, [column], {
+  client: clientName,
+  backend,
+  broker: target.description.replace(/ \(pid \d+\)/, ""),
+  cases: String(cases.length),
+  "run time": `${seconds} s on ${cpus().length} cores`,
+});
+const s = summarize([column]);
+console.log(`\nreport: ${join(values.report, "report.md")}`);
+if (s.unexpectedPasses.length) console.log(`known failures that now pass (remove them from known-failures.yaml): ${s.unexpectedPasses.join(", ")}`);
+console.log(`skipped: ${s.skipped}, known failures: ${s.knownFailures}, time: ${seconds} s`);
+console.log(`${s.passed} passed, ${s.failed + s.unexpectedPasses.length} failed`);
+process.exit(s.mustFailures.length > 0 || s.unexpectedPasses.length > 0 ? 1 : 0);

@@ -1,0 +1,500 @@
+import { create } from "@bufbuild/protobuf";
+import { msToDuration, stringAttribute } from "@cebus/core";
+import { type CloudEvent, CloudEventSchema, DeliveryMode, type Filter, FilterSchema, SubscriptionSchema, TopicSchema } from "@cebus/proto";
+import type { DeliveryEvent } from "@cebus/proto/conformance";
+import { type RawClients, createRawClients } from "@cebus/testing";
+import { fromJson } from "@bufbuild/protobuf";
+import type { ConformanceCase, SettlePolicy, Step, SubscriptionSpec } from "./case.js";
+import { type Anomaly, type DeadLetterRecord, checkHistory } from "./checkers.js";
+import { type ClientProcess, startClientProcess } from "./client-process.js";
+import { type History, createHistory } from "./history.js";
+import { type FaultProxy, startFaultProxy } from "./proxy.js";
+import type { BrokerTarget } from "./target.js";
+
+export interface CaseEnvironment {
+  target: BrokerTarget;
+  /** The client under test: a command line. */
+  client: string[];
+  /** False for stores that lose data on restart (memory): cases that restart the broker are skipped. */
+  durable: boolean;
+}
+
+export interface CaseResult {
+  id: string;
+  name: string;
+  guarantee: string;
+  level: "must" | "should";
+  status: "passed" | "failed" | "skipped";
+  anomalies: Anomaly[];
+  durationMs: number;
+  /** Why it was skipped, or what broke (not an anomaly: e.g. a client that crashed). */
+  reason?: string;
+  counts: { published: number; delivered: number; acked: number };
+}
+
+export interface CaseContext {
+  readonly c: ConformanceCase;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly history: History;
+  readonly subscriptions: Map<string, SubscriptionSpec & { fullName: string }>;
+  /** subscriber name -> full subscription name */
+  readonly subscribers: Map<string, { subscription: string; client: string }>;
+  admin(): RawClients["admin"];
+  /** Ids of events whose publish returned OK, with their key, in publish order. */
+  readonly published: Map<string, { key: string | undefined; partition: number; offset: number }>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function toFilter(json: unknown): Filter | undefined {
+  return json === undefined ? undefined : fromJson(FilterSchema, json as never);
+}
+
+export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise<CaseResult> {
+  const started = performance.now();
+  const base = { id: c.id, name: c.name, guarantee: c.guarantee, level: c.level };
+  const empty = { published: 0, delivered: 0, acked: 0 };
+  if (c.needsBrokerControl && !env.target.controllable) {
+    return { ...base, status: "skipped", anomalies: [], durationMs: 0, reason: "needs to control the broker process (not possible with --broker URL)", counts: empty };
+  }
+  const restarts = c.steps.some((s) => "fault" in s && s.fault.broker !== undefined && s.fault.broker !== "pause" && s.fault.broker !== "resume");
+  if (restarts && !env.durable) {
+    return { ...base, status: "skipped", anomalies: [], durationMs: 0, reason: "restarts the broker: needs a durable store", counts: empty };
+  }
+
+  const unique = `${c.id.replace(/[^a-z0-9]+/g, "-")}-${Math.random().toString(36).slice(2, 8)}`;
+  const history = createHistory();
+  const topic = `cf-${unique}`;
+  const ctx: CaseContext = {
+    c,
+    topic,
+    deadLetterTopic: `${topic}-dlq`,
+    history,
+    subscriptions: new Map(c.subscriptions.map((s) => [s.name, { ...s, fullName: `${topic}-${s.name}` }])),
+    subscribers: new Map(),
+    admin: () => createRawClients(env.target.url).admin,
+    published: new Map(),
+  };
+  let proxy: FaultProxy | undefined;
+  const clients = new Map<string, ClientProcess>();
+  const background: Promise<void>[] = [];
+  const counters = new Map<string, number>();
+  let failure: string | undefined;
+
+  const clientUrl = () => proxy?.url ?? env.target.url;
+
+  async function setup(): Promise<void> {
+    const admin = ctx.admin();
+    await admin.createTopic({
+      topic: create(TopicSchema, {
+        name: topic,
+        partitions: c.topic.partitions ?? 1,
+        dedupeWindow: c.topic.dedupeWindowMs === undefined ? undefined : msToDuration(c.topic.dedupeWindowMs),
+        retention: c.topic.retentionMs === undefined ? undefined : msToDuration(c.topic.retentionMs),
+        maxEventBytes: BigInt(c.topic.maxEventBytes ?? 0),
+      }),
+    });
+    if (c.subscriptions.some((s) => s.deadLetter)) {
+      await admin.createTopic({ topic: create(TopicSchema, { name: ctx.deadLetterTopic }) });
+    }
+    for (const spec of ctx.subscriptions.values()) {
+      await admin.createSubscription({
+        subscription: create(SubscriptionSchema, {
+          name: spec.fullName,
+          topic,
+          ordered: spec.ordered ?? false,
+          deliveryMode: spec.mode === "at-most-once" ? DeliveryMode.AT_MOST_ONCE : DeliveryMode.AT_LEAST_ONCE,
+          ackDeadline: spec.ackDeadlineMs === undefined ? undefined : msToDuration(spec.ackDeadlineMs),
+          maxDeliveryAttempts: spec.maxAttempts ?? 0,
+          deadLetterTopic: spec.deadLetter ? ctx.deadLetterTopic : "",
+          retryPolicy: spec.retry
+            ? {
+                minimumBackoff: msToDuration(spec.retry.minMs),
+                maximumBackoff: msToDuration(spec.retry.maxMs),
+                multiplier: spec.retry.multiplier ?? 2,
+                jitter: spec.retry.jitter ?? 0,
+              }
+            : { minimumBackoff: msToDuration(100), maximumBackoff: msToDuration(1000), multiplier: 2, jitter: 0 },
+          filter: toFilter(spec.filter),
+          startPosition: { position: { case: spec.start === "latest" ? "latest" : "earliest", value: {} } },
+        }),
+      });
+    }
+    if (c.needsProxy) proxy = await startFaultProxy(new URL(env.target.url).port ? Number(new URL(env.target.url).port) : 80);
+    for (const name of c.clients) await startClient(name);
+  }
+
+  async function startClient(name: string): Promise<void> {
+    const client = startClientProcess(name, env.client);
+    clients.set(name, client);
+    client.onDelivery((d) => void onDelivery(name, d));
+    client.onNotice((text) => history.add({ op: "notice", at: history.now(), client: name, text }));
+    await expectOk(client.send({ case: "connect", value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() } }), "connect");
+  }
+
+  async function expectOk(result: Promise<{ errorCode: string; errorMessage: string }>, what: string) {
+    const r = await result;
+    if (r.errorCode) throw new Error(`${what} failed: ${r.errorCode}: ${r.errorMessage}`);
+  }
+
+  function decide(policy: SettlePolicy, d: DeliveryEvent): "ack" | "nack" | "term" | "ignore" {
+    const id = d.event?.id ?? "";
+    if (policy.ignoreAll) return "ignore";
+    if (policy.ignoreAttempts?.includes(d.attempt)) return "ignore";
+    if (policy.termIds && new RegExp(policy.termIds).test(id)) return "term";
+    if (policy.nackIds && new RegExp(policy.nackIds).test(id)) return "nack";
+    if (policy.nackAttempts?.includes(d.attempt)) return "nack";
+    return "ack";
+  }
+
+  async function onDelivery(clientName: string, d: DeliveryEvent): Promise<void> {
+    const subscriber = ctx.subscribers.get(d.subscriber);
+    if (!subscriber) return;
+    const id = d.event?.id ?? "";
+    const key = d.event?.attributes.partitionkey?.attr.value as string | undefined;
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(d.event?.attributes ?? {})) attributes[k] = String(v.attr.value ?? "");
+    attributes.type = d.event?.type ?? "";
+    attributes.source = d.event?.source ?? "";
+    history.add({
+      op: "deliver",
+      at: history.now(),
+      client: clientName,
+      subscriber: d.subscriber,
+      subscription: subscriber.subscription,
+      id,
+      key,
+      deliveryId: d.deliveryId,
+      attempt: d.attempt,
+      partition: d.partition,
+      offset: Number(d.offset),
+      attributes,
+    });
+    const policy = policies.get(d.subscriber) ?? {};
+    const seen = (counters.get(d.subscriber) ?? 0) + 1;
+    counters.set(d.subscriber, seen);
+    if (policy.crashAfter !== undefined && seen > policy.crashAfter) {
+      if (seen === policy.crashAfter + 1) {
+        history.add({ op: "fault", at: history.now(), fault: `client ${clientName} killed after ${policy.crashAfter} deliveries` });
+        await clients.get(clientName)?.kill();
+      }
+      return;
+    }
+    const action = decide(policy, d);
+    if (action === "ignore") return;
+    const client = clients.get(clientName);
+    if (!client) return;
+    if (policy.extendMs) {
+      await client.send(settleCommand(d, { case: "extend", value: { $typeName: "cebus.conformance.v1.SettleCommand.Extend", extension: msToDuration(policy.extendMs) } }));
+    }
+    if (policy.holdMs) await sleep(policy.holdMs);
+    const at = history.now();
+    const settle =
+      action === "ack"
+        ? settleCommand(d, { case: "ack", value: { $typeName: "cebus.conformance.v1.SettleCommand.Ack" } })
+        : action === "nack"
+          ? settleCommand(d, {
+              case: "nack",
+              value: {
+                $typeName: "cebus.conformance.v1.SettleCommand.Nack",
+                delay: policy.nackDelayMs === undefined ? undefined : msToDuration(policy.nackDelayMs),
+              },
+            })
+          : settleCommand(d, { case: "term", value: { $typeName: "cebus.conformance.v1.SettleCommand.Term", reason: "conformance term" } });
+    let ok = false;
+    let error: string | undefined;
+    try {
+      const result = await client.send(settle);
+      ok = result.errorCode === "";
+      if (!ok) error = `${result.errorCode}: ${result.errorMessage}`;
+    } catch (reason) {
+      error = String(reason);
+    }
+    history.add({
+      op: "settle",
+      at,
+      end: history.now(),
+      client: clientName,
+      subscriber: d.subscriber,
+      subscription: subscriber.subscription,
+      id,
+      key,
+      deliveryId: d.deliveryId,
+      action,
+      ok,
+      error,
+    });
+  }
+
+  const policies = new Map<string, SettlePolicy>();
+
+  async function publish(step: Extract<Step, { publish: unknown }>["publish"]): Promise<void> {
+    const ids = Array.from({ length: step.count }, (_, n) => `${step.prefix ?? "e"}${n}`);
+    const keyOf = (n: number) => (step.keys ? `k${n % step.keys}` : undefined);
+    const previousOfKey = new Map<string, string>();
+    const events: CloudEvent[] = ids.map((id, n) => {
+      const key = keyOf(n);
+      const attributes: CloudEvent["attributes"] = {};
+      if (key) attributes.partitionkey = stringAttribute(key);
+      if (step.causal && key && previousOfKey.has(key)) attributes.causationid = stringAttribute(previousOfKey.get(key) as string);
+      if (key) previousOfKey.set(key, id);
+      for (const [name, value] of Object.entries(step.attributes ?? {})) attributes[name] = stringAttribute(value);
+      return create(CloudEventSchema, {
+        id,
+        source: step.invalid === "missing-source" ? "" : "/conformance",
+        specVersion: step.invalid === "bad-specversion" ? "0.3" : "1.0",
+        type: step.invalid === "missing-type" ? "" : (step.type ?? "conformance.event"),
+        attributes,
+        data: { case: "textData", value: step.dataBytes ? "x".repeat(step.dataBytes) : `{"n":${n}}` },
+      });
+    });
+    const publishers = step.clients ?? [step.client ?? c.clients[0] ?? "c1"];
+    const batch = step.batch ?? 10;
+    await Promise.all(
+      publishers.map(async (clientName, index) => {
+        const mine = events.filter((_, n) => n % publishers.length === index);
+        for (let i = 0; i < mine.length; i += batch) {
+          const chunk = mine.slice(i, i + batch);
+          const attempts = step.retryEachBatch ? 2 : 1;
+          for (let attempt = 0; attempt < attempts; attempt++) await publishBatch(clientName, chunk);
+        }
+      }),
+    );
+  }
+
+  async function publishBatch(clientName: string, events: CloudEvent[]): Promise<void> {
+    const client = clients.get(clientName);
+    if (!client) throw new Error(`no client ${clientName}`);
+    const at = history.now();
+    const result = await client.send({
+      case: "publish",
+      value: { $typeName: "cebus.conformance.v1.PublishCommand", topic, events, timeoutMs: 5000 },
+    });
+    const ok = result.errorCode === "";
+    history.add({
+      op: "publish",
+      at,
+      end: history.now(),
+      client: clientName,
+      ids: events.map((e) => e.id),
+      keys: events.map((e) => e.attributes.partitionkey?.attr.value as string | undefined),
+      ok,
+      error: ok ? undefined : `${result.errorCode}: ${result.errorMessage}`,
+      duplicate: result.published.map((p) => p.duplicate),
+      offsets: result.published.map((p) => Number(p.offset)),
+      partitions: result.published.map((p) => p.partition),
+    });
+    if (ok) {
+      result.published.forEach((p, i) => {
+        const event = events[i] as CloudEvent;
+        if (!ctx.published.has(event.id)) {
+          ctx.published.set(event.id, {
+            key: event.attributes.partitionkey?.attr.value as string | undefined,
+            partition: p.partition,
+            offset: Number(p.offset),
+          });
+        }
+      });
+    }
+  }
+
+  async function reconnectClients(): Promise<void> {
+    if (proxy) {
+      proxy.setTarget(Number(new URL(env.target.url).port));
+      return;
+    }
+    for (const client of clients.values()) {
+      await client.send({ case: "connect", value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() } }).catch(() => {});
+    }
+  }
+
+  async function runStep(step: Step): Promise<void> {
+    if ("subscribe" in step) {
+      const s = step.subscribe;
+      const spec = ctx.subscriptions.get(s.subscription);
+      if (!spec) throw new Error(`step subscribes to unknown subscription '${s.subscription}'`);
+      const clientName = s.client ?? c.clients[0] ?? "c1";
+      ctx.subscribers.set(s.subscriber, { subscription: spec.fullName, client: clientName });
+      policies.set(s.subscriber, s.policy ?? {});
+      const client = clients.get(clientName);
+      if (!client) throw new Error(`no client ${clientName}`);
+      await expectOk(
+        client.send({
+          case: "subscribe",
+          value: { $typeName: "cebus.conformance.v1.SubscribeCommand", subscriber: s.subscriber, subscription: spec.fullName, maxOutstanding: s.maxOutstanding ?? 0 },
+        }),
+        `subscribe ${s.subscriber}`,
+      );
+    } else if ("unsubscribe" in step) {
+      const client = clients.get(step.unsubscribe.client ?? c.clients[0] ?? "c1");
+      await client?.send({ case: "unsubscribe", value: { $typeName: "cebus.conformance.v1.UnsubscribeCommand", subscriber: step.unsubscribe.subscriber } });
+    } else if ("publish" in step) {
+      const run = publish(step.publish);
+      if (step.publish.background) background.push(run.catch((e) => void (failure ??= `background publish: ${e}`)));
+      else await run;
+    } else if ("wait" in step) {
+      await waitFor(step.wait);
+    } else if ("fault" in step) {
+      await fault(step.fault);
+    } else if ("seek" in step) {
+      const spec = ctx.subscriptions.get(step.seek.subscription);
+      const to = step.seek.to;
+      await ctx.admin().seek({
+        subscription: spec?.fullName ?? "",
+        position: {
+          position:
+            typeof to === "number"
+              ? { case: "offsets", value: { offsets: [{ partition: 0, offset: BigInt(to) }] } }
+              : to === "now"
+                ? { case: "time", value: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 } }
+                : { case: to, value: {} },
+        },
+      });
+      history.add({ op: "fault", at: history.now(), fault: `seek ${step.seek.subscription} to ${to}` });
+    } else if ("redrive" in step) {
+      const spec = ctx.subscriptions.get(step.redrive.subscription);
+      await ctx.admin().redriveDeadLetters({ subscription: spec?.fullName ?? "" });
+      history.add({ op: "fault", at: history.now(), fault: `redrive ${step.redrive.subscription}` });
+    }
+  }
+
+  async function fault(f: Extract<Step, { fault: unknown }>["fault"]): Promise<void> {
+    const label = JSON.stringify(f);
+    history.add({ op: "fault", at: history.now(), fault: label });
+    if (f.broker === "kill") await env.target.kill("SIGKILL");
+    else if (f.broker === "term") await env.target.kill("SIGTERM");
+    else if (f.broker === "pause") env.target.pause();
+    else if (f.broker === "resume") env.target.resume();
+    else if (f.broker === "restart") {
+      await env.target.restart();
+      await reconnectClients();
+    }
+    if (f.client && f.clientFault === "kill") await clients.get(f.client)?.kill();
+    if (f.client && f.clientFault === "restart") {
+      await clients.get(f.client)?.kill();
+      await startClient(f.client);
+    }
+    if (f.proxy) {
+      if (!proxy) throw new Error("proxy faults need the case to run through the proxy");
+      if (f.proxy === "reset") proxy.reset();
+      else if (f.proxy === "blackhole") proxy.blackhole(true);
+      else if (f.proxy === "swallow-responses") proxy.swallowResponses(true);
+      else if (f.proxy === "latency") proxy.latency(f.forMs ?? 50);
+      else if (f.proxy === "heal") {
+        proxy.blackhole(false);
+        proxy.swallowResponses(false);
+        proxy.latency(0);
+      }
+    }
+    if (f.forMs && f.broker === "pause") {
+      await sleep(f.forMs);
+      env.target.resume();
+      history.add({ op: "fault", at: history.now(), fault: "broker resumed" });
+    }
+  }
+
+  const ackedIds = (subscription?: string) => {
+    const ids = new Set<string>();
+    for (const e of history.entries) {
+      if (e.op === "settle" && e.ok && (e.action === "ack" || e.action === "term") && (!subscription || e.subscription === subscription)) ids.add(e.id);
+    }
+    return ids;
+  };
+
+  async function deadLetters(spec: SubscriptionSpec & { fullName: string }): Promise<DeadLetterRecord[]> {
+    if (!spec.deadLetter) return [];
+    const { deadLetters } = await ctx.admin().listDeadLetters({ subscription: spec.fullName, limit: 10_000 });
+    return deadLetters.map((d) => ({ id: d.event?.id ?? "", attempts: d.attempts, reason: d.reason }));
+  }
+
+  async function waitFor(w: Extract<Step, { wait: unknown }>["wait"]): Promise<void> {
+    if (w.ms) await sleep(w.ms);
+    const deadline = performance.now() + (w.timeoutMs ?? 20_000);
+    const spec = w.subscription ? ctx.subscriptions.get(w.subscription) : undefined;
+    for (;;) {
+      const acked = ackedIds(spec?.fullName).size;
+      const delivered = new Set(history.entries.filter((e) => e.op === "deliver" && (!spec || e.subscription === spec.fullName)).map((e) => (e as { id: string }).id)).size;
+      let dead = 0;
+      if (w.deadLettered !== undefined) {
+        for (const s of ctx.subscriptions.values()) if (!spec || s === spec) dead += (await deadLetters(s)).length;
+      }
+      if ((w.acked === undefined || acked >= w.acked) && (w.delivered === undefined || delivered >= w.delivered) && (w.deadLettered === undefined || dead >= w.deadLettered)) return;
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(w)} (acked ${acked}, delivered ${delivered}, dead-lettered ${dead})`);
+      await sleep(50);
+    }
+  }
+
+  /** After the steps: wait (bounded) until every expected event reached its end, so checks judge a settled history. */
+  async function settleDown(): Promise<Map<string, DeadLetterRecord[]>> {
+    await Promise.all(background);
+    const dead = new Map<string, DeadLetterRecord[]>();
+    const deadline = performance.now() + Math.min(20_000, c.timeoutMs / 2);
+    const never = c.expect.neverDelivered ? new RegExp(c.expect.neverDelivered) : undefined;
+    for (;;) {
+      let done = true;
+      for (const spec of ctx.subscriptions.values()) {
+        dead.set(spec.fullName, await deadLetters(spec));
+        if (!(c.expect.allDelivered ?? !c.expect.publishError) || spec.mode === "at-most-once") continue;
+        const finished = new Set([...ackedIds(spec.fullName), ...(dead.get(spec.fullName) ?? []).map((r) => r.id)]);
+        for (const id of ctx.published.keys()) {
+          if (never?.test(id)) continue;
+          if (spec.expectIds && !new RegExp(spec.expectIds).test(id)) continue;
+          if (!finished.has(id)) done = false;
+        }
+      }
+      if (c.expect.deadLettered) {
+        const total = [...dead.values()].reduce((n, ids) => n + ids.length, 0);
+        if (total < c.expect.deadLettered.count) done = false;
+      }
+      if (done || performance.now() > deadline) break;
+      await sleep(100);
+    }
+    await sleep(c.expect.quietMs ?? 300); // late redeliveries after a confirmed ack would show up here
+    for (const spec of ctx.subscriptions.values()) dead.set(spec.fullName, await deadLetters(spec));
+    return dead;
+  }
+
+  let anomalies: Anomaly[] = [];
+  try {
+    await Promise.race([
+      (async () => {
+        await setup();
+        for (const step of c.steps) await runStep(step);
+        const dead = await settleDown();
+        const stats = c.expect.storedEvents === undefined ? undefined : await ctx.admin().getTopicStats({ name: topic });
+        anomalies = checkHistory(ctx, dead, stats ? Number(stats.stats?.eventCount ?? 0n) : undefined);
+      })(),
+      sleep(c.timeoutMs).then(() => {
+        throw new Error(`case timed out after ${c.timeoutMs} ms`);
+      }),
+    ]);
+  } catch (error) {
+    failure = error instanceof Error ? error.message : String(error);
+  } finally {
+    for (const client of clients.values()) await client.close(2000).catch(() => {});
+    await proxy?.close();
+    if (env.target.controllable || !failure) {
+      const admin = ctx.admin();
+      await admin.deleteTopic({ name: topic, force: true }).catch(() => {});
+      await admin.deleteTopic({ name: ctx.deadLetterTopic, force: true }).catch(() => {});
+    }
+  }
+  const counts = {
+    published: ctx.published.size,
+    delivered: history.entries.filter((e) => e.op === "deliver").length,
+    acked: ackedIds().size,
+  };
+  if (failure) {
+    const logs = [...clients.values()].map((cl) => cl.log().slice(-1500)).filter(Boolean).join("\n");
+    return { ...base, status: "failed", anomalies, durationMs: performance.now() - started, reason: logs ? `${failure}\nclient stderr:\n${logs}` : failure, counts };
+  }
+  return { ...base, status: anomalies.length === 0 ? "passed" : "failed", anomalies, durationMs: performance.now() - started, counts };
+}
+
+function settleCommand(d: DeliveryEvent, action: import("@cebus/proto/conformance").SettleCommand["action"]) {
+  return {
+    case: "settle" as const,
+    value: { $typeName: "cebus.conformance.v1.SettleCommand" as const, subscriber: d.subscriber, deliveryId: d.deliveryId, action },
+  };
+}
