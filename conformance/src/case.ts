@@ -3,7 +3,7 @@ import { parse } from "yaml";
 
 /** How a subscriber settles each delivery. The runner decides per delivery, so cases are data, not code. */
 export interface SettlePolicy {
-  /** Nack these attempt numbers (1 = first delivery). */
+  /** Nack these attempt numbers (1 = first delivery); with `nackIds`, only those events on those attempts. */
   nackAttempts?: number[];
   /** Delay for those nacks; unset uses the subscription's backoff. */
   nackDelayMs?: number;
@@ -13,7 +13,7 @@ export interface SettlePolicy {
   ignoreAll?: boolean;
   /** Term events whose id matches this pattern (on every attempt). */
   termIds?: string;
-  /** Nack events whose id matches, on every attempt (poison messages). */
+  /** Nack events whose id matches, on every attempt (poison messages) unless `nackAttempts` narrows it. */
   nackIds?: string;
   /** Extend the lease by this much, then wait `holdMs` before acking. */
   extendMs?: number;
@@ -21,6 +21,8 @@ export interface SettlePolicy {
   holdMs?: number;
   /** Kill the client process after this many deliveries to this subscriber. */
   crashAfter?: number;
+  /** On a redelivery, first ack the previous (stale) delivery id of the same event. */
+  staleAck?: boolean;
 }
 
 export interface SubscriptionSpec {
@@ -46,6 +48,8 @@ export type Step =
         subscription: string;
         maxOutstanding?: number;
         policy?: SettlePolicy;
+        /** Process through the client's idempotent-handler helper (exactly-once processing). */
+        idempotent?: boolean;
       };
     }
   | { unsubscribe: { client?: string; subscriber: string } }
@@ -73,6 +77,12 @@ export type Step =
         invalid?: "missing-source" | "missing-type" | "bad-specversion";
         /** Data of this many bytes instead of a small JSON object. */
         dataBytes?: number;
+        /** Every publisher publishes all the events (same ids), instead of a share each. */
+        sameIds?: boolean;
+        /** Retry a failed batch (same ids) until it succeeds, as a careful producer does. */
+        retryUntilOk?: boolean;
+        /** Per publish call deadline [5 s]. */
+        timeoutMs?: number;
       };
     }
   | {
@@ -80,6 +90,8 @@ export type Step =
         acked?: number;
         delivered?: number;
         deadLettered?: number;
+        /** Total deliveries (redeliveries included). */
+        deliveries?: number;
         subscription?: string;
         ms?: number;
         timeoutMs?: number;
@@ -94,7 +106,11 @@ export type Step =
         forMs?: number;
       };
     }
-  | { seek: { subscription: string; to: "earliest" | "latest" | "now" | number } }
+  | { seek: { subscription: string; to?: "earliest" | "latest" | number; mark?: string } }
+  /** Remember the wall-clock time under a name (for seek by time). */
+  | { mark: string }
+  /** Read the topic (partition 0) from an offset without a subscription, until it fails with `expectError`. */
+  | { read: { from: number; expectError?: string; timeoutMs?: number } }
   | { redrive: { subscription: string } };
 
 export type ProxyFault = "reset" | "blackhole" | "latency" | "swallow-responses" | "heal";
@@ -121,8 +137,17 @@ export interface Expectation {
   publishError?: string;
   /** Stored events in the topic at the end. */
   storedEvents?: number;
-  /** Duplicate flags returned for republished ids. */
+  /** true: every republished id returns its original offset and duplicate = true (exactly one original);
+   *  false: nothing is reported as a duplicate. */
   duplicatesReported?: boolean;
+  /** Each acknowledged event is processed (delivered not redundant) exactly once per subscription. */
+  exactlyOnceProcessing?: boolean;
+  /** Every settle of a stale delivery id fails with this code. */
+  staleAckRejected?: string;
+  /** Ids matching `ids` are delivered exactly `times` times on each subscription (or the one named). */
+  deliveredTimes?: { ids: string; times: number; subscription?: string }[];
+  /** Every delivery of an id carries the same partition and offset (replays and restarts included). */
+  stablePositions?: boolean;
   /** Every consumer received some events (load balancing). */
   everySubscriberDelivered?: boolean;
   /** Every delivered event carries these attributes with these values ("type", "source" included). */
@@ -150,7 +175,7 @@ export interface ConformanceCase {
   timeoutMs: number;
 }
 
-const durationKeys = /(Ms)$/;
+const durationKeys = /(Ms|^ms)$/;
 
 /** Turns "2s"-style strings under keys ending in Ms into numbers, recursively. */
 function normalizeDurations(value: unknown, key = ""): unknown {

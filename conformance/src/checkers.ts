@@ -17,7 +17,10 @@ export interface Anomaly {
     | "attempts"
     | "publish"
     | "stored"
-    | "balance";
+    | "balance"
+    | "processed"
+    | "stale-ack"
+    | "position";
   subscription?: string;
   id?: string;
   detail: string;
@@ -33,10 +36,31 @@ type Deliver = Extract<HistoryEntry, { op: "deliver" }>;
 type Settle = Extract<HistoryEntry, { op: "settle" }>;
 type Publish = Extract<HistoryEntry, { op: "publish" }>;
 
+/**
+ * Ids whose ack failed on the wire (the connection broke before the broker confirmed): the broker may or may not
+ * have applied it. They count as finished only if the broker holds nothing unacked for the subscription at the end.
+ */
+export function ambiguousAcks(entries: HistoryEntry[], subscription: string): Set<string> {
+  const confirmed = new Set<string>();
+  const unsure = new Set<string>();
+  for (const e of entries) {
+    if (e.op !== "settle" || e.subscription !== subscription || e.action !== "ack") continue;
+    if (e.ok) confirmed.add(e.id);
+    else if (/^(unavailable|deadline_exceeded|canceled|unknown)/.test(e.error ?? "")) unsure.add(e.id);
+  }
+  for (const id of confirmed) unsure.delete(id);
+  return unsure;
+}
+
 const LIMIT = 20; // anomalies listed per kind; the count says the rest
 
 /** Checks a case's history against its guarantees and expectations. */
-export function checkHistory(ctx: CaseContext, dead: Map<string, DeadLetterRecord[]>, storedEvents: number | undefined): Anomaly[] {
+export function checkHistory(
+  ctx: CaseContext,
+  dead: Map<string, DeadLetterRecord[]>,
+  storedEvents: number | undefined,
+  pending: Map<string, number> = new Map(),
+): Anomaly[] {
   const { c, history } = ctx;
   const e = c.expect;
   const anomalies: Anomaly[] = [];
@@ -74,12 +98,23 @@ export function checkHistory(ctx: CaseContext, dead: Map<string, DeadLetterRecor
 
     // lost: every acknowledged publish must reach the subscription and end acked or dead-lettered
     if ((e.allDelivered ?? !e.publishError) && !atMostOnce) {
-      const finished = new Set([...mySettles.filter((s) => s.ok && (s.action === "ack" || s.action === "term")).map((s) => s.id), ...deadIds]);
+      const unsure = ambiguousAcks(history.entries, sub);
+      const held = pending.get(sub) ?? 0;
+      const finished = new Set([
+        ...mySettles.filter((s) => s.ok && (s.action === "ack" || s.action === "term")).map((s) => s.id),
+        ...deadIds,
+        ...(held === 0 ? unsure : []),
+      ]);
       for (const id of ctx.published.keys()) {
         if (never?.test(id) || (spec.expectIds && !new RegExp(spec.expectIds).test(id))) continue;
         if (!finished.has(id)) {
           const seen = mine.filter((d) => d.id === id).length;
-          add({ kind: "lost", subscription: spec.name, id, detail: seen ? `delivered ${seen} time(s) but never acked or dead-lettered` : "acknowledged publish never delivered" });
+          const detail = !seen
+            ? "acknowledged publish never delivered"
+            : unsure.has(id)
+              ? `its ack failed on the wire and it was never redelivered, while the broker still holds ${held} unacked event(s)`
+              : `delivered ${seen} time(s) but never acked or dead-lettered`;
+          add({ kind: "lost", subscription: spec.name, id, detail });
         }
       }
     }
@@ -122,10 +157,14 @@ export function checkHistory(ctx: CaseContext, dead: Map<string, DeadLetterRecor
     if (e.keyOrder ?? spec.ordered) {
       const keys = new Map<string, string[]>();
       for (const [id, p] of [...ctx.published].sort((a, b) => a[1].offset - b[1].offset)) {
-        if (p.key !== undefined) keys.set(p.key, [...(keys.get(p.key) ?? []), id]);
+        const filteredOut = never?.test(id) || (spec.expectIds !== undefined && !new RegExp(spec.expectIds).test(id));
+        if (p.key !== undefined && !filteredOut) keys.set(p.key, [...(keys.get(p.key) ?? []), id]);
       }
       const finishedAt = new Map<string, number>();
       for (const s of mySettles) if (s.ok && (s.action === "ack" || s.action === "term") && !finishedAt.has(s.id)) finishedAt.set(s.id, s.at);
+      // an ack whose outcome is unknown may have been applied when it was sent (the lost check covers the rest)
+      const unsure = ambiguousAcks(history.entries, sub);
+      for (const s of mySettles) if (s.action === "ack" && unsure.has(s.id) && !finishedAt.has(s.id)) finishedAt.set(s.id, s.at);
       for (const [key, ids] of keys) {
         for (let k = 1; k < ids.length; k++) {
           const previous = ids[k - 1] as string;
@@ -195,17 +234,68 @@ export function checkHistory(ctx: CaseContext, dead: Map<string, DeadLetterRecor
     }
   }
 
-  if (e.duplicatesReported) {
-    const first = new Map<string, number>();
+  if (e.duplicatesReported === true) {
+    // Order-independent: concurrent publishers of one id may see their responses in any order.
+    const outcomes = new Map<string, { offset: number; duplicate: boolean }[]>();
+    const failed = new Set(publishes.filter((x) => !x.ok).flatMap((x) => x.ids));
+    for (const p of publishes.filter((x) => x.ok)) {
+      p.ids.forEach((id, i) => outcomes.set(id, [...(outcomes.get(id) ?? []), { offset: p.offsets?.[i] ?? -1, duplicate: p.duplicate?.[i] ?? false }]));
+    }
+    for (const [id, list] of outcomes) {
+      const offsets = new Set(list.map((o) => o.offset));
+      const originals = list.filter((o) => !o.duplicate).length;
+      if (offsets.size > 1) add({ kind: "publish", id, detail: `publishes of one id returned different offsets ${[...offsets].join(", ")}` });
+      if (originals > 1) add({ kind: "publish", id, detail: `${originals} publishes of one id reported duplicate=false; a republish must report duplicate=true` });
+      // an id whose first publish failed on the wire may have been stored anyway: then every OK reports a duplicate
+      if (originals === 0 && !failed.has(id)) add({ kind: "publish", id, detail: "every publish of this id reported duplicate=true, but none stored it first" });
+    }
+  }
+  if (e.duplicatesReported === false) {
     for (const p of publishes.filter((x) => x.ok)) {
       p.ids.forEach((id, i) => {
-        const offset = p.offsets?.[i] ?? -1;
-        const original = first.get(id);
-        if (original === undefined) first.set(id, offset);
-        else if (!p.duplicate?.[i] || offset !== original) {
-          add({ kind: "publish", id, detail: `republished id returned offset ${offset} duplicate=${p.duplicate?.[i]}; expected the original offset ${original} with duplicate=true` });
-        }
+        if (p.duplicate?.[i]) add({ kind: "publish", id, detail: "reported as a duplicate, but the dedupe window had passed" });
       });
+    }
+  }
+
+  if (e.exactlyOnceProcessing) {
+    for (const spec of ctx.subscriptions.values()) {
+      const processed = new Map<string, number>();
+      for (const d of delivers) if (d.subscription === spec.fullName && !d.redundant) processed.set(d.id, (processed.get(d.id) ?? 0) + 1);
+      for (const id of ctx.published.keys()) {
+        const n = processed.get(id) ?? 0;
+        if (n !== 1) add({ kind: "processed", subscription: spec.name, id, detail: `processed ${n} times, expected exactly once` });
+      }
+    }
+  }
+
+  if (e.staleAckRejected) {
+    const stale = settles.filter((x) => x.action === "stale-ack");
+    if (stale.length === 0) add({ kind: "stale-ack", detail: "no stale ack was sent (nothing was redelivered)" });
+    for (const x of stale) {
+      if (x.ok) add({ kind: "stale-ack", id: x.id, detail: `an ack with the stale delivery id ${x.deliveryId} succeeded` });
+      else if (!x.error?.startsWith(e.staleAckRejected)) add({ kind: "stale-ack", id: x.id, detail: `stale ack failed with '${x.error}', expected ${e.staleAckRejected}` });
+    }
+  }
+
+  for (const rule of e.deliveredTimes ?? []) {
+    const pattern = new RegExp(rule.ids);
+    for (const spec of ctx.subscriptions.values()) {
+      if (rule.subscription !== undefined && rule.subscription !== spec.name) continue;
+      for (const id of ctx.published.keys()) {
+        if (!pattern.test(id)) continue;
+        const n = delivers.filter((d) => d.subscription === spec.fullName && d.id === id).length;
+        if (n !== rule.times) add({ kind: "unexpected", subscription: spec.name, id, detail: `delivered ${n} times, expected ${rule.times}` });
+      }
+    }
+  }
+
+  if (e.stablePositions) {
+    for (const d of delivers) {
+      const p = ctx.published.get(d.id);
+      if (p && (p.partition !== d.partition || p.offset !== d.offset)) {
+        add({ kind: "position", subscription: d.subscription, id: d.id, detail: `delivered at ${d.partition}/${d.offset}, published at ${p.partition}/${p.offset}` });
+      }
     }
   }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // cebus-conformance: runs the declarative cases of conformance/suites against a client under test and a broker,
 // checks each recorded history, prints progress and "N passed, N failed", and writes results.json and report.md.
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseSuite } from "./case.js";
@@ -77,6 +77,7 @@ const known = loadKnownFailures(join(root, "conformance", "known-failures.yaml")
 const tty = process.stdout.isTTY;
 const mark = (r: CaseResult) => (r.status === "passed" ? (known.has(r.id) ? "!" : "✓") : r.status === "skipped" ? "-" : known.has(r.id) ? "k" : "✗");
 console.log(`conformance: ${cases.length} cases, client ${clientName}, ${target.description}`);
+rmSync(join(values.report, "histories"), { recursive: true, force: true });
 const started = performance.now();
 const results: CaseResult[] = [];
 try {
@@ -86,6 +87,13 @@ try {
     results.push(result);
     const line = `[${i + 1}/${cases.length}] ${mark(result)} ${c.id} (${(result.durationMs / 1000).toFixed(1)} s)${result.status === "failed" ? `: ${result.anomalies.length} anomalies${result.reason ? `; ${result.reason.split("\n")[0]}` : ""}` : result.status === "skipped" ? `: ${result.reason}` : ""}`;
     console.log(tty ? `\r\x1b[K${line}` : line);
+    if (result.history) {
+      const file = join(values.report, "histories", `${c.id.replace(/\//g, "__")}.jsonl`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, `${result.history.map((e) => JSON.stringify(e)).join("\n")}\n`);
+      result.history = undefined;
+      console.log(`      history: ${file}`);
+    }
     if (result.status === "failed" && !known.has(c.id)) {
       for (const a of result.anomalies.slice(0, 5)) console.log(`      ${a.kind}${a.id ? ` ${a.id}` : ""}: ${a.detail}`);
     }

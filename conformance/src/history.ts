@@ -29,6 +29,8 @@ export type HistoryEntry =
       partition: number;
       offset: number;
       attributes: Record<string, string>;
+      /** The client's idempotent handler recognised the event as already processed. */
+      redundant: boolean;
     }
   | {
       op: "settle";
@@ -40,11 +42,12 @@ export type HistoryEntry =
       id: string;
       key: string | undefined;
       deliveryId: string;
-      action: "ack" | "nack" | "extend" | "term";
+      action: "ack" | "nack" | "extend" | "term" | "stale-ack";
       ok: boolean;
       error?: string;
     }
   | { op: "fault"; at: number; fault: string }
+  | { op: "read"; at: number; from: number; ok: boolean; error?: string; count: number }
   | { op: "notice"; at: number; client: string; text: string };
 
 export interface History {

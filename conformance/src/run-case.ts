@@ -1,11 +1,12 @@
 import { create } from "@bufbuild/protobuf";
+import { toCebusError } from "@cebus/client";
 import { msToDuration, stringAttribute } from "@cebus/core";
 import { type CloudEvent, CloudEventSchema, DeliveryMode, type Filter, FilterSchema, SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import type { DeliveryEvent } from "@cebus/proto/conformance";
 import { type RawClients, createRawClients } from "@cebus/testing";
 import { fromJson } from "@bufbuild/protobuf";
 import type { ConformanceCase, SettlePolicy, Step, SubscriptionSpec } from "./case.js";
-import { type Anomaly, type DeadLetterRecord, checkHistory } from "./checkers.js";
+import { type Anomaly, ambiguousAcks, type DeadLetterRecord, checkHistory } from "./checkers.js";
 import { type ClientProcess, startClientProcess } from "./client-process.js";
 import { type History, createHistory } from "./history.js";
 import { type FaultProxy, startFaultProxy } from "./proxy.js";
@@ -30,6 +31,8 @@ export interface CaseResult {
   /** Why it was skipped, or what broke (not an anomaly: e.g. a client that crashed). */
   reason?: string;
   counts: { published: number; delivered: number; acked: number };
+  /** The recorded history, kept for failed cases so they can be diagnosed (written next to the report). */
+  history?: History["entries"];
 }
 
 export interface CaseContext {
@@ -63,6 +66,12 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     return { ...base, status: "skipped", anomalies: [], durationMs: 0, reason: "restarts the broker: needs a durable store", counts: empty };
   }
 
+  let rawClients: { url: string; clients: RawClients } | undefined;
+  const raw = (): RawClients => {
+    if (rawClients?.url !== env.target.url) rawClients = { url: env.target.url, clients: createRawClients(env.target.url) };
+    return rawClients.clients;
+  };
+  const marks = new Map<string, number>();
   const unique = `${c.id.replace(/[^a-z0-9]+/g, "-")}-${Math.random().toString(36).slice(2, 8)}`;
   const history = createHistory();
   const topic = `cf-${unique}`;
@@ -73,7 +82,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     history,
     subscriptions: new Map(c.subscriptions.map((s) => [s.name, { ...s, fullName: `${topic}-${s.name}` }])),
     subscribers: new Map(),
-    admin: () => createRawClients(env.target.url).admin,
+    admin: () => raw().admin,
     published: new Map(),
   };
   let proxy: FaultProxy | undefined;
@@ -143,8 +152,9 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     if (policy.ignoreAll) return "ignore";
     if (policy.ignoreAttempts?.includes(d.attempt)) return "ignore";
     if (policy.termIds && new RegExp(policy.termIds).test(id)) return "term";
-    if (policy.nackIds && new RegExp(policy.nackIds).test(id)) return "nack";
-    if (policy.nackAttempts?.includes(d.attempt)) return "nack";
+    const idMatches = policy.nackIds === undefined || new RegExp(policy.nackIds).test(id);
+    const attemptMatches = policy.nackAttempts === undefined || policy.nackAttempts.includes(d.attempt);
+    if ((policy.nackIds !== undefined || policy.nackAttempts !== undefined) && idMatches && attemptMatches) return "nack";
     return "ack";
   }
 
@@ -170,6 +180,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       partition: d.partition,
       offset: Number(d.offset),
       attributes,
+      redundant: d.redundant,
     });
     const policy = policies.get(d.subscriber) ?? {};
     const seen = (counters.get(d.subscriber) ?? 0) + 1;
@@ -185,6 +196,29 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     if (action === "ignore") return;
     const client = clients.get(clientName);
     if (!client) return;
+    if (policy.staleAck && d.attempt > 1) {
+      const stale = history.entries.find(
+        (e) => e.op === "deliver" && e.subscriber === d.subscriber && e.id === id && e.attempt < d.attempt,
+      );
+      if (stale?.op === "deliver") {
+        const at = history.now();
+        const r = await client.send(settleCommand({ ...d, deliveryId: stale.deliveryId }, { case: "ack", value: { $typeName: "cebus.conformance.v1.SettleCommand.Ack" } }));
+        history.add({
+          op: "settle",
+          at,
+          end: history.now(),
+          client: clientName,
+          subscriber: d.subscriber,
+          subscription: subscriber.subscription,
+          id,
+          key,
+          deliveryId: stale.deliveryId,
+          action: "stale-ack",
+          ok: r.errorCode === "",
+          error: r.errorCode ? `${r.errorCode}: ${r.errorMessage}` : undefined,
+        });
+      }
+    }
     if (policy.extendMs) {
       await client.send(settleCommand(d, { case: "extend", value: { $typeName: "cebus.conformance.v1.SettleCommand.Extend", extension: msToDuration(policy.extendMs) } }));
     }
@@ -209,7 +243,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       ok = result.errorCode === "";
       if (!ok) error = `${result.errorCode}: ${result.errorMessage}`;
     } catch (reason) {
-      error = String(reason);
+      // the client died with the settle in flight: whether the broker applied it is unknown
+      error = `unknown: ${reason instanceof Error ? reason.message : String(reason)}`;
     }
     history.add({
       op: "settle",
@@ -251,25 +286,33 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     });
     const publishers = step.clients ?? [step.client ?? c.clients[0] ?? "c1"];
     const batch = step.batch ?? 10;
+    const timeoutMs = step.timeoutMs ?? 5000;
     await Promise.all(
       publishers.map(async (clientName, index) => {
-        const mine = events.filter((_, n) => n % publishers.length === index);
+        const mine = step.sameIds ? events : events.filter((_, n) => n % publishers.length === index);
         for (let i = 0; i < mine.length; i += batch) {
           const chunk = mine.slice(i, i + batch);
           const attempts = step.retryEachBatch ? 2 : 1;
-          for (let attempt = 0; attempt < attempts; attempt++) await publishBatch(clientName, chunk);
+          for (let attempt = 0; attempt < attempts; attempt++) {
+            let ok = await publishBatch(clientName, chunk, timeoutMs);
+            for (let retry = 1; !ok && step.retryUntilOk; retry++) {
+              if (retry > 200) throw new Error(`publish of ${chunk[0]?.id}.. still failing after 200 retries`);
+              await sleep(Math.min(1000, 50 * retry));
+              ok = await publishBatch(clientName, chunk, timeoutMs);
+            }
+          }
         }
       }),
     );
   }
 
-  async function publishBatch(clientName: string, events: CloudEvent[]): Promise<void> {
+  async function publishBatch(clientName: string, events: CloudEvent[], timeoutMs: number): Promise<boolean> {
     const client = clients.get(clientName);
     if (!client) throw new Error(`no client ${clientName}`);
     const at = history.now();
     const result = await client.send({
       case: "publish",
-      value: { $typeName: "cebus.conformance.v1.PublishCommand", topic, events, timeoutMs: 5000 },
+      value: { $typeName: "cebus.conformance.v1.PublishCommand", topic, events, timeoutMs },
     });
     const ok = result.errorCode === "";
     history.add({
@@ -297,13 +340,16 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         }
       });
     }
+    return ok;
   }
 
-  async function reconnectClients(): Promise<void> {
+  /** After a restart the broker is on the same port when it was free; clients then reconnect by themselves. */
+  async function reconnectClients(previousUrl: string): Promise<void> {
     if (proxy) {
       proxy.setTarget(Number(new URL(env.target.url).port));
       return;
     }
+    if (env.target.url === previousUrl) return;
     for (const client of clients.values()) {
       await client.send({ case: "connect", value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() } }).catch(() => {});
     }
@@ -322,13 +368,25 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       await expectOk(
         client.send({
           case: "subscribe",
-          value: { $typeName: "cebus.conformance.v1.SubscribeCommand", subscriber: s.subscriber, subscription: spec.fullName, maxOutstanding: s.maxOutstanding ?? 0 },
+          value: {
+            $typeName: "cebus.conformance.v1.SubscribeCommand",
+            subscriber: s.subscriber,
+            subscription: spec.fullName,
+            maxOutstanding: s.maxOutstanding ?? 0,
+            idempotent: s.idempotent ?? false,
+          },
         }),
         `subscribe ${s.subscriber}`,
       );
     } else if ("unsubscribe" in step) {
       const client = clients.get(step.unsubscribe.client ?? c.clients[0] ?? "c1");
-      await client?.send({ case: "unsubscribe", value: { $typeName: "cebus.conformance.v1.UnsubscribeCommand", subscriber: step.unsubscribe.subscriber } });
+      await expectOk(
+        client?.send({ case: "unsubscribe", value: { $typeName: "cebus.conformance.v1.UnsubscribeCommand", subscriber: step.unsubscribe.subscriber } }) ??
+          Promise.reject(new Error("unsubscribe from an unknown client")),
+        `unsubscribe ${step.unsubscribe.subscriber}`,
+      );
+      // a clean close releases the subscriber's leases: redeliveries to others are expected from here on
+      history.add({ op: "fault", at: history.now(), fault: `unsubscribed ${step.unsubscribe.subscriber}` });
     } else if ("publish" in step) {
       const run = publish(step.publish);
       if (step.publish.background) background.push(run.catch((e) => void (failure ??= `background publish: ${e}`)));
@@ -337,21 +395,27 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       await waitFor(step.wait);
     } else if ("fault" in step) {
       await fault(step.fault);
+    } else if ("mark" in step) {
+      marks.set(step.mark, Date.now());
+    } else if ("read" in step) {
+      await read(step.read);
     } else if ("seek" in step) {
       const spec = ctx.subscriptions.get(step.seek.subscription);
-      const to = step.seek.to;
+      const { to, mark } = step.seek;
+      const markAt = mark === undefined ? undefined : marks.get(mark);
+      if (mark !== undefined && markAt === undefined) throw new Error(`seek to unknown mark '${mark}'`);
       await ctx.admin().seek({
         subscription: spec?.fullName ?? "",
         position: {
           position:
-            typeof to === "number"
-              ? { case: "offsets", value: { offsets: [{ partition: 0, offset: BigInt(to) }] } }
-              : to === "now"
-                ? { case: "time", value: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 } }
-                : { case: to, value: {} },
+            markAt !== undefined
+              ? { case: "time", value: { seconds: BigInt(Math.floor(markAt / 1000)), nanos: (markAt % 1000) * 1_000_000 } }
+              : typeof to === "number"
+                ? { case: "offsets", value: { offsets: [{ partition: 0, offset: BigInt(to) }] } }
+                : { case: to ?? "earliest", value: {} },
         },
       });
-      history.add({ op: "fault", at: history.now(), fault: `seek ${step.seek.subscription} to ${to}` });
+      history.add({ op: "fault", at: history.now(), fault: `seek ${step.seek.subscription} to ${mark ?? to}` });
     } else if ("redrive" in step) {
       const spec = ctx.subscriptions.get(step.redrive.subscription);
       await ctx.admin().redriveDeadLetters({ subscription: spec?.fullName ?? "" });
@@ -367,8 +431,9 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     else if (f.broker === "pause") env.target.pause();
     else if (f.broker === "resume") env.target.resume();
     else if (f.broker === "restart") {
+      const previousUrl = env.target.url;
       await env.target.restart();
-      await reconnectClients();
+      await reconnectClients(previousUrl);
     }
     if (f.client && f.clientFault === "kill") await clients.get(f.client)?.kill();
     if (f.client && f.clientFault === "restart") {
@@ -385,12 +450,33 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         proxy.blackhole(false);
         proxy.swallowResponses(false);
         proxy.latency(0);
+        proxy.reset(); // bytes were dropped mid-stream: those connections cannot be trusted, clients reconnect
       }
     }
     if (f.forMs && f.broker === "pause") {
       await sleep(f.forMs);
       env.target.resume();
       history.add({ op: "fault", at: history.now(), fault: "broker resumed" });
+    }
+  }
+
+  /** Reads the topic without a subscription; with `expectError`, retries until that error comes (retention is periodic). */
+  async function read(r: Extract<Step, { read: unknown }>["read"]): Promise<void> {
+    const deadline = performance.now() + (r.timeoutMs ?? 90_000);
+    for (;;) {
+      const at = history.now();
+      try {
+        const { records } = await raw().subscriber.readTopic({ topic, partition: 0, fromOffset: BigInt(r.from), limit: 1000 });
+        history.add({ op: "read", at, from: r.from, ok: true, count: records.length });
+        if (!r.expectError) return;
+      } catch (error) {
+        const e = toCebusError(error, env.target.url);
+        history.add({ op: "read", at, from: r.from, ok: false, error: `${e.code}: ${e.message}`, count: 0 });
+        if (r.expectError === e.code) return;
+        if (!r.expectError) throw new Error(`read from ${r.from} failed: ${e.code}: ${e.message}`);
+      }
+      if (performance.now() > deadline) throw new Error(`read from offset ${r.from} never failed with ${r.expectError}`);
+      await sleep(200);
     }
   }
 
@@ -401,6 +487,12 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     }
     return ids;
   };
+
+  /** Unacked events the broker still holds for a subscription (backlog + in flight). */
+  async function pendingOf(spec: SubscriptionSpec & { fullName: string }): Promise<number> {
+    const { stats } = await ctx.admin().getSubscriptionStats({ name: spec.fullName });
+    return Number((stats?.backlog ?? 0n) + (stats?.inFlight ?? 0n));
+  }
 
   async function deadLetters(spec: SubscriptionSpec & { fullName: string }): Promise<DeadLetterRecord[]> {
     if (!spec.deadLetter) return [];
@@ -414,21 +506,23 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     const spec = w.subscription ? ctx.subscriptions.get(w.subscription) : undefined;
     for (;;) {
       const acked = ackedIds(spec?.fullName).size;
-      const delivered = new Set(history.entries.filter((e) => e.op === "deliver" && (!spec || e.subscription === spec.fullName)).map((e) => (e as { id: string }).id)).size;
+      const deliveries = history.entries.filter((e) => e.op === "deliver" && (!spec || e.subscription === spec.fullName));
+      const delivered = new Set(deliveries.map((e) => (e as { id: string }).id)).size;
       let dead = 0;
       if (w.deadLettered !== undefined) {
         for (const s of ctx.subscriptions.values()) if (!spec || s === spec) dead += (await deadLetters(s)).length;
       }
-      if ((w.acked === undefined || acked >= w.acked) && (w.delivered === undefined || delivered >= w.delivered) && (w.deadLettered === undefined || dead >= w.deadLettered)) return;
+      if ((w.acked === undefined || acked >= w.acked) && (w.delivered === undefined || delivered >= w.delivered) && (w.deadLettered === undefined || dead >= w.deadLettered) && (w.deliveries === undefined || deliveries.length >= w.deliveries)) return;
       if (performance.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(w)} (acked ${acked}, delivered ${delivered}, dead-lettered ${dead})`);
       await sleep(50);
     }
   }
 
   /** After the steps: wait (bounded) until every expected event reached its end, so checks judge a settled history. */
-  async function settleDown(): Promise<Map<string, DeadLetterRecord[]>> {
+  async function settleDown(): Promise<{ dead: Map<string, DeadLetterRecord[]>; pending: Map<string, number> }> {
     await Promise.all(background);
     const dead = new Map<string, DeadLetterRecord[]>();
+    const pending = new Map<string, number>();
     const deadline = performance.now() + Math.min(20_000, c.timeoutMs / 2);
     const never = c.expect.neverDelivered ? new RegExp(c.expect.neverDelivered) : undefined;
     for (;;) {
@@ -436,7 +530,13 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       for (const spec of ctx.subscriptions.values()) {
         dead.set(spec.fullName, await deadLetters(spec));
         if (!(c.expect.allDelivered ?? !c.expect.publishError) || spec.mode === "at-most-once") continue;
-        const finished = new Set([...ackedIds(spec.fullName), ...(dead.get(spec.fullName) ?? []).map((r) => r.id)]);
+        // an ack whose confirmation was lost may have been applied: then the broker holds nothing for it
+        const ambiguous = ambiguousAcks(history.entries, spec.fullName);
+        if (ambiguous.size > 0) {
+          pending.set(spec.fullName, await pendingOf(spec));
+          if (pending.get(spec.fullName) !== 0) done = false;
+        }
+        const finished = new Set([...ackedIds(spec.fullName), ...(dead.get(spec.fullName) ?? []).map((r) => r.id), ...ambiguous]);
         for (const id of ctx.published.keys()) {
           if (never?.test(id)) continue;
           if (spec.expectIds && !new RegExp(spec.expectIds).test(id)) continue;
@@ -451,8 +551,11 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       await sleep(100);
     }
     await sleep(c.expect.quietMs ?? 300); // late redeliveries after a confirmed ack would show up here
-    for (const spec of ctx.subscriptions.values()) dead.set(spec.fullName, await deadLetters(spec));
-    return dead;
+    for (const spec of ctx.subscriptions.values()) {
+      dead.set(spec.fullName, await deadLetters(spec));
+      if (pending.has(spec.fullName)) pending.set(spec.fullName, await pendingOf(spec));
+    }
+    return { dead, pending };
   }
 
   let anomalies: Anomaly[] = [];
@@ -461,9 +564,9 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       (async () => {
         await setup();
         for (const step of c.steps) await runStep(step);
-        const dead = await settleDown();
+        const { dead, pending } = await settleDown();
         const stats = c.expect.storedEvents === undefined ? undefined : await ctx.admin().getTopicStats({ name: topic });
-        anomalies = checkHistory(ctx, dead, stats ? Number(stats.stats?.eventCount ?? 0n) : undefined);
+        anomalies = checkHistory(ctx, dead, stats ? Number(stats.stats?.eventCount ?? 0n) : undefined, pending);
       })(),
       sleep(c.timeoutMs).then(() => {
         throw new Error(`case timed out after ${c.timeoutMs} ms`);
@@ -487,9 +590,10 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   };
   if (failure) {
     const logs = [...clients.values()].map((cl) => cl.log().slice(-1500)).filter(Boolean).join("\n");
-    return { ...base, status: "failed", anomalies, durationMs: performance.now() - started, reason: logs ? `${failure}\nclient stderr:\n${logs}` : failure, counts };
+    return { ...base, status: "failed", anomalies, durationMs: performance.now() - started, reason: logs ? `${failure}\nclient stderr:\n${logs}` : failure, counts, history: history.entries };
   }
-  return { ...base, status: anomalies.length === 0 ? "passed" : "failed", anomalies, durationMs: performance.now() - started, counts };
+  const passed = anomalies.length === 0;
+  return { ...base, status: passed ? "passed" : "failed", anomalies, durationMs: performance.now() - started, counts, history: passed ? undefined : history.entries };
 }
 
 function settleCommand(d: DeliveryEvent, action: import("@cebus/proto/conformance").SettleCommand["action"]) {

@@ -16,7 +16,10 @@ export async function startManagedBroker(backend: string): Promise<BrokerTarget>
   if (backend !== "sqlite" && backend !== "memory") {
     throw new Error(`backend '${backend}' is not available in this build; use sqlite or memory, or --broker URL`);
   }
-  const broker: BrokerProcess = await startBroker({ store: backend === "memory" ? "memory" : "sqlite" });
+  const broker: BrokerProcess = await startBroker({
+    store: backend === "memory" ? "memory" : "sqlite",
+    args: ["--retention-interval", "250ms"],
+  });
   return {
     get url() {
       return broker.url;

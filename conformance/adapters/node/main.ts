@@ -2,7 +2,14 @@
 // The Node client under test: drives @cebus/client through its public API only, speaking the size-delimited
 // client protocol (cebus.conformance.v1) on stdin/stdout.
 import { create } from "@bufbuild/protobuf";
-import { type CebusClient, createClient, type Message, type Subscription } from "@cebus/client";
+import {
+  type CebusClient,
+  createClient,
+  createMemoryProcessedEvents,
+  idempotent,
+  type Message,
+  type Subscription,
+} from "@cebus/client";
 import { CebusError, durationMs } from "@cebus/core";
 import {
   type ClientCommand,
@@ -27,22 +34,33 @@ function requireClient(): CebusClient {
   return client;
 }
 
-async function consume(subscriber: string, subscription: Subscription): Promise<void> {
+// Idempotent subscribers share what this client process has processed (the helper's in-process store).
+const processed = createMemoryProcessedEvents();
+
+function report(subscriber: string, message: Message, redundant: boolean): void {
+  emit({
+    case: "delivery",
+    value: {
+      $typeName: "cebus.conformance.v1.DeliveryEvent",
+      subscriber,
+      deliveryId: message.deliveryId,
+      attempt: message.attempt,
+      partition: message.partition,
+      offset: BigInt(message.offset),
+      event: message.event,
+      redundant,
+    },
+  });
+}
+
+async function consume(subscriber: string, subscription: Subscription, once: boolean): Promise<void> {
+  // The runner settles every delivery; here the helper only decides whether the event is processed again.
+  const handle = idempotent(processed, async (message) => report(subscriber, message, false), { ack: false });
   try {
     for await (const message of subscription) {
       messages.set(`${subscriber}/${message.deliveryId}`, message);
-      emit({
-        case: "delivery",
-        value: {
-          $typeName: "cebus.conformance.v1.DeliveryEvent",
-          subscriber,
-          deliveryId: message.deliveryId,
-          attempt: message.attempt,
-          partition: message.partition,
-          offset: BigInt(message.offset),
-          event: message.event,
-        },
-      });
+      if (!once) report(subscriber, message, false);
+      else if ((await handle(message)).duplicate) report(subscriber, message, true);
     }
   } catch (error) {
     emit({
@@ -78,15 +96,15 @@ async function run(command: ClientCommand): Promise<ResultFields> {
         maxOutstanding: c.value.maxOutstanding || undefined,
       });
       subscriptions.set(c.value.subscriber, subscription);
-      void consume(c.value.subscriber, subscription);
+      void consume(c.value.subscriber, subscription, c.value.idempotent);
       return {};
     }
     case "settle": {
       const key = `${c.value.subscriber}/${c.value.deliveryId}`;
       const message = messages.get(key);
       if (!message) throw new CebusError("not_found", `no delivery ${key} was received`);
-      messages.delete(key);
       const action = c.value.action;
+      if (action.case !== "extend") messages.delete(key);
       if (action.case === "ack") await message.ack();
       else if (action.case === "nack")
         await message.nack(action.value.delay ? durationMs(action.value.delay, 0) : undefined);

@@ -121,9 +121,14 @@ export interface Broker {
     deliveryIds: string[],
     options?: SettleOptions,
   ): Promise<SettleOutcome[]>;
-  /** False once closing. */
+  /** False once draining or closing. */
   ready(): boolean;
-  /** Ends every consumer and closes the store. */
+  /**
+   * Graceful shutdown, first half: refuses new consumers and ends every consumer stream, keeping their leases
+   * until the ack deadline (the store holds them, so acks sent to a restarted broker still count).
+   */
+  drain(): Promise<void>;
+  /** Drains, then closes the store. */
   close(): Promise<void>;
 }
 
@@ -140,6 +145,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const roundRobin = new Map<string, number>();
   const wakeTimers = new Set<NodeJS.Timeout>();
   let closing = false;
+  let closed = false;
 
   const notFoundTopic = (name: string) =>
     new CebusError(
@@ -188,10 +194,13 @@ export function createBroker(options: BrokerOptions): Broker {
     wakeTimers.add(timer);
   }
 
-  async function endConsumers(predicate: (consumer: Consumer & DeliveryOwner) => boolean): Promise<void> {
+  async function endConsumers(
+    predicate: (consumer: Consumer & DeliveryOwner) => boolean,
+    release = true,
+  ): Promise<void> {
     const ending: Promise<void>[] = [];
     for (const set of consumersByTopic.values()) {
-      for (const consumer of set) if (predicate(consumer)) ending.push(consumer.close());
+      for (const consumer of set) if (predicate(consumer)) ending.push(consumer.close({ release }));
     }
     await Promise.all(ending);
   }
@@ -680,12 +689,16 @@ export function createBroker(options: BrokerOptions): Broker {
       return removed;
     },
     ready: () => !closing,
-    async close() {
-      if (closing) return;
+    async drain() {
       closing = true;
+      await endConsumers(() => true, false);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await broker.drain();
       if (retentionTimer) clearInterval(retentionTimer);
       for (const timer of wakeTimers) clearTimeout(timer);
-      await endConsumers(() => true);
       await store.close();
     },
   };

@@ -33,8 +33,12 @@ export interface Consumer {
   /** Batches of deliveries, until the consumer closes (or fails, e.g. its subscription was deleted). */
   readonly deliveries: AsyncIterable<Delivery[]>;
   setFlow(flow: FlowWindow): void;
-  /** Stops delivering and releases in-flight events for immediate redelivery to other consumers. */
-  close(): Promise<void>;
+  /**
+   * Stops delivering. A clean close (the default) releases in-flight events for immediate redelivery to other
+   * consumers; `{ release: false }` (a connection that broke) keeps their leases until the ack deadline, since the
+   * consumer may still be working on them and a second copy must not overlap the first.
+   */
+  close(options?: { release?: boolean }): Promise<void>;
 }
 
 interface Outstanding {
@@ -205,7 +209,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     await store.settle(subscription.name, { kind: "nack", leases, now, until: now });
   }
 
-  async function shutdown(error?: unknown): Promise<void> {
+  async function shutdown(error?: unknown, releaseLeases = true): Promise<void> {
     if (closed) return;
     closed = true;
     if (timer) clearTimeout(timer);
@@ -217,6 +221,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
       refs.push({ partition: Number(partition), offset: Number(offset), token: token as string });
     }
     queue.end(error);
+    if (!releaseLeases) return;
     try {
       await release(refs);
     } catch (releaseError) {
@@ -237,7 +242,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
       flow = next;
       consumer.wake();
     },
-    close: () => shutdown(),
+    close: (options) => shutdown(undefined, options?.release ?? true),
     settled(deliveryIdValue, extendedTo) {
       if (extendedTo !== undefined) {
         const entry = outstanding.get(deliveryIdValue);

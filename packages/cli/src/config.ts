@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { CebusError, parseDuration } from "@cebus/core";
 
 /** Settings of `cebus serve`, from flags, environment, a config file and defaults (in that order of precedence). */
 export interface ServeConfig {
@@ -7,6 +8,8 @@ export interface ServeConfig {
   store: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   maxEventBytes: number | undefined;
+  /** How often retention (age and size limits) is applied, in ms [60 s]. */
+  retentionInterval: number;
 }
 
 export const defaultServeConfig: ServeConfig = {
@@ -15,6 +18,7 @@ export const defaultServeConfig: ServeConfig = {
   store: "sqlite:./cebus-data",
   logLevel: "info",
   maxEventBytes: undefined,
+  retentionInterval: 60_000,
 };
 
 /** A configuration problem: the CLI prints the message and exits 2. */
@@ -51,6 +55,16 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1)
       throw new ConfigError(`${where}: maxEventBytes must be a positive whole number of bytes`);
     return n;
+  },
+  retentionInterval: (v, where) => {
+    try {
+      const ms = typeof v === "number" ? v : parseDuration(String(v), where);
+      if (!Number.isFinite(ms) || ms < 100) throw new Error("too short");
+      return ms;
+    } catch (error) {
+      const detail = error instanceof CebusError ? ` (${error.message})` : "";
+      throw new ConfigError(`${where}: retentionInterval must be a duration of at least 100ms, such as 30s or 5m${detail}`);
+    }
   },
 };
 
@@ -101,6 +115,7 @@ const envNames: Record<string, keyof ServeConfig> = {
   CEBUS_STORE: "store",
   CEBUS_LOG_LEVEL: "logLevel",
   CEBUS_MAX_EVENT_BYTES: "maxEventBytes",
+  CEBUS_RETENTION_INTERVAL: "retentionInterval",
 };
 
 /** Resolves the serve configuration: flags > environment > config file (--config or CEBUS_CONFIG) > defaults. */

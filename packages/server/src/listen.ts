@@ -74,6 +74,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const http2 = createHttp2Server({}, options.handler);
   const sockets = new Set<Socket>();
   const sessions = new Set<import("node:http2").ServerHttp2Session>();
+  const streams = new Set<import("node:http2").ServerHttp2Stream>();
+  http2.on("stream", (stream) => {
+    streams.add(stream);
+    stream.once("close", () => streams.delete(stream));
+  });
   http2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -126,6 +131,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         const drained = new Promise<void>((resolve) => {
           const check = setInterval(() => {
             http1.closeIdleConnections();
+            // A response already complete whose request side is still open (a bidi stream the server ended)
+            // would hold the connection: RST_STREAM NO_ERROR tells the client to stop sending (RFC 9113, 8.1).
+            for (const stream of streams) if (stream.writableEnded) stream.close();
             if (sockets.size === 0) {
               clearInterval(check);
               resolve();

@@ -17,7 +17,8 @@ export interface Channel {
   readonly settler: Settler;
   /** Runs until the stream ends (resolves) or breaks (rejects); calls `started` once it is open. */
   run(started: () => void, deliveries: (batch: Delivery[]) => void): Promise<void>;
-  close(): void;
+  /** A clean close: the broker releases what this channel holds unsettled, for immediate redelivery. */
+  close(): Promise<void>;
 }
 
 type Waiter = { id: string; resolve: () => void; reject: (error: CebusError) => void };
@@ -25,7 +26,7 @@ type Waiter = { id: string; resolve: () => void; reject: (error: CebusError) => 
 const broken = () =>
   new CebusError(
     "unavailable",
-    "the connection to the broker broke before the broker confirmed this settle; the event will be redelivered once its lease expires",
+    "the connection to the broker broke before the broker confirmed this settle, so it may or may not have been applied; if not, the event is redelivered once its lease expires",
   );
 
 /** Collects calls made in the same tick into one batch. */
@@ -56,6 +57,10 @@ export function createStreamChannel(
   const pending = new Map<bigint, Waiter[]>();
   let nextId = 1n;
   let open = true;
+  let ended: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
 
   const send = (action: Settle["action"], waiters: Waiter[]) => {
     if (!open) {
@@ -137,11 +142,15 @@ export function createStreamChannel(
       } finally {
         fail();
         requests.end();
+        ended();
       }
     },
-    close() {
-      abort.abort();
+    async close() {
+      // Half-close: the broker releases the in-flight events and ends the stream; cancel if it does not in time.
       requests.end();
+      const timer = setTimeout(() => abort.abort(), 3000);
+      await finished;
+      clearTimeout(timer);
     },
   };
 }
@@ -157,6 +166,7 @@ export function createReceiveChannel(
   url: string,
 ): Channel {
   const abort = new AbortController();
+  const unsettled = new Set<string>(); // delivered on this channel and not yet settled: nacked on a clean close
   const call = async (run: () => Promise<unknown>) => {
     try {
       await run();
@@ -164,6 +174,7 @@ export function createReceiveChannel(
       throw toCebusError(error, url);
     }
   };
+  const ack = batcher((waiters) => void ackAll(waiters));
   const ackAll = async (waiters: Waiter[]) => {
     try {
       await call(() => subscriber.ack({ subscription, deliveryIds: waiters.map((w) => w.id) }));
@@ -175,15 +186,19 @@ export function createReceiveChannel(
   };
   return {
     settler: {
-      ack: batcher((waiters) => void ackAll(waiters)),
+      ack: (id) => {
+        unsettled.delete(id);
+        return ack(id);
+      },
       nack: (id, delayMs) =>
-        call(() =>
-          subscriber.nack({
+        call(() => {
+          unsettled.delete(id);
+          return subscriber.nack({
             subscription,
             deliveryIds: [id],
             delay: delayMs === undefined ? undefined : msToDuration(delayMs),
-          }),
-        ),
+          });
+        }),
       extend: (id, extensionMs) =>
         call(() =>
           subscriber.extendLease({
@@ -192,7 +207,11 @@ export function createReceiveChannel(
             extension: extensionMs === undefined ? undefined : msToDuration(extensionMs),
           }),
         ),
-      term: (id, reason) => call(() => subscriber.term({ subscription, deliveryIds: [id], reason })),
+      term: (id, reason) =>
+        call(() => {
+          unsettled.delete(id);
+          return subscriber.term({ subscription, deliveryIds: [id], reason });
+        }),
     },
     async run(started, deliveries) {
       let first = true;
@@ -202,14 +221,19 @@ export function createReceiveChannel(
             first = false;
             started();
           }
+          for (const d of response.deliveries) unsettled.add(d.deliveryId);
           if (response.deliveries.length > 0) deliveries(response.deliveries);
         }
       } catch (error) {
         if (!abort.signal.aborted) throw toCebusError(error, url);
       }
     },
-    close() {
+    async close() {
       abort.abort();
+      const held = [...unsettled];
+      unsettled.clear();
+      // Best effort: what cannot be released now comes back at its ack deadline.
+      if (held.length > 0) await subscriber.nack({ subscription, deliveryIds: held }).catch(() => {});
     },
   };
 }

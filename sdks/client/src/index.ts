@@ -10,5 +10,13 @@ export {
   type SubscribeOptions,
 } from "./client.js";
 export { toCebusError } from "./errors.js";
+export {
+  createMemoryProcessedEvents,
+  idempotent,
+  type IdempotentOptions,
+  type IdempotentOutcome,
+  type ProcessedEvents,
+  processedKey,
+} from "./idempotent.js";
 export type { Message } from "./message.js";
 export type { Subscription, SubscriptionStatus } from "./subscription.js";

@@ -84,8 +84,8 @@ export function createSubscription(open: () => Channel): Subscription {
     async close() {
       if (closed) return;
       closed = true;
-      channel?.close();
       wake?.();
+      await channel?.close();
       await loop;
     },
     [Symbol.asyncDispose]: () => subscription.close(),

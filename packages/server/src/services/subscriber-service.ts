@@ -73,8 +73,9 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
         name: start.consumerName,
       });
       const out = createAsyncQueue<ConsumeResponse["response"]>();
-      const stop = () => void consumer.close();
-      context.signal.addEventListener("abort", stop);
+      // A broken connection keeps the leases until their deadline (the consumer may still be processing).
+      const drop = () => void consumer.close({ release: false });
+      context.signal.addEventListener("abort", drop);
       const readRequests = async () => {
         for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
           const request: ConsumeRequest["request"] = next.value.request;
@@ -106,11 +107,14 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
           }
         }
       };
-      // The client half-closing (or failing) its side ends the consumer; its in-flight events are released.
-      readRequests().then(stop, (error) => {
-        out.end(error);
-        stop();
-      });
+      // The client half-closing its side is a clean close: the consumer ends and its in-flight events are released.
+      readRequests().then(
+        () => void consumer.close(),
+        (error) => {
+          out.end(error);
+          drop();
+        },
+      );
       void (async () => {
         try {
           for await (const deliveries of consumer.deliveries) {
@@ -134,8 +138,8 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
         };
         for await (const response of out) yield { response };
       } finally {
-        context.signal.removeEventListener("abort", stop);
-        await consumer.close();
+        context.signal.removeEventListener("abort", drop);
+        await consumer.close({ release: false });
       }
     },
 
@@ -145,14 +149,16 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
         flow: flowWindow(request.flow),
         name: request.consumerName,
       });
-      const stop = () => void consumer.close();
-      context.signal.addEventListener("abort", stop);
+      // A server stream has no half-close: the client ends it by cancelling, so leases are kept until their
+      // deadline; the SDK nacks what it holds before it cancels (a clean close).
+      const drop = () => void consumer.close({ release: false });
+      context.signal.addEventListener("abort", drop);
       try {
         yield { consumerId: consumer.id, deliveries: [] };
         for await (const deliveries of consumer.deliveries) yield { deliveries };
       } finally {
-        context.signal.removeEventListener("abort", stop);
-        await consumer.close();
+        context.signal.removeEventListener("abort", drop);
+        await consumer.close({ release: false });
       }
     },
 
