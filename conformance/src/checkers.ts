@@ -77,14 +77,31 @@ export function checkHistory(
 
   // unexpected: delivered ids nobody published, or ids the filter must keep out
   for (const d of delivers) {
-    if (!attempted.has(d.id)) add({ kind: "unexpected", subscription: d.subscription, id: d.id, detail: "delivered but never published" });
-    else if (never?.test(d.id)) add({ kind: "unexpected", subscription: d.subscription, id: d.id, detail: "delivered but excluded by the subscription's filter" });
+    if (!attempted.has(d.id))
+      add({
+        kind: "unexpected",
+        subscription: d.subscription,
+        id: d.id,
+        detail: "delivered but never published",
+      });
+    else if (never?.test(d.id))
+      add({
+        kind: "unexpected",
+        subscription: d.subscription,
+        id: d.id,
+        detail: "delivered but excluded by the subscription's filter",
+      });
   }
 
   if (e.attributes) {
     for (const d of delivers) {
       for (const [name, value] of Object.entries(e.attributes)) {
-        if (d.attributes[name] !== value) add({ kind: "unexpected", id: d.id, detail: `attribute ${name} is '${d.attributes[name]}', published '${value}'` });
+        if (d.attributes[name] !== value)
+          add({
+            kind: "unexpected",
+            id: d.id,
+            detail: `attribute ${name} is '${d.attributes[name]}', published '${value}'`,
+          });
       }
     }
   }
@@ -123,16 +140,24 @@ export function checkHistory(
     if (e.noDuplicates ?? atMostOnce) {
       const count = new Map<string, number>();
       for (const d of mine) count.set(d.id, (count.get(d.id) ?? 0) + 1);
-      for (const [id, n] of count) if (n > 1) add({ kind: "duplicated", subscription: spec.name, id, detail: `delivered ${n} times` });
+      for (const [id, n] of count)
+        if (n > 1) add({ kind: "duplicated", subscription: spec.name, id, detail: `delivered ${n} times` });
     }
 
     // confirmed acks: nothing after an ack that returned OK
     if ((e.noRedeliveryAfterAck ?? true) && !movesCursor) {
       const ackedAt = new Map<string, number>();
-      for (const s of mySettles) if (s.ok && s.action === "ack" && !ackedAt.has(s.id)) ackedAt.set(s.id, s.end);
+      for (const s of mySettles)
+        if (s.ok && s.action === "ack" && !ackedAt.has(s.id)) ackedAt.set(s.id, s.end);
       for (const d of mine) {
         const at = ackedAt.get(d.id);
-        if (at !== undefined && d.at > at) add({ kind: "redelivered-after-ack", subscription: spec.name, id: d.id, detail: `attempt ${d.attempt} at ${d.at} ms after the ack confirmed at ${at} ms` });
+        if (at !== undefined && d.at > at)
+          add({
+            kind: "redelivered-after-ack",
+            subscription: spec.name,
+            id: d.id,
+            detail: `attempt ${d.attempt} at ${d.at} ms after the ack confirmed at ${at} ms`,
+          });
       }
     }
 
@@ -145,9 +170,16 @@ export function checkHistory(
         for (let i = 1; i < list.length; i++) {
           const prev = list[i - 1] as Deliver;
           const next = list[i] as Deliver;
-          const released = mySettles.some((s) => s.deliveryId === prev.deliveryId && s.at <= next.at) || faults.some((f) => f >= prev.at && f <= next.at);
+          const released =
+            mySettles.some((s) => s.deliveryId === prev.deliveryId && s.at <= next.at) ||
+            faults.some((f) => f >= prev.at && f <= next.at);
           if (!released && next.at - prev.at < deadlineMs * 0.9) {
-            add({ kind: "duplicated-while-leased", subscription: spec.name, id, detail: `attempt ${next.attempt} ${Math.round(next.at - prev.at)} ms after attempt ${prev.attempt}, within the ${deadlineMs} ms lease` });
+            add({
+              kind: "duplicated-while-leased",
+              subscription: spec.name,
+              id,
+              detail: `attempt ${next.attempt} ${Math.round(next.at - prev.at)} ms after attempt ${prev.attempt}, within the ${deadlineMs} ms lease`,
+            });
           }
         }
       }
@@ -157,14 +189,18 @@ export function checkHistory(
     if (e.keyOrder ?? spec.ordered) {
       const keys = new Map<string, string[]>();
       for (const [id, p] of [...ctx.published].sort((a, b) => a[1].offset - b[1].offset)) {
-        const filteredOut = never?.test(id) || (spec.expectIds !== undefined && !new RegExp(spec.expectIds).test(id));
+        const filteredOut =
+          never?.test(id) || (spec.expectIds !== undefined && !new RegExp(spec.expectIds).test(id));
         if (p.key !== undefined && !filteredOut) keys.set(p.key, [...(keys.get(p.key) ?? []), id]);
       }
       const finishedAt = new Map<string, number>();
-      for (const s of mySettles) if (s.ok && (s.action === "ack" || s.action === "term") && !finishedAt.has(s.id)) finishedAt.set(s.id, s.at);
+      for (const s of mySettles)
+        if (s.ok && (s.action === "ack" || s.action === "term") && !finishedAt.has(s.id))
+          finishedAt.set(s.id, s.at);
       // an ack whose outcome is unknown may have been applied when it was sent (the lost check covers the rest)
       const unsure = ambiguousAcks(history.entries, sub);
-      for (const s of mySettles) if (s.action === "ack" && unsure.has(s.id) && !finishedAt.has(s.id)) finishedAt.set(s.id, s.at);
+      for (const s of mySettles)
+        if (s.action === "ack" && unsure.has(s.id) && !finishedAt.has(s.id)) finishedAt.set(s.id, s.at);
       for (const [key, ids] of keys) {
         for (let k = 1; k < ids.length; k++) {
           const previous = ids[k - 1] as string;
@@ -173,7 +209,12 @@ export function checkHistory(
           const done = finishedAt.get(previous);
           const deadLettered = deadIds.includes(previous);
           if ((done === undefined || done > first.at) && !deadLettered) {
-            add({ kind: "reordered", subscription: spec.name, id: first.id, detail: `key ${key}: delivered before ${previous} was acked or dead-lettered` });
+            add({
+              kind: "reordered",
+              subscription: spec.name,
+              id: first.id,
+              detail: `key ${key}: delivered before ${previous} was acked or dead-lettered`,
+            });
           }
         }
       }
@@ -190,33 +231,73 @@ export function checkHistory(
         const gap = next.at - s.end;
         const low = expected * (1 - jitter) - e.backoffToleranceMs;
         const high = expected * (1 + jitter) + e.backoffToleranceMs + 100;
-        if (gap < low || gap > high) add({ kind: "backoff", subscription: spec.name, id: s.id, detail: `attempt ${nacked.attempt}: redelivered after ${Math.round(gap)} ms, expected ${Math.round(low)}..${Math.round(high)} ms` });
+        if (gap < low || gap > high)
+          add({
+            kind: "backoff",
+            subscription: spec.name,
+            id: s.id,
+            detail: `attempt ${nacked.attempt}: redelivered after ${Math.round(gap)} ms, expected ${Math.round(low)}..${Math.round(high)} ms`,
+          });
       }
     }
 
     if (e.maxAttempt !== undefined) {
-      for (const d of mine) if (d.attempt > e.maxAttempt) add({ kind: "attempts", subscription: spec.name, id: d.id, detail: `attempt ${d.attempt} > ${e.maxAttempt}` });
+      for (const d of mine)
+        if (d.attempt > e.maxAttempt)
+          add({
+            kind: "attempts",
+            subscription: spec.name,
+            id: d.id,
+            detail: `attempt ${d.attempt} > ${e.maxAttempt}`,
+          });
     }
     if (e.minMaxAttempt !== undefined && mine.length > 0) {
       const highest = Math.max(...mine.map((d) => d.attempt));
-      if (highest < e.minMaxAttempt) add({ kind: "attempts", subscription: spec.name, detail: `highest attempt ${highest}, expected at least ${e.minMaxAttempt}` });
+      if (highest < e.minMaxAttempt)
+        add({
+          kind: "attempts",
+          subscription: spec.name,
+          detail: `highest attempt ${highest}, expected at least ${e.minMaxAttempt}`,
+        });
     }
 
     // dead letters: each exactly once, not before its attempts ran out
     if (spec.deadLetter) {
       const seen = new Map<string, number>();
       for (const id of deadIds) seen.set(id, (seen.get(id) ?? 0) + 1);
-      for (const [id, n] of seen) if (n > 1) add({ kind: "dead-letter-duplicate", subscription: spec.name, id, detail: `dead-lettered ${n} times` });
+      for (const [id, n] of seen)
+        if (n > 1)
+          add({
+            kind: "dead-letter-duplicate",
+            subscription: spec.name,
+            id,
+            detail: `dead-lettered ${n} times`,
+          });
       for (const record of dead.get(sub) ?? []) {
         const tries = mine.filter((d) => d.id === record.id).length;
         if (spec.maxAttempts && record.reason !== "conformance term" && tries < spec.maxAttempts) {
-          add({ kind: "dead-letter-early", subscription: spec.name, id: record.id, detail: `dead-lettered after ${tries} deliveries; max attempts is ${spec.maxAttempts}` });
+          add({
+            kind: "dead-letter-early",
+            subscription: spec.name,
+            id: record.id,
+            detail: `dead-lettered after ${tries} deliveries; max attempts is ${spec.maxAttempts}`,
+          });
         }
         if (e.deadLettered?.attempts !== undefined && record.attempts !== e.deadLettered.attempts) {
-          add({ kind: "dead-letter-early", subscription: spec.name, id: record.id, detail: `deliveryattempts ${record.attempts}, expected ${e.deadLettered.attempts}` });
+          add({
+            kind: "dead-letter-early",
+            subscription: spec.name,
+            id: record.id,
+            detail: `deliveryattempts ${record.attempts}, expected ${e.deadLettered.attempts}`,
+          });
         }
         if (e.deadLettered?.reason && !record.reason.includes(e.deadLettered.reason)) {
-          add({ kind: "dead-letter-missing", subscription: spec.name, id: record.id, detail: `reason '${record.reason}', expected '${e.deadLettered.reason}'` });
+          add({
+            kind: "dead-letter-missing",
+            subscription: spec.name,
+            id: record.id,
+            detail: `reason '${record.reason}', expected '${e.deadLettered.reason}'`,
+          });
         }
       }
     }
@@ -224,13 +305,23 @@ export function checkHistory(
 
   if (e.deadLettered) {
     const total = [...dead.values()].reduce((n, r) => n + new Set(r.map((x) => x.id)).size, 0);
-    if (total !== e.deadLettered.count) add({ kind: "dead-letter-missing", detail: `${total} event(s) dead-lettered, expected ${e.deadLettered.count}` });
+    if (total !== e.deadLettered.count)
+      add({
+        kind: "dead-letter-missing",
+        detail: `${total} event(s) dead-lettered, expected ${e.deadLettered.count}`,
+      });
   }
 
   if (e.publishError) {
     for (const p of publishes) {
-      if (p.ok) add({ kind: "publish", id: p.ids[0], detail: `publish succeeded; expected ${e.publishError}` });
-      else if (!p.error?.startsWith(e.publishError)) add({ kind: "publish", id: p.ids[0], detail: `publish failed with '${p.error}', expected ${e.publishError}` });
+      if (p.ok)
+        add({ kind: "publish", id: p.ids[0], detail: `publish succeeded; expected ${e.publishError}` });
+      else if (!p.error?.startsWith(e.publishError))
+        add({
+          kind: "publish",
+          id: p.ids[0],
+          detail: `publish failed with '${p.error}', expected ${e.publishError}`,
+        });
     }
   }
 
@@ -239,21 +330,40 @@ export function checkHistory(
     const outcomes = new Map<string, { offset: number; duplicate: boolean }[]>();
     const failed = new Set(publishes.filter((x) => !x.ok).flatMap((x) => x.ids));
     for (const p of publishes.filter((x) => x.ok)) {
-      p.ids.forEach((id, i) => outcomes.set(id, [...(outcomes.get(id) ?? []), { offset: p.offsets?.[i] ?? -1, duplicate: p.duplicate?.[i] ?? false }]));
+      p.ids.forEach((id, i) => {
+        const outcome = { offset: p.offsets?.[i] ?? -1, duplicate: p.duplicate?.[i] ?? false };
+        outcomes.set(id, [...(outcomes.get(id) ?? []), outcome]);
+      });
     }
     for (const [id, list] of outcomes) {
       const offsets = new Set(list.map((o) => o.offset));
       const originals = list.filter((o) => !o.duplicate).length;
-      if (offsets.size > 1) add({ kind: "publish", id, detail: `publishes of one id returned different offsets ${[...offsets].join(", ")}` });
-      if (originals > 1) add({ kind: "publish", id, detail: `${originals} publishes of one id reported duplicate=false; a republish must report duplicate=true` });
+      if (offsets.size > 1)
+        add({
+          kind: "publish",
+          id,
+          detail: `publishes of one id returned different offsets ${[...offsets].join(", ")}`,
+        });
+      if (originals > 1)
+        add({
+          kind: "publish",
+          id,
+          detail: `${originals} publishes of one id reported duplicate=false; a republish must report duplicate=true`,
+        });
       // an id whose first publish failed on the wire may have been stored anyway: then every OK reports a duplicate
-      if (originals === 0 && !failed.has(id)) add({ kind: "publish", id, detail: "every publish of this id reported duplicate=true, but none stored it first" });
+      if (originals === 0 && !failed.has(id))
+        add({
+          kind: "publish",
+          id,
+          detail: "every publish of this id reported duplicate=true, but none stored it first",
+        });
     }
   }
   if (e.duplicatesReported === false) {
     for (const p of publishes.filter((x) => x.ok)) {
       p.ids.forEach((id, i) => {
-        if (p.duplicate?.[i]) add({ kind: "publish", id, detail: "reported as a duplicate, but the dedupe window had passed" });
+        if (p.duplicate?.[i])
+          add({ kind: "publish", id, detail: "reported as a duplicate, but the dedupe window had passed" });
       });
     }
   }
@@ -261,20 +371,39 @@ export function checkHistory(
   if (e.exactlyOnceProcessing) {
     for (const spec of ctx.subscriptions.values()) {
       const processed = new Map<string, number>();
-      for (const d of delivers) if (d.subscription === spec.fullName && !d.redundant) processed.set(d.id, (processed.get(d.id) ?? 0) + 1);
+      for (const d of delivers)
+        if (d.subscription === spec.fullName && !d.redundant)
+          processed.set(d.id, (processed.get(d.id) ?? 0) + 1);
       for (const id of ctx.published.keys()) {
         const n = processed.get(id) ?? 0;
-        if (n !== 1) add({ kind: "processed", subscription: spec.name, id, detail: `processed ${n} times, expected exactly once` });
+        if (n !== 1)
+          add({
+            kind: "processed",
+            subscription: spec.name,
+            id,
+            detail: `processed ${n} times, expected exactly once`,
+          });
       }
     }
   }
 
   if (e.staleAckRejected) {
     const stale = settles.filter((x) => x.action === "stale-ack");
-    if (stale.length === 0) add({ kind: "stale-ack", detail: "no stale ack was sent (nothing was redelivered)" });
+    if (stale.length === 0)
+      add({ kind: "stale-ack", detail: "no stale ack was sent (nothing was redelivered)" });
     for (const x of stale) {
-      if (x.ok) add({ kind: "stale-ack", id: x.id, detail: `an ack with the stale delivery id ${x.deliveryId} succeeded` });
-      else if (!x.error?.startsWith(e.staleAckRejected)) add({ kind: "stale-ack", id: x.id, detail: `stale ack failed with '${x.error}', expected ${e.staleAckRejected}` });
+      if (x.ok)
+        add({
+          kind: "stale-ack",
+          id: x.id,
+          detail: `an ack with the stale delivery id ${x.deliveryId} succeeded`,
+        });
+      else if (!x.error?.startsWith(e.staleAckRejected))
+        add({
+          kind: "stale-ack",
+          id: x.id,
+          detail: `stale ack failed with '${x.error}', expected ${e.staleAckRejected}`,
+        });
     }
   }
 
@@ -285,7 +414,13 @@ export function checkHistory(
       for (const id of ctx.published.keys()) {
         if (!pattern.test(id)) continue;
         const n = delivers.filter((d) => d.subscription === spec.fullName && d.id === id).length;
-        if (n !== rule.times) add({ kind: "unexpected", subscription: spec.name, id, detail: `delivered ${n} times, expected ${rule.times}` });
+        if (n !== rule.times)
+          add({
+            kind: "unexpected",
+            subscription: spec.name,
+            id,
+            detail: `delivered ${n} times, expected ${rule.times}`,
+          });
       }
     }
   }
@@ -294,7 +429,12 @@ export function checkHistory(
     for (const d of delivers) {
       const p = ctx.published.get(d.id);
       if (p && (p.partition !== d.partition || p.offset !== d.offset)) {
-        add({ kind: "position", subscription: d.subscription, id: d.id, detail: `delivered at ${d.partition}/${d.offset}, published at ${p.partition}/${p.offset}` });
+        add({
+          kind: "position",
+          subscription: d.subscription,
+          id: d.id,
+          detail: `delivered at ${d.partition}/${d.offset}, published at ${p.partition}/${p.offset}`,
+        });
       }
     }
   }
@@ -305,7 +445,8 @@ export function checkHistory(
 
   if (e.everySubscriberDelivered) {
     for (const name of ctx.subscribers.keys()) {
-      if (!delivers.some((d) => d.subscriber === name)) add({ kind: "balance", detail: `subscriber ${name} received nothing` });
+      if (!delivers.some((d) => d.subscriber === name))
+        add({ kind: "balance", detail: `subscriber ${name} received nothing` });
     }
   }
   return anomalies;

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // cebus-conformance: runs the declarative cases of conformance/suites against a client under test and a broker,
 // checks each recorded history, prints progress and "N passed, N failed", and writes results.json and report.md.
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseSuite } from "./case.js";
 import type { ConformanceCase } from "./case.js";
+import { parseSuite } from "./case.js";
 import { loadKnownFailures } from "./known-failures.js";
 import { type Column, summarize, writeReport } from "./report.js";
 import { type CaseResult, runCase } from "./run-case.js";
@@ -17,18 +17,25 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory]
                          [--brokers N] [--cases GLOB] [--report DIR] [--list]`;
 
-const { values } = parseArgs({
-  options: {
-    broker: { type: "string" },
-    client: { type: "string", default: "node" },
-    backend: { type: "string", default: "sqlite" },
-    brokers: { type: "string", default: "1" },
-    cases: { type: "string", default: "**" },
-    report: { type: "string", default: join(root, "conformance", "results") },
-    list: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-});
+const options = {
+  broker: { type: "string" },
+  client: { type: "string", default: "node" },
+  backend: { type: "string", default: "sqlite" },
+  brokers: { type: "string", default: "1" },
+  cases: { type: "string", default: "**" },
+  report: { type: "string", default: join(root, "conformance", "results") },
+  list: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
+// `pnpm conformance -- --broker URL` passes the `--` through
+const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
+let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>["values"];
+try {
+  ({ values } = parseArgs({ args: argv, options }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
 if (values.help) {
   console.log(usage);
   process.exit(0);
@@ -40,13 +47,19 @@ const clients: Record<string, string[]> = {
 const client = clients[values.client] ?? values.client.split(" ").filter(Boolean);
 const clientName = clients[values.client] ? values.client : "custom";
 if (Number(values.brokers) !== 1) {
-  console.error(`--brokers ${values.brokers}: several broker processes need a shared backend (redis, nats or postgres), which this build does not have yet; use --brokers 1`);
+  console.error(
+    `--brokers ${values.brokers}: several broker processes need a shared backend (redis, nats or postgres), which this build does not have yet; use --brokers 1`,
+  );
   process.exit(2);
 }
 
 /** `*` matches within a path segment, `**` across; "ordering/*" selects a group. */
 function globToRegExp(glob: string): RegExp {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*/g, "\u0000").replace(/\*/g, "[^/]*").replace(/\u0000/g, ".*");
+  const pattern = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*\*/g, "<<any>>")
+    .replace(/\*/g, "[^/]*")
+    .replace(/<<any>>/g, ".*");
   return new RegExp(`^(${pattern.split(",").join("|")})$`);
 }
 
@@ -72,10 +85,21 @@ if (cases.length === 0) {
 }
 
 const backend = values.broker ? "external" : values.backend;
-const target: BrokerTarget = values.broker ? externalBroker(values.broker) : await startManagedBroker(values.backend);
+const target: BrokerTarget = values.broker
+  ? externalBroker(values.broker)
+  : await startManagedBroker(values.backend);
 const known = loadKnownFailures(join(root, "conformance", "known-failures.yaml"), clientName, backend);
 const tty = process.stdout.isTTY;
-const mark = (r: CaseResult) => (r.status === "passed" ? (known.has(r.id) ? "!" : "✓") : r.status === "skipped" ? "-" : known.has(r.id) ? "k" : "✗");
+const mark = (r: CaseResult) =>
+  r.status === "passed"
+    ? known.has(r.id)
+      ? "!"
+      : "✓"
+    : r.status === "skipped"
+      ? "-"
+      : known.has(r.id)
+        ? "k"
+        : "✗";
 console.log(`conformance: ${cases.length} cases, client ${clientName}, ${target.description}`);
 rmSync(join(values.report, "histories"), { recursive: true, force: true });
 const started = performance.now();
@@ -95,7 +119,8 @@ try {
       console.log(`      history: ${file}`);
     }
     if (result.status === "failed" && !known.has(c.id)) {
-      for (const a of result.anomalies.slice(0, 5)) console.log(`      ${a.kind}${a.id ? ` ${a.id}` : ""}: ${a.detail}`);
+      for (const a of result.anomalies.slice(0, 5))
+        console.log(`      ${a.kind}${a.id ? ` ${a.id}` : ""}: ${a.detail}`);
     }
   }
 } finally {
@@ -112,7 +137,10 @@ writeReport(values.report, [column], {
 });
 const s = summarize([column]);
 console.log(`\nreport: ${join(values.report, "report.md")}`);
-if (s.unexpectedPasses.length) console.log(`known failures that now pass (remove them from known-failures.yaml): ${s.unexpectedPasses.join(", ")}`);
+if (s.unexpectedPasses.length)
+  console.log(
+    `known failures that now pass (remove them from known-failures.yaml): ${s.unexpectedPasses.join(", ")}`,
+  );
 console.log(`skipped: ${s.skipped}, known failures: ${s.knownFailures}, time: ${seconds} s`);
 console.log(`${s.passed} passed, ${s.failed + s.unexpectedPasses.length} failed`);
 process.exit(s.mustFailures.length > 0 || s.unexpectedPasses.length > 0 ? 1 : 0);

@@ -9,10 +9,16 @@ import { parse } from "yaml";
 export function loadKnownFailures(path: string, client: string, backend: string): Map<string, string> {
   const known = new Map<string, string>();
   if (!existsSync(path)) return known;
-  const entries = (parse(readFileSync(path, "utf8")) ?? []) as { client?: string; backend?: string; case: string; reason: string }[];
+  const entries = (parse(readFileSync(path, "utf8")) ?? []) as {
+    client?: string;
+    backend?: string;
+    case: string;
+    reason: string;
+  }[];
   for (const entry of entries) {
     if (!entry.case || !entry.reason) throw new Error(`${path}: every known failure needs case and reason`);
-    if ((entry.client ?? client) === client && (entry.backend ?? backend) === backend) known.set(entry.case, entry.reason);
+    if ((entry.client ?? client) === client && (entry.backend ?? backend) === backend)
+      known.set(entry.case, entry.reason);
   }
   return known;
 }

@@ -21,7 +21,14 @@ export interface RunSummary {
 }
 
 export function summarize(columns: Column[]): RunSummary {
-  const summary: RunSummary = { passed: 0, failed: 0, skipped: 0, knownFailures: 0, unexpectedPasses: [], mustFailures: [] };
+  const summary: RunSummary = {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    knownFailures: 0,
+    unexpectedPasses: [],
+    mustFailures: [],
+  };
   for (const column of columns) {
     for (const r of column.results) {
       const known = column.known.has(r.id);
@@ -59,7 +66,17 @@ export function writeReport(dir: string, columns: Column[], meta: Record<string,
   const header = ["case", "guarantee", "level", ...columns.map((c) => `${c.client} · ${c.backend}`)];
   const rows = ids.map((id) => {
     const any = columns.flatMap((c) => c.results).find((r) => r.id === id);
-    return [id, any?.guarantee ?? "", any?.level ?? "", ...columns.map((c) => cell(c.results.find((r) => r.id === id), c.known.get(id)))];
+    return [
+      id,
+      any?.guarantee ?? "",
+      any?.level ?? "",
+      ...columns.map((c) =>
+        cell(
+          c.results.find((r) => r.id === id),
+          c.known.get(id),
+        ),
+      ),
+    ];
   });
   const s = summarize(columns);
   const lines = [
@@ -73,13 +90,21 @@ export function writeReport(dir: string, columns: Column[], meta: Record<string,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
     "",
   ];
-  const failures = columns.flatMap((c) => c.results.filter((r) => r.status === "failed").map((r) => ({ c, r })));
+  const failures = columns.flatMap((c) =>
+    c.results.filter((r) => r.status === "failed").map((r) => ({ c, r })),
+  );
   if (failures.length > 0) {
     lines.push("## Failures", "");
     for (const { c, r } of failures) {
-      lines.push(`### ${r.id} (${c.client} · ${c.backend})${c.known.has(r.id) ? ` — known: ${c.known.get(r.id)}` : ""}`, "");
+      lines.push(
+        `### ${r.id} (${c.client} · ${c.backend})${c.known.has(r.id) ? ` — known: ${c.known.get(r.id)}` : ""}`,
+        "",
+      );
       if (r.reason) lines.push("```", r.reason.slice(0, 2000), "```", "");
-      for (const a of r.anomalies) lines.push(`- ${a.kind}${a.subscription ? ` [${a.subscription}]` : ""}${a.id ? ` ${a.id}` : ""}: ${a.detail}`);
+      for (const a of r.anomalies)
+        lines.push(
+          `- ${a.kind}${a.subscription ? ` [${a.subscription}]` : ""}${a.id ? ` ${a.id}` : ""}: ${a.detail}`,
+        );
       lines.push("");
     }
   }

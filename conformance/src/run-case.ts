@@ -1,14 +1,21 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
 import { toCebusError } from "@cebus/client";
 import { msToDuration, stringAttribute } from "@cebus/core";
-import { type CloudEvent, CloudEventSchema, DeliveryMode, type Filter, FilterSchema, SubscriptionSchema, TopicSchema } from "@cebus/proto";
+import {
+  type CloudEvent,
+  CloudEventSchema,
+  DeliveryMode,
+  type Filter,
+  FilterSchema,
+  SubscriptionSchema,
+  TopicSchema,
+} from "@cebus/proto";
 import type { DeliveryEvent } from "@cebus/proto/conformance";
-import { type RawClients, createRawClients } from "@cebus/testing";
-import { fromJson } from "@bufbuild/protobuf";
+import { createRawClients, type RawClients } from "@cebus/testing";
 import type { ConformanceCase, SettlePolicy, Step, SubscriptionSpec } from "./case.js";
-import { type Anomaly, ambiguousAcks, type DeadLetterRecord, checkHistory } from "./checkers.js";
+import { type Anomaly, ambiguousAcks, checkHistory, type DeadLetterRecord } from "./checkers.js";
 import { type ClientProcess, startClientProcess } from "./client-process.js";
-import { type History, createHistory } from "./history.js";
+import { createHistory, type History } from "./history.js";
 import { type FaultProxy, startFaultProxy } from "./proxy.js";
 import type { BrokerTarget } from "./target.js";
 
@@ -59,16 +66,37 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   const base = { id: c.id, name: c.name, guarantee: c.guarantee, level: c.level };
   const empty = { published: 0, delivered: 0, acked: 0 };
   if (c.needsBrokerControl && !env.target.controllable) {
-    return { ...base, status: "skipped", anomalies: [], durationMs: 0, reason: "needs to control the broker process (not possible with --broker URL)", counts: empty };
+    return {
+      ...base,
+      status: "skipped",
+      anomalies: [],
+      durationMs: 0,
+      reason: "needs to control the broker process (not possible with --broker URL)",
+      counts: empty,
+    };
   }
-  const restarts = c.steps.some((s) => "fault" in s && s.fault.broker !== undefined && s.fault.broker !== "pause" && s.fault.broker !== "resume");
+  const restarts = c.steps.some(
+    (s) =>
+      "fault" in s &&
+      s.fault.broker !== undefined &&
+      s.fault.broker !== "pause" &&
+      s.fault.broker !== "resume",
+  );
   if (restarts && !env.durable) {
-    return { ...base, status: "skipped", anomalies: [], durationMs: 0, reason: "restarts the broker: needs a durable store", counts: empty };
+    return {
+      ...base,
+      status: "skipped",
+      anomalies: [],
+      durationMs: 0,
+      reason: "restarts the broker: needs a durable store",
+      counts: empty,
+    };
   }
 
   let rawClients: { url: string; clients: RawClients } | undefined;
   const raw = (): RawClients => {
-    if (rawClients?.url !== env.target.url) rawClients = { url: env.target.url, clients: createRawClients(env.target.url) };
+    if (rawClients?.url !== env.target.url)
+      rawClients = { url: env.target.url, clients: createRawClients(env.target.url) };
     return rawClients.clients;
   };
   const marks = new Map<string, number>();
@@ -124,13 +152,19 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
                 multiplier: spec.retry.multiplier ?? 2,
                 jitter: spec.retry.jitter ?? 0,
               }
-            : { minimumBackoff: msToDuration(100), maximumBackoff: msToDuration(1000), multiplier: 2, jitter: 0 },
+            : {
+                minimumBackoff: msToDuration(100),
+                maximumBackoff: msToDuration(1000),
+                multiplier: 2,
+                jitter: 0,
+              },
           filter: toFilter(spec.filter),
           startPosition: { position: { case: spec.start === "latest" ? "latest" : "earliest", value: {} } },
         }),
       });
     }
-    if (c.needsProxy) proxy = await startFaultProxy(new URL(env.target.url).port ? Number(new URL(env.target.url).port) : 80);
+    if (c.needsProxy)
+      proxy = await startFaultProxy(new URL(env.target.url).port ? Number(new URL(env.target.url).port) : 80);
     for (const name of c.clients) await startClient(name);
   }
 
@@ -139,7 +173,13 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     clients.set(name, client);
     client.onDelivery((d) => void onDelivery(name, d));
     client.onNotice((text) => history.add({ op: "notice", at: history.now(), client: name, text }));
-    await expectOk(client.send({ case: "connect", value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() } }), "connect");
+    await expectOk(
+      client.send({
+        case: "connect",
+        value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() },
+      }),
+      "connect",
+    );
   }
 
   async function expectOk(result: Promise<{ errorCode: string; errorMessage: string }>, what: string) {
@@ -154,7 +194,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     if (policy.termIds && new RegExp(policy.termIds).test(id)) return "term";
     const idMatches = policy.nackIds === undefined || new RegExp(policy.nackIds).test(id);
     const attemptMatches = policy.nackAttempts === undefined || policy.nackAttempts.includes(d.attempt);
-    if ((policy.nackIds !== undefined || policy.nackAttempts !== undefined) && idMatches && attemptMatches) return "nack";
+    if ((policy.nackIds !== undefined || policy.nackAttempts !== undefined) && idMatches && attemptMatches)
+      return "nack";
     return "ack";
   }
 
@@ -164,7 +205,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     const id = d.event?.id ?? "";
     const key = d.event?.attributes.partitionkey?.attr.value as string | undefined;
     const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(d.event?.attributes ?? {})) attributes[k] = String(v.attr.value ?? "");
+    for (const [k, v] of Object.entries(d.event?.attributes ?? {}))
+      attributes[k] = String(v.attr.value ?? "");
     attributes.type = d.event?.type ?? "";
     attributes.source = d.event?.source ?? "";
     history.add({
@@ -187,7 +229,11 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     counters.set(d.subscriber, seen);
     if (policy.crashAfter !== undefined && seen > policy.crashAfter) {
       if (seen === policy.crashAfter + 1) {
-        history.add({ op: "fault", at: history.now(), fault: `client ${clientName} killed after ${policy.crashAfter} deliveries` });
+        history.add({
+          op: "fault",
+          at: history.now(),
+          fault: `client ${clientName} killed after ${policy.crashAfter} deliveries`,
+        });
         await clients.get(clientName)?.kill();
       }
       return;
@@ -202,7 +248,12 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       );
       if (stale?.op === "deliver") {
         const at = history.now();
-        const r = await client.send(settleCommand({ ...d, deliveryId: stale.deliveryId }, { case: "ack", value: { $typeName: "cebus.conformance.v1.SettleCommand.Ack" } }));
+        const r = await client.send(
+          settleCommand(
+            { ...d, deliveryId: stale.deliveryId },
+            { case: "ack", value: { $typeName: "cebus.conformance.v1.SettleCommand.Ack" } },
+          ),
+        );
         history.add({
           op: "settle",
           at,
@@ -220,7 +271,15 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       }
     }
     if (policy.extendMs) {
-      await client.send(settleCommand(d, { case: "extend", value: { $typeName: "cebus.conformance.v1.SettleCommand.Extend", extension: msToDuration(policy.extendMs) } }));
+      await client.send(
+        settleCommand(d, {
+          case: "extend",
+          value: {
+            $typeName: "cebus.conformance.v1.SettleCommand.Extend",
+            extension: msToDuration(policy.extendMs),
+          },
+        }),
+      );
     }
     if (policy.holdMs) await sleep(policy.holdMs);
     const at = history.now();
@@ -235,7 +294,10 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
                 delay: policy.nackDelayMs === undefined ? undefined : msToDuration(policy.nackDelayMs),
               },
             })
-          : settleCommand(d, { case: "term", value: { $typeName: "cebus.conformance.v1.SettleCommand.Term", reason: "conformance term" } });
+          : settleCommand(d, {
+              case: "term",
+              value: { $typeName: "cebus.conformance.v1.SettleCommand.Term", reason: "conformance term" },
+            });
     let ok = false;
     let error: string | undefined;
     try {
@@ -272,9 +334,11 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       const key = keyOf(n);
       const attributes: CloudEvent["attributes"] = {};
       if (key) attributes.partitionkey = stringAttribute(key);
-      if (step.causal && key && previousOfKey.has(key)) attributes.causationid = stringAttribute(previousOfKey.get(key) as string);
+      if (step.causal && key && previousOfKey.has(key))
+        attributes.causationid = stringAttribute(previousOfKey.get(key) as string);
       if (key) previousOfKey.set(key, id);
-      for (const [name, value] of Object.entries(step.attributes ?? {})) attributes[name] = stringAttribute(value);
+      for (const [name, value] of Object.entries(step.attributes ?? {}))
+        attributes[name] = stringAttribute(value);
       return create(CloudEventSchema, {
         id,
         source: step.invalid === "missing-source" ? "" : "/conformance",
@@ -296,7 +360,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
           for (let attempt = 0; attempt < attempts; attempt++) {
             let ok = await publishBatch(clientName, chunk, timeoutMs);
             for (let retry = 1; !ok && step.retryUntilOk; retry++) {
-              if (retry > 200) throw new Error(`publish of ${chunk[0]?.id}.. still failing after 200 retries`);
+              if (retry > 200)
+                throw new Error(`publish of ${chunk[0]?.id}.. still failing after 200 retries`);
               await sleep(Math.min(1000, 50 * retry));
               ok = await publishBatch(clientName, chunk, timeoutMs);
             }
@@ -351,7 +416,12 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     }
     if (env.target.url === previousUrl) return;
     for (const client of clients.values()) {
-      await client.send({ case: "connect", value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() } }).catch(() => {});
+      await client
+        .send({
+          case: "connect",
+          value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() },
+        })
+        .catch(() => {});
     }
   }
 
@@ -381,15 +451,25 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     } else if ("unsubscribe" in step) {
       const client = clients.get(step.unsubscribe.client ?? c.clients[0] ?? "c1");
       await expectOk(
-        client?.send({ case: "unsubscribe", value: { $typeName: "cebus.conformance.v1.UnsubscribeCommand", subscriber: step.unsubscribe.subscriber } }) ??
-          Promise.reject(new Error("unsubscribe from an unknown client")),
+        client?.send({
+          case: "unsubscribe",
+          value: {
+            $typeName: "cebus.conformance.v1.UnsubscribeCommand",
+            subscriber: step.unsubscribe.subscriber,
+          },
+        }) ?? Promise.reject(new Error("unsubscribe from an unknown client")),
         `unsubscribe ${step.unsubscribe.subscriber}`,
       );
       // a clean close releases the subscriber's leases: redeliveries to others are expected from here on
       history.add({ op: "fault", at: history.now(), fault: `unsubscribed ${step.unsubscribe.subscriber}` });
     } else if ("publish" in step) {
       const run = publish(step.publish);
-      if (step.publish.background) background.push(run.catch((e) => void (failure ??= `background publish: ${e}`)));
+      if (step.publish.background)
+        background.push(
+          run.catch((e) => {
+            failure ??= `background publish: ${e}`;
+          }),
+        );
       else await run;
     } else if ("wait" in step) {
       await waitFor(step.wait);
@@ -409,13 +489,20 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         position: {
           position:
             markAt !== undefined
-              ? { case: "time", value: { seconds: BigInt(Math.floor(markAt / 1000)), nanos: (markAt % 1000) * 1_000_000 } }
+              ? {
+                  case: "time",
+                  value: { seconds: BigInt(Math.floor(markAt / 1000)), nanos: (markAt % 1000) * 1_000_000 },
+                }
               : typeof to === "number"
                 ? { case: "offsets", value: { offsets: [{ partition: 0, offset: BigInt(to) }] } }
                 : { case: to ?? "earliest", value: {} },
         },
       });
-      history.add({ op: "fault", at: history.now(), fault: `seek ${step.seek.subscription} to ${mark ?? to}` });
+      history.add({
+        op: "fault",
+        at: history.now(),
+        fault: `seek ${step.seek.subscription} to ${mark ?? to}`,
+      });
     } else if ("redrive" in step) {
       const spec = ctx.subscriptions.get(step.redrive.subscription);
       await ctx.admin().redriveDeadLetters({ subscription: spec?.fullName ?? "" });
@@ -466,7 +553,12 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     for (;;) {
       const at = history.now();
       try {
-        const { records } = await raw().subscriber.readTopic({ topic, partition: 0, fromOffset: BigInt(r.from), limit: 1000 });
+        const { records } = await raw().subscriber.readTopic({
+          topic,
+          partition: 0,
+          fromOffset: BigInt(r.from),
+          limit: 1000,
+        });
         history.add({ op: "read", at, from: r.from, ok: true, count: records.length });
         if (!r.expectError) return;
       } catch (error) {
@@ -475,7 +567,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         if (r.expectError === e.code) return;
         if (!r.expectError) throw new Error(`read from ${r.from} failed: ${e.code}: ${e.message}`);
       }
-      if (performance.now() > deadline) throw new Error(`read from offset ${r.from} never failed with ${r.expectError}`);
+      if (performance.now() > deadline)
+        throw new Error(`read from offset ${r.from} never failed with ${r.expectError}`);
       await sleep(200);
     }
   }
@@ -483,7 +576,13 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   const ackedIds = (subscription?: string) => {
     const ids = new Set<string>();
     for (const e of history.entries) {
-      if (e.op === "settle" && e.ok && (e.action === "ack" || e.action === "term") && (!subscription || e.subscription === subscription)) ids.add(e.id);
+      if (
+        e.op === "settle" &&
+        e.ok &&
+        (e.action === "ack" || e.action === "term") &&
+        (!subscription || e.subscription === subscription)
+      )
+        ids.add(e.id);
     }
     return ids;
   };
@@ -506,20 +605,35 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     const spec = w.subscription ? ctx.subscriptions.get(w.subscription) : undefined;
     for (;;) {
       const acked = ackedIds(spec?.fullName).size;
-      const deliveries = history.entries.filter((e) => e.op === "deliver" && (!spec || e.subscription === spec.fullName));
+      const deliveries = history.entries.filter(
+        (e) => e.op === "deliver" && (!spec || e.subscription === spec.fullName),
+      );
       const delivered = new Set(deliveries.map((e) => (e as { id: string }).id)).size;
       let dead = 0;
       if (w.deadLettered !== undefined) {
-        for (const s of ctx.subscriptions.values()) if (!spec || s === spec) dead += (await deadLetters(s)).length;
+        for (const s of ctx.subscriptions.values())
+          if (!spec || s === spec) dead += (await deadLetters(s)).length;
       }
-      if ((w.acked === undefined || acked >= w.acked) && (w.delivered === undefined || delivered >= w.delivered) && (w.deadLettered === undefined || dead >= w.deadLettered) && (w.deliveries === undefined || deliveries.length >= w.deliveries)) return;
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(w)} (acked ${acked}, delivered ${delivered}, dead-lettered ${dead})`);
+      if (
+        (w.acked === undefined || acked >= w.acked) &&
+        (w.delivered === undefined || delivered >= w.delivered) &&
+        (w.deadLettered === undefined || dead >= w.deadLettered) &&
+        (w.deliveries === undefined || deliveries.length >= w.deliveries)
+      )
+        return;
+      if (performance.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${JSON.stringify(w)} (acked ${acked}, delivered ${delivered}, dead-lettered ${dead})`,
+        );
       await sleep(50);
     }
   }
 
   /** After the steps: wait (bounded) until every expected event reached its end, so checks judge a settled history. */
-  async function settleDown(): Promise<{ dead: Map<string, DeadLetterRecord[]>; pending: Map<string, number> }> {
+  async function settleDown(): Promise<{
+    dead: Map<string, DeadLetterRecord[]>;
+    pending: Map<string, number>;
+  }> {
     await Promise.all(background);
     const dead = new Map<string, DeadLetterRecord[]>();
     const pending = new Map<string, number>();
@@ -536,7 +650,11 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
           pending.set(spec.fullName, await pendingOf(spec));
           if (pending.get(spec.fullName) !== 0) done = false;
         }
-        const finished = new Set([...ackedIds(spec.fullName), ...(dead.get(spec.fullName) ?? []).map((r) => r.id), ...ambiguous]);
+        const finished = new Set([
+          ...ackedIds(spec.fullName),
+          ...(dead.get(spec.fullName) ?? []).map((r) => r.id),
+          ...ambiguous,
+        ]);
         for (const id of ctx.published.keys()) {
           if (never?.test(id)) continue;
           if (spec.expectIds && !new RegExp(spec.expectIds).test(id)) continue;
@@ -565,8 +683,14 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         await setup();
         for (const step of c.steps) await runStep(step);
         const { dead, pending } = await settleDown();
-        const stats = c.expect.storedEvents === undefined ? undefined : await ctx.admin().getTopicStats({ name: topic });
-        anomalies = checkHistory(ctx, dead, stats ? Number(stats.stats?.eventCount ?? 0n) : undefined, pending);
+        const stats =
+          c.expect.storedEvents === undefined ? undefined : await ctx.admin().getTopicStats({ name: topic });
+        anomalies = checkHistory(
+          ctx,
+          dead,
+          stats ? Number(stats.stats?.eventCount ?? 0n) : undefined,
+          pending,
+        );
       })(),
       sleep(c.timeoutMs).then(() => {
         throw new Error(`case timed out after ${c.timeoutMs} ms`);
@@ -589,16 +713,39 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     acked: ackedIds().size,
   };
   if (failure) {
-    const logs = [...clients.values()].map((cl) => cl.log().slice(-1500)).filter(Boolean).join("\n");
-    return { ...base, status: "failed", anomalies, durationMs: performance.now() - started, reason: logs ? `${failure}\nclient stderr:\n${logs}` : failure, counts, history: history.entries };
+    const logs = [...clients.values()]
+      .map((cl) => cl.log().slice(-1500))
+      .filter(Boolean)
+      .join("\n");
+    return {
+      ...base,
+      status: "failed",
+      anomalies,
+      durationMs: performance.now() - started,
+      reason: logs ? `${failure}\nclient stderr:\n${logs}` : failure,
+      counts,
+      history: history.entries,
+    };
   }
   const passed = anomalies.length === 0;
-  return { ...base, status: passed ? "passed" : "failed", anomalies, durationMs: performance.now() - started, counts, history: passed ? undefined : history.entries };
+  return {
+    ...base,
+    status: passed ? "passed" : "failed",
+    anomalies,
+    durationMs: performance.now() - started,
+    counts,
+    history: passed ? undefined : history.entries,
+  };
 }
 
 function settleCommand(d: DeliveryEvent, action: import("@cebus/proto/conformance").SettleCommand["action"]) {
   return {
     case: "settle" as const,
-    value: { $typeName: "cebus.conformance.v1.SettleCommand" as const, subscriber: d.subscriber, deliveryId: d.deliveryId, action },
+    value: {
+      $typeName: "cebus.conformance.v1.SettleCommand" as const,
+      subscriber: d.subscriber,
+      deliveryId: d.deliveryId,
+      action,
+    },
   };
 }

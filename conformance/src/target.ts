@@ -14,7 +14,9 @@ export interface BrokerTarget {
 
 export async function startManagedBroker(backend: string): Promise<BrokerTarget> {
   if (backend !== "sqlite" && backend !== "memory") {
-    throw new Error(`backend '${backend}' is not available in this build; use sqlite or memory, or --broker URL`);
+    throw new Error(
+      `backend '${backend}' is not available in this build; use sqlite or memory, or --broker URL`,
+    );
   }
   const broker: BrokerProcess = await startBroker({
     store: backend === "memory" ? "memory" : "sqlite",

@@ -56,5 +56,34 @@ try {
   console.error(`FAILED: vitest wrote no report (${error.message})`);
 }
 
+// The conformance suite, on the embedded store with the Node client: each case counts as one test.
+process.stderr.write("\n== conformance (sqlite, node)\n");
+const conformanceDir = join(results, "conformance");
+const conformance = spawnSync(
+  process.execPath,
+  [
+    join(root, "conformance/dist/src/cli.js"),
+    "--backend",
+    "sqlite",
+    "--client",
+    "node",
+    "--report",
+    conformanceDir,
+  ],
+  { cwd: root, stdio: "inherit" },
+);
+try {
+  const { summary } = JSON.parse(readFileSync(join(conformanceDir, "results.json"), "utf8"));
+  passed += summary.passed - summary.unexpectedPasses.length;
+  failed += summary.failed + summary.unexpectedPasses.length;
+  if (conformance.status !== 0 && summary.failed + summary.unexpectedPasses.length === 0) {
+    failed++;
+    console.error(`FAILED: the conformance runner exited with ${conformance.status}`);
+  }
+} catch (error) {
+  failed++;
+  console.error(`FAILED: the conformance runner wrote no results (${error.message})`);
+}
+
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -81,7 +81,9 @@ async function run(command: ClientCommand): Promise<ResultFields> {
       client = createClient({ url: c.value.url });
       return {};
     case "publish": {
-      const results = await requireClient().publish(c.value.topic, c.value.events, { timeoutMs: c.value.timeoutMs || undefined });
+      const results = await requireClient().publish(c.value.topic, c.value.events, {
+        timeoutMs: c.value.timeoutMs || undefined,
+      });
       return {
         published: results.map((r) => ({
           $typeName: "cebus.conformance.v1.PublishOutcome" as const,
@@ -126,7 +128,11 @@ async function run(command: ClientCommand): Promise<ResultFields> {
 for await (const command of readFrames(process.stdin, ClientCommandSchema)) {
   // Commands run concurrently (a slow settle must not hold up a publish); results carry the command id.
   void run(command).then(
-    (result) => emit({ case: "result", value: create(CommandResultSchema, { published: result.published ?? [], id: command.id }) }),
+    (result) =>
+      emit({
+        case: "result",
+        value: create(CommandResultSchema, { published: result.published ?? [], id: command.id }),
+      }),
     (error: unknown) => {
       const e = CebusError.from(error, "unknown");
       emit({

@@ -63,7 +63,9 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
       return ms;
     } catch (error) {
       const detail = error instanceof CebusError ? ` (${error.message})` : "";
-      throw new ConfigError(`${where}: retentionInterval must be a duration of at least 100ms, such as 30s or 5m${detail}`);
+      throw new ConfigError(
+        `${where}: retentionInterval must be a duration of at least 100ms, such as 30s or 5m${detail}`,
+      );
     }
   },
 };

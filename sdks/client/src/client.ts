@@ -40,7 +40,11 @@ export interface SubscribeOptions {
 export interface CebusClient {
   /** Publishes one event (returns its result) or a batch in one call (returns one result per event, in order). */
   publish(topic: string, event: EventInput | CloudEvent, options?: PublishOptions): Promise<PublishResult>;
-  publish(topic: string, events: (EventInput | CloudEvent)[], options?: PublishOptions): Promise<PublishResult[]>;
+  publish(
+    topic: string,
+    events: (EventInput | CloudEvent)[],
+    options?: PublishOptions,
+  ): Promise<PublishResult[]>;
   /** Consumes a subscription: iterate the messages and settle each one. */
   subscribe(subscription: string, options?: SubscribeOptions): Subscription;
   readonly admin: Admin;
@@ -77,12 +81,18 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
   };
   const open = new Set<Subscription>();
 
-  async function publish(topic: string, input: EventInput | CloudEvent | (EventInput | CloudEvent)[], options: PublishOptions = {}) {
+  async function publish(
+    topic: string,
+    input: EventInput | CloudEvent | (EventInput | CloudEvent)[],
+    options: PublishOptions = {},
+  ) {
     const many = Array.isArray(input);
     const events = (many ? input : [input]).map((e) =>
       isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput),
     );
-    const { results } = await call(() => raw.publisher.publish({ topic, events }, { timeoutMs: options.timeoutMs }));
+    const { results } = await call(() =>
+      raw.publisher.publish({ topic, events }, { timeoutMs: options.timeoutMs }),
+    );
     const mapped = results.map((r, i) => ({
       id: (events[i] as CloudEvent).id,
       partition: r.partition,

@@ -1,6 +1,12 @@
 import { type BrokerProcess, startBroker } from "@cebus/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createMemoryProcessedEvents, idempotent, type Message, processedKey } from "./index.node.js";
+import {
+  createClient,
+  createMemoryProcessedEvents,
+  idempotent,
+  type Message,
+  processedKey,
+} from "./index.node.js";
 
 let broker: BrokerProcess;
 beforeAll(async () => {
@@ -22,9 +28,13 @@ describe("idempotent handlers", () => {
     const effects = new Map<string, number>();
     const processed = createMemoryProcessedEvents();
     // First pass: the effect runs but the ack is "lost" (never sent), so every lease expires and is redelivered.
-    const handle = idempotent(processed, async (m: Message) => {
-      effects.set(m.id, (effects.get(m.id) ?? 0) + 1);
-    }, { ack: false });
+    const handle = idempotent(
+      processed,
+      async (m: Message) => {
+        effects.set(m.id, (effects.get(m.id) ?? 0) + 1);
+      },
+      { ack: false },
+    );
     const subscription = cebus.subscribe("idem-sub");
     let duplicates = 0;
     for await (const message of subscription) {

@@ -12,9 +12,9 @@ export {
 export { toCebusError } from "./errors.js";
 export {
   createMemoryProcessedEvents,
-  idempotent,
   type IdempotentOptions,
   type IdempotentOutcome,
+  idempotent,
   type ProcessedEvents,
   processedKey,
 } from "./idempotent.js";

@@ -12,14 +12,27 @@ export function registerServe(program: Command): void {
     .option("--port <port>", "port to listen on; 0 picks a free one [8080, env CEBUS_PORT]")
     .option("--host <host>", "address to listen on [127.0.0.1, env CEBUS_HOST]")
     .option("--store <url>", "sqlite:DIR or memory [sqlite:./cebus-data, env CEBUS_STORE]")
-    .option("--config <file>", "JSON file with port, host, store, logLevel, maxEventBytes, retentionInterval [env CEBUS_CONFIG]")
-    .option("--retention-interval <duration>", "how often age and size retention runs [60s, env CEBUS_RETENTION_INTERVAL]")
+    .option(
+      "--config <file>",
+      "JSON file with port, host, store, logLevel, maxEventBytes, retentionInterval [env CEBUS_CONFIG]",
+    )
+    .option(
+      "--retention-interval <duration>",
+      "how often age and size retention runs [60s, env CEBUS_RETENTION_INTERVAL]",
+    )
     .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent [info, env CEBUS_LOG_LEVEL]",
     )
     .action(
-      async (flags: { port?: string; host?: string; store?: string; config?: string; logLevel?: string; retentionInterval?: string }) => {
+      async (flags: {
+        port?: string;
+        host?: string;
+        store?: string;
+        config?: string;
+        logLevel?: string;
+        retentionInterval?: string;
+      }) => {
         let config: ReturnType<typeof resolveServeConfig>;
         let store: ReturnType<typeof openStore>;
         try {
