@@ -11,6 +11,7 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { type Admin, createAdmin } from "./admin.js";
 import { createReceiveChannel, createStreamChannel } from "./channels.js";
 import { toCebusError } from "./errors.js";
+import { type BatchingOptions, createPublishBatcher } from "./publish-batcher.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 
 /** Where one published event was stored. */
@@ -38,7 +39,10 @@ export interface SubscribeOptions {
 }
 
 export interface CebusClient {
-  /** Publishes one event (returns its result) or a batch in one call (returns one result per event, in order). */
+  /**
+   * Publishes one event (returns its result) or a batch in one call (returns one result per event, in order).
+   * Single events published close together travel in one batch (see `batching`), so a plain loop is fast.
+   */
   publish(topic: string, event: EventInput | CloudEvent, options?: PublishOptions): Promise<PublishResult>;
   publish(
     topic: string,
@@ -62,6 +66,8 @@ export interface ClientSetup {
   url: string;
   transport: Transport;
   defaultMode: "stream" | "receive";
+  /** Gathering of single-event publishes into batches; false sends each on its own [on]. */
+  batching?: BatchingOptions | false;
 }
 
 /** The runtime-agnostic client over any Connect transport; `createClient` of the Node and browser entry points wraps it. */
@@ -81,6 +87,20 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
   };
   const open = new Set<Subscription>();
 
+  const send = async (topic: string, events: CloudEvent[], timeoutMs?: number) => {
+    const { results } = await call(() => raw.publisher.publish({ topic, events }, { timeoutMs }));
+    return results.map((r) => ({ partition: r.partition, offset: Number(r.offset), duplicate: r.duplicate }));
+  };
+  const batchers = new Map<string, ReturnType<typeof createPublishBatcher>>();
+  const batcherOf = (topic: string) => {
+    let batcher = batchers.get(topic);
+    if (!batcher) {
+      batcher = createPublishBatcher((events) => send(topic, events), setup.batching || {});
+      batchers.set(topic, batcher);
+    }
+    return batcher;
+  };
+
   async function publish(
     topic: string,
     input: EventInput | CloudEvent | (EventInput | CloudEvent)[],
@@ -90,15 +110,12 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
     const events = (many ? input : [input]).map((e) =>
       isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput),
     );
-    const { results } = await call(() =>
-      raw.publisher.publish({ topic, events }, { timeoutMs: options.timeoutMs }),
-    );
-    const mapped = results.map((r, i) => ({
-      id: (events[i] as CloudEvent).id,
-      partition: r.partition,
-      offset: Number(r.offset),
-      duplicate: r.duplicate,
-    }));
+    if (!many && setup.batching !== false && options.timeoutMs === undefined) {
+      const event = events[0] as CloudEvent;
+      return { id: event.id, ...(await batcherOf(topic).publish(event)) };
+    }
+    const results = await send(topic, events, options.timeoutMs);
+    const mapped = results.map((r, i) => ({ id: (events[i] as CloudEvent).id, ...r }));
     return many ? mapped : mapped[0];
   }
 

@@ -1,6 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type CebusClient, createCebusClient } from "./client.js";
+import type { BatchingOptions } from "./publish-batcher.js";
 
 export * from "./index.js";
 
@@ -9,6 +10,8 @@ export interface ClientOptions {
   url: string;
   /** Headers sent with every call (e.g. authorization). */
   headers?: Record<string, string>;
+  /** Gathering of single-event publishes into batches (linger, size, in-flight); false turns it off [on]. */
+  batching?: BatchingOptions | false;
 }
 
 /** A Cebus client for Node: Connect over HTTP/2 (cleartext or TLS), with the bidirectional Consume stream. */
@@ -21,6 +24,16 @@ export function createClient(options: ClientOptions): CebusClient {
       return next(request);
     });
   }
-  const transport = createConnectTransport({ baseUrl: options.url, httpVersion: "2", interceptors });
-  return createCebusClient({ url: options.url, transport, defaultMode: "stream" });
+  const transport = createConnectTransport({
+    baseUrl: options.url,
+    httpVersion: "2",
+    useBinaryFormat: true,
+    interceptors,
+  });
+  return createCebusClient({
+    url: options.url,
+    transport,
+    defaultMode: "stream",
+    batching: options.batching,
+  });
 }

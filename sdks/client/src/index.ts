@@ -19,4 +19,5 @@ export {
   processedKey,
 } from "./idempotent.js";
 export type { Message } from "./message.js";
+export type { BatchingOptions } from "./publish-batcher.js";
 export type { Subscription, SubscriptionStatus } from "./subscription.js";

@@ -1,0 +1,99 @@
+import { type CebusError, validateEvent } from "@cebus/core";
+import type { CloudEvent } from "@cebus/proto";
+
+/** How single-event publishes are gathered into batches (like a Kafka producer's linger.ms and batch.size). */
+export interface BatchingOptions {
+  /** Wait at most this long for more events before sending a batch [1 ms]; 0 sends on the next tick. */
+  lingerMs?: number;
+  /** Most events in one batch [500]. */
+  maxEvents?: number;
+  /** Most bytes (approximately, by data size) in one batch [1 MiB]. */
+  maxBytes?: number;
+  /** Most batches of one topic in flight at once; further batches queue until one returns [8]. */
+  maxInFlight?: number;
+}
+
+export interface BatchResult {
+  partition: number;
+  offset: number;
+  duplicate: boolean;
+}
+
+type Pending = { event: CloudEvent; resolve: (r: BatchResult) => void; reject: (e: CebusError) => void };
+
+const sizeOf = (event: CloudEvent): number => {
+  const data = event.data;
+  const body =
+    data.case === "binaryData" ? data.value.byteLength : data.case === "textData" ? data.value.length : 0;
+  return body + event.id.length + event.source.length + event.type.length + 64;
+};
+
+/**
+ * Gathers single publishes of one topic into batches: a batch goes when it is full or when `lingerMs` passed
+ * since its first event, with at most `maxInFlight` batches outstanding. Each caller gets its own event's result.
+ * Events are validated first, so one malformed event fails alone instead of failing its whole batch.
+ */
+export function createPublishBatcher(
+  send: (events: CloudEvent[]) => Promise<BatchResult[]>,
+  options: BatchingOptions = {},
+): { publish(event: CloudEvent): Promise<BatchResult> } {
+  const lingerMs = options.lingerMs ?? 1;
+  const maxEvents = options.maxEvents ?? 500;
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const maxInFlight = options.maxInFlight ?? 8;
+  let open: Pending[] = [];
+  let openBytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight = 0;
+  const ready: Pending[][] = []; // full or lingered batches waiting for an in-flight slot
+
+  const dispatch = () => {
+    while (inFlight < maxInFlight && ready.length > 0) {
+      const batch = ready.shift() as Pending[];
+      inFlight++;
+      send(batch.map((p) => p.event))
+        .then(
+          (results) => {
+            batch.forEach((p, i) => {
+              p.resolve(results[i] as BatchResult);
+            });
+          },
+          (error: CebusError) => {
+            for (const p of batch) p.reject(error);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          dispatch();
+        });
+    }
+  };
+
+  const seal = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (open.length === 0) return;
+    ready.push(open);
+    open = [];
+    openBytes = 0;
+    dispatch();
+  };
+
+  return {
+    publish(event) {
+      try {
+        validateEvent(event);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return new Promise<BatchResult>((resolve, reject) => {
+        const size = sizeOf(event);
+        if (open.length > 0 && openBytes + size > maxBytes) seal();
+        open.push({ event, resolve, reject });
+        openBytes += size;
+        if (open.length >= maxEvents) seal();
+        else if (!timer) timer = setTimeout(seal, lingerMs);
+      });
+    },
+  };
+}
