@@ -73,6 +73,9 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
+  // A lower bound of the outstanding deadlines, so expiry and scheduling scan the map only when one may be due.
+  let nextDeadline = Number.POSITIVE_INFINITY;
+  let wakeQueued = false;
 
   function forget(deliveryIdValue: string): Outstanding | undefined {
     const entry = outstanding.get(deliveryIdValue);
@@ -84,16 +87,18 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
   }
 
   function expire(now: number): void {
+    if (now < nextDeadline) return;
+    nextDeadline = Number.POSITIVE_INFINITY;
     for (const [key, entry] of outstanding) {
       if (entry.deadline <= now) forget(key);
+      else nextDeadline = Math.min(nextDeadline, entry.deadline);
     }
   }
 
   function schedule(): void {
     if (closed) return;
     const now = ctx.now();
-    let at = now + ctx.pollIntervalMs;
-    for (const entry of outstanding.values()) at = Math.min(at, entry.deadline + 1);
+    const at = Math.min(now + ctx.pollIntervalMs, nextDeadline + 1);
     if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
     timerAt = at;
@@ -156,6 +161,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         const bytes = lease.event.data.byteLength;
         const deadline = atMostOnce ? now + ackDeadlineMs : lease.deadline;
         outstanding.set(idValue, { bytes, deadline, attempt: lease.attempt });
+        nextDeadline = Math.min(nextDeadline, deadline);
         outstandingBytes += bytes;
         ctx.track(idValue, consumer);
         credit--;
@@ -249,13 +255,22 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         if (entry) entry.deadline = extendedTo;
         return;
       }
-      if (forget(deliveryIdValue)) consumer.wake();
+      // Refill in steps, not per ack: claim again once a quarter of the window is free (or nothing is left).
+      if (!forget(deliveryIdValue)) return;
+      const free = flow.maxEvents - outstanding.size;
+      if (outstanding.size === 0 || free >= Math.max(1, Math.floor(flow.maxEvents / 4))) consumer.wake();
     },
     attemptOf(deliveryIdValue) {
       return outstanding.get(deliveryIdValue)?.attempt;
     },
     wake() {
-      void pump();
+      // Many wakes in one turn (a batch of acks, several publishes) become one pump.
+      if (wakeQueued) return;
+      wakeQueued = true;
+      setImmediate(() => {
+        wakeQueued = false;
+        void pump();
+      });
     },
   };
   return consumer;

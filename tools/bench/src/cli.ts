@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// pnpm bench: starts `cebus serve` as its own process, drives it with @cebus/client from this process, runs the
+// raw backend baseline in the same invocation, prints a table and writes JSON + Markdown. Never a test: nothing
+// here asserts on time.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startBroker } from "@cebus/testing";
+import type { BenchContext } from "./context.js";
+import { machine, markdown, writeResults } from "./report.js";
+import type { RunResult } from "./result.js";
+import { burst } from "./scenarios/burst.js";
+import { fanout } from "./scenarios/fanout.js";
+import { latency } from "./scenarios/latency.js";
+import { manyTopics } from "./scenarios/many-topics.js";
+import { ordered } from "./scenarios/ordered.js";
+import { throughput, throughputRawSqlite } from "./scenarios/throughput.js";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const usage = `usage: pnpm bench [--quick] [--store sqlite|memory] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
+  1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst`;
+const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
+let values: {
+  quick?: boolean;
+  store?: string;
+  scenarios?: string;
+  json?: string;
+  profile?: string;
+  help?: boolean;
+};
+try {
+  ({ values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean" },
+      store: { type: "string" },
+      scenarios: { type: "string" },
+      json: { type: "string" },
+      profile: { type: "string" },
+      help: { type: "boolean" },
+    },
+  }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const store = values.store ?? "sqlite";
+if (store !== "sqlite" && store !== "memory") {
+  console.error(
+    `--store ${store}: this build benchmarks the embedded store (sqlite) or memory; the Redis, NATS and PostgreSQL scenarios come with those backends`,
+  );
+  process.exit(2);
+}
+const quick = values.quick ?? false;
+const selected = new Set((values.scenarios ?? "1,2,3,4,5,6").split(",").map((s) => s.trim()));
+const jsonPath = values.json ?? join(root, "tools/bench/results", quick ? "quick.json" : "full.json");
+
+const scenarios: [
+  string,
+  (ctx: BenchContext) => Promise<RunResult>,
+  ((ctx: BenchContext) => Promise<RunResult>)?,
+][] = [
+  ["1", throughput, store === "sqlite" ? throughputRawSqlite : undefined],
+  ["2", latency],
+  ["3", fanout],
+  ["4", ordered],
+  ["5", manyTopics],
+  ["6", burst],
+];
+
+const meta = {
+  ...machine(),
+  store,
+  mode: quick ? "quick" : "full",
+  date: new Date().toISOString().slice(0, 10),
+};
+console.error(`cebus bench (${meta.mode}) on ${meta.cpu}, store ${store}`);
+const results: RunResult[] = [];
+for (const [id, run, baseline] of scenarios) {
+  if (!selected.has(id)) continue;
+  // a fresh broker per scenario, so one scenario's leftovers do not weigh on the next
+  const broker = await startBroker({
+    store: store === "memory" ? "memory" : "sqlite",
+    // --profile DIR: the broker writes a V8 CPU profile there when it exits (open it in Chrome DevTools)
+    env: values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : undefined,
+  });
+  try {
+    results.push(await run({ broker, store, quick }));
+  } finally {
+    await broker.kill("SIGTERM"); // a clean stop, so a --profile is written
+    await broker[Symbol.asyncDispose]();
+  }
+  if (baseline) results.push(await baseline({ broker, store, quick }));
+}
+const md = markdown(results, meta);
+writeResults(jsonPath, results, meta, md);
+console.log(`\n${md}`);
+console.log(`written: ${jsonPath} and ${jsonPath.replace(/\.json$/, ".md")}`);
