@@ -51,6 +51,12 @@ export interface BrokerOptions {
   limits?: Partial<BrokerLimits>;
   /** How often idle consumers look for work other broker processes made visible [1000 ms]. */
   pollIntervalMs?: number;
+  /**
+   * The longest an idle consumer goes without looking at the store [30 s]. Publishes through this broker, nacks,
+   * and lease deadlines wake consumers at once; the poll only finds work done by other broker processes on a
+   * shared store and leases left by a previous run.
+   */
+  maxPollIntervalMs?: number;
   /** How often retention runs [60 s]; 0 turns the timer off (applyRetention still works). */
   retentionIntervalMs?: number;
   /** The clock, injectable for tests. */
@@ -250,7 +256,9 @@ export function createBroker(options: BrokerOptions): Broker {
     limits,
     logger,
     pollIntervalMs: options.pollIntervalMs ?? 1000,
+    maxPollIntervalMs: Math.max(options.pollIntervalMs ?? 1000, options.maxPollIntervalMs ?? 30_000),
     now,
+    wakeSubscriptionAt: (subscription, topic, at) => wakeSubscriptionAt(subscription, topic, at),
     track(deliveryId, owner) {
       owners.set(deliveryId, owner);
     },

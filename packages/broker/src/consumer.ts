@@ -76,6 +76,8 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
   // A lower bound of the outstanding deadlines, so expiry and scheduling scan the map only when one may be due.
   let nextDeadline = Number.POSITIVE_INFINITY;
   let wakeQueued = false;
+  let idlePollMs = ctx.pollIntervalMs; // grows while polls find nothing, so idle consumers cost (almost) nothing
+  let nextVisible = Number.POSITIVE_INFINITY; // when an expired lease of ours is visible again (after its backoff)
 
   function forget(deliveryIdValue: string): Outstanding | undefined {
     const entry = outstanding.get(deliveryIdValue);
@@ -90,15 +92,19 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     if (now < nextDeadline) return;
     nextDeadline = Number.POSITIVE_INFINITY;
     for (const [key, entry] of outstanding) {
-      if (entry.deadline <= now) forget(key);
-      else nextDeadline = Math.min(nextDeadline, entry.deadline);
+      if (entry.deadline <= now) {
+        forget(key);
+        const visible = entry.deadline + retryDelay(subscription.retryPolicy, entry.attempt);
+        if (visible > now) nextVisible = Math.min(nextVisible, visible);
+      } else nextDeadline = Math.min(nextDeadline, entry.deadline);
     }
   }
 
   function schedule(): void {
     if (closed) return;
     const now = ctx.now();
-    const at = Math.min(now + ctx.pollIntervalMs, nextDeadline + 1);
+    if (nextVisible <= now) nextVisible = Number.POSITIVE_INFINITY;
+    const at = Math.min(now + idlePollMs, nextDeadline + 1, nextVisible + 1);
     if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
     timerAt = at;
@@ -195,10 +201,15 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     }
     pumping = true;
     try {
+      let found = false;
       do {
         again = false;
-        if (await pumpOnce()) again = true;
+        if (await pumpOnce()) {
+          again = true;
+          found = true;
+        }
       } while (again && !closed);
+      idlePollMs = found ? ctx.pollIntervalMs : Math.min(ctx.maxPollIntervalMs, idlePollMs * 2);
     } catch (error) {
       ctx.logger.warn({ err: error, consumer: id, subscription: subscription.name }, "consumer stopped");
       void shutdown(error);
@@ -221,13 +232,28 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     if (timer) clearTimeout(timer);
     ctx.detach(consumer);
     const refs: LeaseRef[] = [];
+    const left: Outstanding[] = [...outstanding.values()];
     for (const key of [...outstanding.keys()]) {
       forget(key);
       const [partition, offset, token] = key.split(".");
       refs.push({ partition: Number(partition), offset: Number(offset), token: token as string });
     }
     queue.end(error);
-    if (!releaseLeases) return;
+    if (!releaseLeases) {
+      // The leases stay until their deadlines; make sure the subscription's other consumers look again then.
+      let first = Number.POSITIVE_INFINITY;
+      let last = 0;
+      for (const entry of left) {
+        const visible = entry.deadline + retryDelay(subscription.retryPolicy, entry.attempt);
+        first = Math.min(first, visible);
+        last = Math.max(last, visible);
+      }
+      if (left.length > 0) {
+        ctx.wakeSubscriptionAt(subscription.name, subscription.topic, first);
+        if (last > first) ctx.wakeSubscriptionAt(subscription.name, subscription.topic, last);
+      }
+      return;
+    }
     try {
       await release(refs);
     } catch (releaseError) {

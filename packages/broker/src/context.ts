@@ -8,8 +8,12 @@ export interface EngineContext {
   readonly store: Store;
   readonly limits: BrokerLimits;
   readonly logger: Logger;
+  /** How often an idle consumer looks for work it was not woken for; doubles while idle, up to maxPollIntervalMs. */
   readonly pollIntervalMs: number;
+  readonly maxPollIntervalMs: number;
   now(): number;
+  /** Wakes the subscription's consumers at `at` (leases a broken connection left behind come back then). */
+  wakeSubscriptionAt(subscription: string, topic: string, at: number): void;
   /** Moves an event to the subscription's dead-letter topic (if any) and ends its lease. */
   deadLetter(
     subscription: Subscription,

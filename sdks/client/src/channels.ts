@@ -29,14 +29,17 @@ const broken = () =>
     "the connection to the broker broke before the broker confirmed this settle, so it may or may not have been applied; if not, the event is redelivered once its lease expires",
   );
 
-/** Collects calls made in the same tick into one batch. */
+/** After the current turn's I/O and promise jobs (a whole delivery batch is handled by then). */
+const defer: (run: () => void) => void = globalThis.setImmediate ?? ((run) => setTimeout(run, 0));
+
+/** Collects the settles of one event-loop turn into one batch (one round trip, one store transaction). */
 function batcher(flush: (batch: Waiter[]) => void): (id: string) => Promise<void> {
   let batch: Waiter[] = [];
   return (id) =>
     new Promise<void>((resolve, reject) => {
       batch.push({ id, resolve, reject });
       if (batch.length === 1) {
-        queueMicrotask(() => {
+        defer(() => {
           const full = batch;
           batch = [];
           flush(full);

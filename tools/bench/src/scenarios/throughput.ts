@@ -41,6 +41,7 @@ export async function throughput(ctx: BenchContext): Promise<RunResult> {
     }
   })();
   const before = sampleProcess(ctx.broker.pid);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const ticker = setInterval(() => {
     const s = (performance.now() - started) / 1000;
@@ -65,6 +66,7 @@ export async function throughput(ctx: BenchContext): Promise<RunResult> {
   const seconds = (performance.now() - started) / 1000;
   clearInterval(ticker);
   const after = sampleProcess(ctx.broker.pid);
+  const clientCpu = process.cpuUsage(clientBefore);
   await subscription.close();
   await consuming;
   await client.close();
@@ -82,7 +84,12 @@ export async function throughput(ctx: BenchContext): Promise<RunResult> {
     p999Ms: round(e2e.percentile(99.9)),
     brokerCpuPercent: Math.round(((after.cpuMs - before.cpuMs) / (seconds * 1000)) * 100),
     brokerPeakRssMb: Math.round(after.peakRssMb),
-    notes: { batch: BATCH, publishCallsInFlight: IN_FLIGHT, partitions: 4 },
+    notes: {
+      batch: BATCH,
+      publishCallsInFlight: IN_FLIGHT,
+      partitions: 4,
+      clientCpuPercent: Math.round(((clientCpu.user + clientCpu.system) / 1000 / (seconds * 1000)) * 100),
+    },
   };
 }
 
