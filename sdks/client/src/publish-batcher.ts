@@ -9,7 +9,7 @@ export interface BatchingOptions {
   maxEvents?: number;
   /** Most bytes (approximately, by data size) in one batch [1 MiB]. */
   maxBytes?: number;
-  /** Most batches of one topic in flight at once; further batches queue until one returns [8]. */
+  /** Most batches of one topic in flight at once; further batches queue until one returns, and grow meanwhile [2]. */
   maxInFlight?: number;
 }
 
@@ -40,7 +40,7 @@ export function createPublishBatcher(
   const lingerMs = options.lingerMs ?? 1;
   const maxEvents = options.maxEvents ?? 500;
   const maxBytes = options.maxBytes ?? 1024 * 1024;
-  const maxInFlight = options.maxInFlight ?? 8;
+  const maxInFlight = options.maxInFlight ?? 2;
   let open: Pending[] = [];
   let openBytes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -64,19 +64,30 @@ export function createPublishBatcher(
         )
         .finally(() => {
           inFlight--;
-          dispatch();
+          if (ready.length === 0 && lingered) seal();
+          else dispatch();
         });
     }
   };
 
+  let lingered = false; // the open batch waited its linger time and goes as soon as a slot frees
+
   const seal = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
+    lingered = false;
     if (open.length === 0) return;
     ready.push(open);
     open = [];
     openBytes = 0;
     dispatch();
+  };
+
+  // While every slot is busy a lingered batch keeps growing instead of queueing behind the others as a small one.
+  const onLinger = () => {
+    timer = undefined;
+    if (inFlight < maxInFlight) seal();
+    else lingered = true;
   };
 
   return {
@@ -92,7 +103,7 @@ export function createPublishBatcher(
         open.push({ event, resolve, reject });
         openBytes += size;
         if (open.length >= maxEvents) seal();
-        else if (!timer) timer = setTimeout(seal, lingerMs);
+        else if (!timer && !lingered) timer = setTimeout(onLinger, lingerMs);
       });
     },
   };
