@@ -8,3 +8,10 @@ export {
   startBroker,
 } from "./broker-process.js";
 export { consumeAndAck, createRawClients, type RawClients, testEvent } from "./clients.js";
+export {
+  ensureRedisInstalled,
+  freePort,
+  type RedisServer,
+  type RedisServerOptions,
+  startRedis,
+} from "./redis-server.js";

@@ -1,0 +1,2 @@
+export { openRedisStore, type RedisConnectOptions } from "./connect.js";
+export { createRedisStore, type RedisStoreOptions } from "./redis-store.js";
