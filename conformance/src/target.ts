@@ -1,4 +1,4 @@
-import { type BrokerProcess, startBroker } from "@cebus/testing";
+import { type BrokerProcess, type RedisServer, startBroker, startRedis } from "@cebus/testing";
 
 /** The broker under test: one the runner starts and controls (faults possible), or any running broker by URL. */
 export interface BrokerTarget {
@@ -12,14 +12,19 @@ export interface BrokerTarget {
   close(): Promise<void>;
 }
 
+export const backends = ["sqlite", "memory", "redis"] as const;
+
 export async function startManagedBroker(backend: string): Promise<BrokerTarget> {
-  if (backend !== "sqlite" && backend !== "memory") {
+  if (!(backends as readonly string[]).includes(backend)) {
     throw new Error(
-      `backend '${backend}' is not available in this build; use sqlite or memory, or --broker URL`,
+      `backend '${backend}' is not available in this build; use ${backends.join(", ")}, or --broker URL`,
     );
   }
+  // A backend server of our own: installed from Debian's packages when missing, on a free loopback port.
+  const redis: RedisServer | undefined =
+    backend === "redis" ? await startRedis({ appendfsync: "always" }) : undefined;
   const broker: BrokerProcess = await startBroker({
-    store: backend === "memory" ? "memory" : "sqlite",
+    store: redis ? `${redis.url}/0` : backend === "memory" ? "memory" : "sqlite",
     args: ["--retention-interval", "250ms"],
   });
   return {
@@ -27,13 +32,16 @@ export async function startManagedBroker(backend: string): Promise<BrokerTarget>
       return broker.url;
     },
     controllable: true,
-    description: `cebus serve --store ${backend} (pid ${broker.pid})`,
+    description: redis
+      ? `cebus serve --store redis (redis-server ${redis.port}, appendfsync ${redis.appendfsync}) (pid ${broker.pid})`
+      : `cebus serve --store ${backend} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
     pause: () => broker.pause(),
     resume: () => broker.resume(),
     close: async () => {
       await broker[Symbol.asyncDispose]();
+      await redis?.[Symbol.asyncDispose]();
     },
   };
 }

@@ -62,22 +62,28 @@ describe("serve configuration", () => {
 });
 
 describe("store URLs", () => {
-  it("names the accepted forms for an unknown URL, and says a backend is not in this build", () => {
-    expect(() => openStore("ftp://x")).toThrow(
+  it("names the accepted forms for an unknown URL, and says a backend is not in this build", async () => {
+    await expect(openStore("ftp://x")).rejects.toThrow(
       /is not a known store URL; use memory, sqlite::memory:, sqlite:DIR/,
     );
-    expect(() => openStore("redis://127.0.0.1:6379")).toThrow(
-      /the redis backend is not available in this build yet/,
+    await expect(openStore("nats://127.0.0.1:4222")).rejects.toThrow(
+      /the nats backend is not available in this build yet/,
     );
-    expect(() => openStore("sqlite:")).toThrow(/names no directory/);
+    await expect(openStore("sqlite:")).rejects.toThrow(/names no directory/);
+  });
+
+  it("names the URL and the cause when Redis is not there", async () => {
+    await expect(openStore("redis://127.0.0.1:1/0")).rejects.toThrow(
+      /^cannot use Redis at redis:\/\/127\.0\.0\.1:1\/0: .*is redis-server running there\?$/,
+    );
   });
 
   it("opens memory and directory stores", async () => {
-    const memory = openStore("memory");
+    const memory = await openStore("memory");
     expect(memory.description).toBe("sqlite::memory:");
     await memory.close();
     const dir = mkdtempSync(join(tmpdir(), "cebus-store-"));
-    const onDisk = openStore(`sqlite:${dir}`);
+    const onDisk = await openStore(`sqlite:${dir}`);
     expect(onDisk.description).toBe(`sqlite:${join(dir, "cebus.db")}`);
     await onDisk.close();
   });

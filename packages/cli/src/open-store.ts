@@ -1,14 +1,25 @@
 import { join, resolve } from "node:path";
+import { CebusError } from "@cebus/core";
 import type { Store } from "@cebus/store";
+import { openRedisStore } from "@cebus/store-redis";
 import { createSqliteStore } from "@cebus/store-sqlite";
 import { ConfigError } from "./config.js";
 
-const accepted = "memory, sqlite::memory:, sqlite:DIR (the database is DIR/cebus.db) or a directory path";
+const accepted =
+  "memory, sqlite::memory:, sqlite:DIR (the database is DIR/cebus.db), a directory path, or redis://host:port[/db]";
 
-/** Opens the store named by a store URL. */
-export function openStore(url: string): Store {
+/** Opens the store named by a store URL; a store that cannot be used is a ConfigError naming the URL and the cause. */
+export async function openStore(url: string): Promise<Store> {
   if (url === "memory" || url === "sqlite::memory:") return createSqliteStore({ path: ":memory:" });
-  const backend = /^(redis|rediss|nats|postgres|postgresql):\/\//.exec(url)?.[1];
+  if (/^(redis|rediss|redis\+cluster):\/\//.test(url)) {
+    try {
+      return await openRedisStore(url);
+    } catch (error) {
+      if (error instanceof CebusError) throw new ConfigError(error.message);
+      throw error;
+    }
+  }
+  const backend = /^(nats|postgres|postgresql):\/\//.exec(url)?.[1];
   if (backend) {
     throw new ConfigError(
       `the ${backend} backend is not available in this build yet; use --store sqlite:DIR or memory`,

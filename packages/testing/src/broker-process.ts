@@ -9,8 +9,8 @@ export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 export const cliPath = join(repoRoot, "packages/cli/dist/bin.js");
 
 export interface BrokerOptions {
-  /** "sqlite" (a temp data dir, the default) or "memory". */
-  store?: "memory" | "sqlite";
+  /** "sqlite" (a temp data dir, the default), "memory", or a store URL such as redis://127.0.0.1:6379/0. */
+  store?: "memory" | "sqlite" | (string & {});
   /** Reuse this data dir (kept on dispose). */
   dataDir?: string;
   port?: number;
@@ -39,9 +39,12 @@ export interface BrokerProcess extends AsyncDisposable {
 
 /** Starts `cebus serve` (the built binary) on a free port and waits until it listens. */
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerProcess> {
-  const ownDir = options.store !== "memory" && !options.dataDir;
+  const external = options.store !== undefined && options.store !== "memory" && options.store !== "sqlite";
+  const ownDir = options.store !== "memory" && !external && !options.dataDir;
   const dataDir =
-    options.store === "memory" ? undefined : (options.dataDir ?? mkdtempSync(join(tmpdir(), "cebus-test-")));
+    options.store === "memory" || external
+      ? undefined
+      : (options.dataDir ?? mkdtempSync(join(tmpdir(), "cebus-test-")));
   let output = "";
   let child: ChildProcess;
   let exited: Promise<void>;
@@ -57,7 +60,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerPr
       "--port",
       String(port),
       "--store",
-      dataDir ? `sqlite:${dataDir}` : "memory",
+      external ? (options.store as string) : dataDir ? `sqlite:${dataDir}` : "memory",
       ...(options.args ?? []),
     ];
     child = spawn(process.execPath, args, {

@@ -11,7 +11,10 @@ export function registerServe(program: Command): void {
     .description("run the broker (Connect, gRPC and gRPC-Web on one port; /healthz, /readyz)")
     .option("--port <port>", "port to listen on; 0 picks a free one [8080, env CEBUS_PORT]")
     .option("--host <host>", "address to listen on [127.0.0.1, env CEBUS_HOST]")
-    .option("--store <url>", "sqlite:DIR or memory [sqlite:./cebus-data, env CEBUS_STORE]")
+    .option(
+      "--store <url>",
+      "sqlite:DIR, memory or redis://host:port[/db] [sqlite:./cebus-data, env CEBUS_STORE]",
+    )
     .option(
       "--config <file>",
       "JSON file with port, host, store, logLevel, maxEventBytes, retentionInterval [env CEBUS_CONFIG]",
@@ -34,10 +37,10 @@ export function registerServe(program: Command): void {
         retentionInterval?: string;
       }) => {
         let config: ReturnType<typeof resolveServeConfig>;
-        let store: ReturnType<typeof openStore>;
+        let store: Awaited<ReturnType<typeof openStore>>;
         try {
           config = resolveServeConfig(flags);
-          store = openStore(config.store);
+          store = await openStore(config.store);
         } catch (error) {
           if (error instanceof ConfigError) {
             process.stderr.write(`error: ${error.message}\n`);
