@@ -9,13 +9,14 @@ import { parseArgs } from "node:util";
 import type { ConformanceCase } from "./case.js";
 import { parseSuite } from "./case.js";
 import { loadKnownFailures } from "./known-failures.js";
-import { type Column, summarize, writeReport } from "./report.js";
+import { type Column, mergeReports, summarize, writeReport } from "./report.js";
 import { type CaseResult, runCase } from "./run-case.js";
 import { type BrokerTarget, externalBroker, startManagedBroker } from "./target.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory|redis]
-                         [--brokers N] [--cases GLOB] [--report DIR] [--list]`;
+                         [--brokers N] [--cases GLOB] [--report DIR] [--list]
+       cebus-conformance --merge DIR,DIR,... --report DIR   (one matrix from several runs)`;
 
 const options = {
   broker: { type: "string" },
@@ -25,6 +26,7 @@ const options = {
   cases: { type: "string", default: "**" },
   report: { type: "string", default: join(root, "conformance", "results") },
   list: { type: "boolean", default: false },
+  merge: { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 // `pnpm conformance -- --broker URL` passes the `--` through
@@ -38,6 +40,11 @@ try {
 }
 if (values.help) {
   console.log(usage);
+  process.exit(0);
+}
+if (values.merge) {
+  const s = mergeReports(values.merge.split(","), values.report);
+  console.log(`matrix: ${join(values.report, "report.md")} (${s.passed} passed, ${s.failed} failed)`);
   process.exit(0);
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CaseResult } from "./run-case.js";
 
@@ -109,4 +109,23 @@ export function writeReport(dir: string, columns: Column[], meta: Record<string,
     }
   }
   writeFileSync(join(dir, "report.md"), lines.join("\n"));
+}
+
+/** Combines the results.json of several runs (one column each) into one matrix in `out`. */
+export function mergeReports(dirs: string[], out: string): RunSummary {
+  const columns: Column[] = [];
+  const meta: Record<string, string> = {};
+  for (const dir of dirs) {
+    const run = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as {
+      meta: Record<string, string>;
+      columns: (Omit<Column, "known"> & { known: Record<string, string> })[];
+    };
+    for (const c of run.columns) {
+      columns.push({ ...c, known: new Map(Object.entries(c.known)) });
+      meta[`${c.client} · ${c.backend}`] =
+        `${run.meta.broker}; ${run.meta.cases} cases in ${run.meta["run time"]}`;
+    }
+  }
+  writeReport(out, columns, meta);
+  return summarize(columns);
 }

@@ -56,34 +56,42 @@ try {
   console.error(`FAILED: vitest wrote no report (${error.message})`);
 }
 
-// The conformance suite, on the embedded store with the Node client: each case counts as one test.
-process.stderr.write("\n== conformance (sqlite, node)\n");
-const conformanceDir = join(results, "conformance");
-const conformance = spawnSync(
+// The conformance suite with the Node client on each backend the runner can start by itself; each case counts as
+// one test. The columns are merged into one matrix (test-results/conformance/report.md).
+const conformanceRuns = [];
+for (const backend of ["sqlite", "redis"]) {
+  process.stderr.write(`\n== conformance (${backend}, node)\n`);
+  const dir = join(results, `conformance-${backend}`);
+  conformanceRuns.push(dir);
+  const run = spawnSync(
+    process.execPath,
+    [join(root, "conformance/dist/src/cli.js"), "--backend", backend, "--client", "node", "--report", dir],
+    { cwd: root, stdio: "inherit" },
+  );
+  try {
+    const { summary } = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+    passed += summary.passed - summary.unexpectedPasses.length;
+    failed += summary.failed + summary.unexpectedPasses.length;
+    if (run.status !== 0 && summary.failed + summary.unexpectedPasses.length === 0) {
+      failed++;
+      console.error(`FAILED: the conformance runner (${backend}) exited with ${run.status}`);
+    }
+  } catch (error) {
+    failed++;
+    console.error(`FAILED: the conformance runner (${backend}) wrote no results (${error.message})`);
+  }
+}
+spawnSync(
   process.execPath,
   [
     join(root, "conformance/dist/src/cli.js"),
-    "--backend",
-    "sqlite",
-    "--client",
-    "node",
+    "--merge",
+    conformanceRuns.join(","),
     "--report",
-    conformanceDir,
+    join(results, "conformance"),
   ],
   { cwd: root, stdio: "inherit" },
 );
-try {
-  const { summary } = JSON.parse(readFileSync(join(conformanceDir, "results.json"), "utf8"));
-  passed += summary.passed - summary.unexpectedPasses.length;
-  failed += summary.failed + summary.unexpectedPasses.length;
-  if (conformance.status !== 0 && summary.failed + summary.unexpectedPasses.length === 0) {
-    failed++;
-    console.error(`FAILED: the conformance runner exited with ${conformance.status}`);
-  }
-} catch (error) {
-  failed++;
-  console.error(`FAILED: the conformance runner wrote no results (${error.message})`);
-}
 
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
