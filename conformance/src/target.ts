@@ -33,7 +33,7 @@ export async function startManagedBroker(backend: string): Promise<BrokerTarget>
     },
     controllable: true,
     description: redis
-      ? `cebus serve --store redis (redis-server ${redis.port}, appendfsync ${redis.appendfsync}) (pid ${broker.pid})`
+      ? `cebus serve --store redis (redis-server, appendfsync ${redis.appendfsync}) (pid ${broker.pid})`
       : `cebus serve --store ${backend} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
