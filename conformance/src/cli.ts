@@ -11,7 +11,7 @@ import { parseSuite } from "./case.js";
 import { loadKnownFailures } from "./known-failures.js";
 import { type Column, mergeReports, summarize, writeReport } from "./report.js";
 import { type CaseResult, runCase } from "./run-case.js";
-import { type BrokerTarget, externalBroker, startManagedBroker } from "./target.js";
+import { type BrokerTarget, externalBroker, sharedBackends, startManagedBroker } from "./target.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory|redis]
@@ -53,9 +53,14 @@ const clients: Record<string, string[]> = {
 };
 const client = clients[values.client] ?? values.client.split(" ").filter(Boolean);
 const clientName = clients[values.client] ? values.client : "custom";
-if (Number(values.brokers) !== 1) {
+const brokers = Number(values.brokers);
+if (!Number.isInteger(brokers) || brokers < 1 || brokers > 8) {
+  console.error(`--brokers ${values.brokers}: give a whole number from 1 to 8`);
+  process.exit(2);
+}
+if (brokers > 1 && (values.broker || !sharedBackends.includes(values.backend))) {
   console.error(
-    `--brokers ${values.brokers}: several broker processes need a shared backend (redis, nats or postgres), which this build does not have yet; use --brokers 1`,
+    `--brokers ${brokers}: several broker processes need a shared backend the runner starts (${sharedBackends.join(", ")}); sqlite and memory belong to one process`,
   );
   process.exit(2);
 }
@@ -91,10 +96,10 @@ if (cases.length === 0) {
   process.exit(2);
 }
 
-const backend = values.broker ? "external" : values.backend;
+const backend = values.broker ? "external" : brokers > 1 ? `${values.backend} x${brokers}` : values.backend;
 const target: BrokerTarget = values.broker
   ? externalBroker(values.broker)
-  : await startManagedBroker(values.backend);
+  : await startManagedBroker(values.backend, brokers);
 const known = loadKnownFailures(join(root, "conformance", "known-failures.yaml"), clientName, backend);
 const tty = process.stdout.isTTY;
 const mark = (r: CaseResult) =>

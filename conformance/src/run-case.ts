@@ -119,7 +119,13 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   const counters = new Map<string, number>();
   let failure: string | undefined;
 
-  const clientUrl = () => proxy?.url ?? env.target.url;
+  /** Clients spread over the broker processes (one subscription's consumers then sit on different brokers). */
+  const clientUrl = (name?: string) => {
+    if (proxy) return proxy.url;
+    const urls = env.target.urls;
+    const index = Math.max(0, name === undefined ? 0 : c.clients.indexOf(name));
+    return urls[index % urls.length] ?? env.target.url;
+  };
 
   async function setup(): Promise<void> {
     const admin = ctx.admin();
@@ -176,7 +182,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     await expectOk(
       client.send({
         case: "connect",
-        value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() },
+        value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl(name) },
       }),
       "connect",
     );
@@ -415,11 +421,13 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       return;
     }
     if (env.target.url === previousUrl) return;
-    for (const client of clients.values()) {
+    // The restarted broker had to take another port: its clients connect again (resubscribing is up to the case).
+    for (const [name, client] of clients) {
+      if (env.target.urls.length > 1 && c.clients.indexOf(name) % env.target.urls.length !== 0) continue;
       await client
         .send({
           case: "connect",
-          value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl() },
+          value: { $typeName: "cebus.conformance.v1.ConnectCommand", url: clientUrl(name) },
         })
         .catch(() => {});
     }

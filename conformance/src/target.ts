@@ -2,7 +2,10 @@ import { type BrokerProcess, type RedisServer, startBroker, startRedis } from "@
 
 /** The broker under test: one the runner starts and controls (faults possible), or any running broker by URL. */
 export interface BrokerTarget {
+  /** The first broker: admin calls, proxies and faults go there. */
   readonly url: string;
+  /** Every broker process (several over one shared backend); client i connects to urls[i % n]. */
+  readonly urls: string[];
   readonly controllable: boolean;
   readonly description: string;
   kill(signal: NodeJS.Signals): Promise<void>;
@@ -13,8 +16,10 @@ export interface BrokerTarget {
 }
 
 export const backends = ["sqlite", "memory", "redis"] as const;
+/** Backends several broker processes can share. */
+export const sharedBackends = ["redis"];
 
-export async function startManagedBroker(backend: string): Promise<BrokerTarget> {
+export async function startManagedBroker(backend: string, count = 1): Promise<BrokerTarget> {
   if (!(backends as readonly string[]).includes(backend)) {
     throw new Error(
       `backend '${backend}' is not available in this build; use ${backends.join(", ")}, or --broker URL`,
@@ -23,24 +28,31 @@ export async function startManagedBroker(backend: string): Promise<BrokerTarget>
   // A backend server of our own: installed from Debian's packages when missing, on a free loopback port.
   const redis: RedisServer | undefined =
     backend === "redis" ? await startRedis({ appendfsync: "always" }) : undefined;
-  const broker: BrokerProcess = await startBroker({
-    store: redis ? `${redis.url}/0` : backend === "memory" ? "memory" : "sqlite",
-    args: ["--retention-interval", "250ms"],
-  });
+  const start = () =>
+    startBroker({
+      store: redis ? `${redis.url}/0` : backend === "memory" ? "memory" : "sqlite",
+      args: ["--retention-interval", "250ms"],
+    });
+  const broker: BrokerProcess = await start();
+  const others: BrokerProcess[] = [];
+  for (let i = 1; i < count; i++) others.push(await start());
   return {
     get url() {
       return broker.url;
     },
+    get urls() {
+      return [broker.url, ...others.map((b) => b.url)];
+    },
     controllable: true,
     description: redis
-      ? `cebus serve --store redis (redis-server, appendfsync ${redis.appendfsync}) (pid ${broker.pid})`
+      ? `${count > 1 ? `${count} x ` : ""}cebus serve --store redis (redis-server, appendfsync ${redis.appendfsync}) (pid ${broker.pid})`
       : `cebus serve --store ${backend} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
     pause: () => broker.pause(),
     resume: () => broker.resume(),
     close: async () => {
-      await broker[Symbol.asyncDispose]();
+      for (const b of [broker, ...others]) await b[Symbol.asyncDispose]();
       await redis?.[Symbol.asyncDispose]();
     },
   };
@@ -52,6 +64,7 @@ export function externalBroker(url: string): BrokerTarget {
   };
   return {
     url,
+    urls: [url],
     controllable: false,
     description: `external broker at ${url}`,
     kill: async () => refuse(),

@@ -59,13 +59,21 @@ try {
 // The conformance suite with the Node client on each backend the runner can start by itself; each case counts as
 // one test. The columns are merged into one matrix (test-results/conformance/report.md).
 const conformanceRuns = [];
-for (const backend of ["sqlite", "redis"]) {
-  process.stderr.write(`\n== conformance (${backend}, node)\n`);
-  const dir = join(results, `conformance-${backend}`);
+for (const [backend, brokers] of [
+  ["sqlite", 1],
+  ["redis", 1],
+  ["redis", 2], // two broker processes over one Redis, the clients of a case spread over both
+]) {
+  const label = brokers > 1 ? `${backend} x${brokers}` : backend;
+  process.stderr.write(`\n== conformance (${label}, node)\n`);
+  const dir = join(results, `conformance-${backend}-${brokers}`);
   conformanceRuns.push(dir);
   const run = spawnSync(
     process.execPath,
-    [join(root, "conformance/dist/src/cli.js"), "--backend", backend, "--client", "node", "--report", dir],
+    [
+      join(root, "conformance/dist/src/cli.js"),
+      ...["--backend", backend, "--brokers", String(brokers), "--client", "node", "--report", dir],
+    ],
     { cwd: root, stdio: "inherit" },
   );
   try {
@@ -74,11 +82,11 @@ for (const backend of ["sqlite", "redis"]) {
     failed += summary.failed + summary.unexpectedPasses.length;
     if (run.status !== 0 && summary.failed + summary.unexpectedPasses.length === 0) {
       failed++;
-      console.error(`FAILED: the conformance runner (${backend}) exited with ${run.status}`);
+      console.error(`FAILED: the conformance runner (${label}) exited with ${run.status}`);
     }
   } catch (error) {
     failed++;
-    console.error(`FAILED: the conformance runner (${backend}) wrote no results (${error.message})`);
+    console.error(`FAILED: the conformance runner (${label}) wrote no results (${error.message})`);
   }
 }
 spawnSync(

@@ -256,7 +256,11 @@ export function createBroker(options: BrokerOptions): Broker {
     limits,
     logger,
     pollIntervalMs: options.pollIntervalMs ?? 1000,
-    maxPollIntervalMs: Math.max(options.pollIntervalMs ?? 1000, options.maxPollIntervalMs ?? 30_000),
+    // On a shared store another broker may die holding leases: nobody wakes us when they expire, so poll more.
+    maxPollIntervalMs: Math.max(
+      options.pollIntervalMs ?? 1000,
+      options.maxPollIntervalMs ?? (store.watch ? 2000 : 30_000),
+    ),
     now,
     wakeSubscriptionAt: (subscription, topic, at) => wakeSubscriptionAt(subscription, topic, at),
     track(deliveryId, owner) {
@@ -448,6 +452,14 @@ export function createBroker(options: BrokerOptions): Broker {
     }
     return outcomes;
   }
+
+  // Changes made through other broker processes on a shared store wake our consumers too.
+  const unwatch = store.watch?.((change) => {
+    if (closing) return;
+    if (change.subscription !== undefined)
+      wakeSubscriptionAt(change.subscription, change.topic, change.at ?? now());
+    else wakeTopic(change.topic);
+  });
 
   const broker: Broker = {
     async createTopic(input, opts = {}) {
@@ -705,6 +717,7 @@ export function createBroker(options: BrokerOptions): Broker {
       if (closed) return;
       closed = true;
       await broker.drain();
+      unwatch?.();
       if (retentionTimer) clearInterval(retentionTimer);
       for (const timer of wakeTimers) clearTimeout(timer);
       await store.close();

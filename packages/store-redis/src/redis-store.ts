@@ -10,6 +10,7 @@ import type {
   PartitionInfo,
   SettleAction,
   Store,
+  StoreChange,
   StoredEvent,
   SubscriptionCounts,
 } from "@cebus/store";
@@ -50,6 +51,13 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const topicsKey = `${ns}:topics`;
   const subsKey = `${ns}:subscriptions`;
   const base = (topic: string) => `${ns}:{${topic}}`;
+  const channel = `${ns}:changes`;
+  // Tells every broker process over this Redis (this one included) that something became deliverable.
+  const announce = (change: StoreChange) => {
+    redis.publish(channel, JSON.stringify(change)).catch(() => {}); // best effort: consumers also poll
+  };
+  let subscriber: Redis | Cluster | undefined;
+  const listeners = new Set<(change: StoreChange) => void>();
 
   for (const [name, lua] of Object.entries(scripts)) {
     redis.defineCommand(name.replace(/Script$/, ""), { numberOfKeys: 1, lua });
@@ -181,6 +189,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       for (let i = 0; i < flat.length; i += 3) {
         out.push({ partition: num(flat[i]), offset: num(flat[i + 1]), duplicate: num(flat[i + 2]) === 1 });
       }
+      if (out.some((r) => !r.duplicate)) announce({ topic });
       return out;
     },
 
@@ -244,6 +253,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     async seek(subscription, cursors) {
       const sub = await subscriptionTopic(subscription);
       await call("seek", base(sub.topic), [subscription, cursors.length, ...cursors]);
+      announce({ topic: sub.topic, subscription });
     },
 
     async claim(request: ClaimRequest): Promise<Lease[]> {
@@ -297,7 +307,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       ];
       for (const l of action.leases) args.push(l.partition, l.offset, l.token);
       const flat = await call<unknown[]>("settle", base(sub.topic), args);
-      return flat.map((v) => num(v) === 1);
+      const matched = flat.map((v) => num(v) === 1);
+      if (action.kind === "nack" && matched.some(Boolean)) {
+        announce({ topic: sub.topic, subscription, at: action.until ?? action.now });
+      }
+      return matched;
     },
 
     async subscriptionStats(subscription, now): Promise<SubscriptionCounts> {
@@ -319,7 +333,9 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       const sub = await subscriptionTopic(subscription);
       const args: (string | number)[] = [subscription, now, events.length];
       for (const e of events) args.push(e.partition, e.offset);
-      return num(await call("requeue", base(sub.topic), args));
+      const count = num(await call("requeue", base(sub.topic), args));
+      if (count > 0) announce({ topic: sub.topic, subscription, at: now });
+      return count;
     },
 
     async trim(topic, { olderThan, maxBytes, dedupeBefore }) {
@@ -331,7 +347,30 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return removed;
     },
 
+    watch(listener) {
+      listeners.add(listener);
+      if (!subscriber) {
+        const sub = (redis as Redis).duplicate();
+        subscriber = sub;
+        sub.on("error", () => {}); // it reconnects and resubscribes by itself
+        sub.on("message", (_channel: string, message: string) => {
+          let change: StoreChange;
+          try {
+            change = JSON.parse(message) as StoreChange;
+          } catch {
+            return;
+          }
+          for (const l of listeners) l(change);
+        });
+        void sub.subscribe(channel).catch(() => {});
+      }
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
     async close() {
+      await subscriber?.quit().catch(() => subscriber?.disconnect());
       await redis.quit().catch(() => redis.disconnect());
     },
   };

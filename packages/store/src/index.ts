@@ -8,6 +8,7 @@ export type {
   PartitionInfo,
   SettleAction,
   Store,
+  StoreChange,
   StoredEvent,
   SubscriptionCounts,
 } from "./store.js";

@@ -89,8 +89,22 @@ export interface Store {
     options: { olderThan: number; maxBytes: number; dedupeBefore: number },
   ): Promise<number>;
 
+  /**
+   * Shared stores (several broker processes over one backend) report changes made by any process, so consumers
+   * on every broker wake at once: new events in a topic, or events of a subscription visible again at `at`.
+   * Stores owned by one process (sqlite) leave this out.
+   */
+  watch?(listener: (change: StoreChange) => void): () => void;
+
   /** Releases connections and flushes. */
   close(): Promise<void>;
+}
+
+export interface StoreChange {
+  topic: string;
+  /** Set when one subscription is concerned (a nack, a requeue, a seek); `at` is when its events are visible. */
+  subscription?: string;
+  at?: number;
 }
 
 export interface AppendEvent {
