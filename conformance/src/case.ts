@@ -102,6 +102,8 @@ export type Step =
         broker?: "kill" | "term" | "pause" | "resume" | "restart";
         client?: string;
         clientFault?: "kill" | "restart";
+        /** The shared backend server (redis-server): kill -9, then restart on the same data. */
+        backend?: "kill" | "restart";
         proxy?: ProxyFault;
         forMs?: number;
       };
@@ -165,6 +167,8 @@ export interface ConformanceCase {
   needsBrokerControl: boolean;
   /** Needs a TCP proxy between client and broker. */
   needsProxy: boolean;
+  /** Kills and restarts the backend server (only for backends the runner starts, such as redis). */
+  needsBackend: boolean;
   topic: { partitions?: number; dedupeWindowMs?: number; retentionMs?: number; maxEventBytes?: number };
   subscriptions: SubscriptionSpec[];
   clients: string[];
@@ -207,6 +211,7 @@ export function parseSuite(text: string, file: string): ConformanceCase[] {
       level: c.level ?? "must",
       needsBrokerControl: steps.some((s) => "fault" in s && s.fault.broker !== undefined),
       needsProxy: steps.some((s) => "fault" in s && s.fault.proxy !== undefined),
+      needsBackend: steps.some((s) => "fault" in s && s.fault.backend !== undefined),
       topic: c.topic ?? {},
       subscriptions: c.subscriptions ?? [],
       clients: c.clients ?? ["c1"],

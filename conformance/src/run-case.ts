@@ -75,6 +75,16 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       counts: empty,
     };
   }
+  if (c.needsBackend && !env.target.backendServer) {
+    return {
+      ...base,
+      status: "skipped",
+      anomalies: [],
+      durationMs: 0,
+      reason: "kills the backend server: only for backends the runner starts (redis)",
+      counts: empty,
+    };
+  }
   const restarts = c.steps.some(
     (s) =>
       "fault" in s &&
@@ -530,6 +540,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       await env.target.restart();
       await reconnectClients(previousUrl);
     }
+    if (f.backend === "kill") await env.target.backendServer?.kill();
+    if (f.backend === "restart") await env.target.backendServer?.restart();
     if (f.client && f.clientFault === "kill") await clients.get(f.client)?.kill();
     if (f.client && f.clientFault === "restart") {
       await clients.get(f.client)?.kill();

@@ -12,6 +12,8 @@ export interface BrokerTarget {
   restart(): Promise<void>;
   pause(): void;
   resume(): void;
+  /** The backend server, when the runner started one (redis): kill -9 it, and start it again on its data. */
+  readonly backendServer?: { kill(): Promise<void>; restart(): Promise<void>; description: string };
   close(): Promise<void>;
 }
 
@@ -51,6 +53,17 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
     restart: () => broker.restart(),
     pause: () => broker.pause(),
     resume: () => broker.resume(),
+    backendServer: redis
+      ? {
+          kill: () => redis.kill("SIGKILL"),
+          restart: async () => {
+            await redis.restart();
+            // the brokers reconnect by themselves; go on once every one reports ready again
+            await Promise.all([broker, ...others].map((b) => untilReady(b.url)));
+          },
+          description: `redis-server (appendfsync ${redis.appendfsync})`,
+        }
+      : undefined,
     close: async () => {
       for (const b of [broker, ...others]) await b[Symbol.asyncDispose]();
       await redis?.[Symbol.asyncDispose]();
@@ -73,4 +86,18 @@ export function externalBroker(url: string): BrokerTarget {
     resume: refuse,
     close: async () => {},
   };
+}
+
+/** Polls GET /readyz until it answers 200 (at most 20 s). */
+async function untilReady(url: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the broker at ${url} did not report ready within 20 s after the backend restarted`);
 }

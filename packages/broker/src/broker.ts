@@ -708,7 +708,7 @@ export function createBroker(options: BrokerOptions): Broker {
       if (removed > 0) logger.info({ removed }, "retention removed events");
       return removed;
     },
-    ready: () => !closing,
+    ready: () => !closing && (store.healthy?.() ?? true),
     async drain() {
       closing = true;
       await endConsumers(() => true, false);

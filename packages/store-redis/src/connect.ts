@@ -20,11 +20,14 @@ export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):([^@/]+)@/,
 export async function openRedisStore(url: string, options: RedisConnectOptions = {}): Promise<Store> {
   const shown = redactUrl(url);
   const timeout = options.connectTimeoutMs ?? 5000;
+  // While Redis is away commands fail at once (unavailable) instead of queueing: a publish is never OK-then-lost,
+  // and clients retry. ioredis keeps reconnecting in the background.
   const common = {
     lazyConnect: true,
     connectTimeout: timeout,
-    maxRetriesPerRequest: 2,
+    maxRetriesPerRequest: 1,
     enableReadyCheck: true,
+    enableOfflineQueue: false,
   };
   let redis: Redis | Cluster;
   if (url.startsWith("redis+cluster://")) {
@@ -37,7 +40,7 @@ export async function openRedisStore(url: string, options: RedisConnectOptions =
       });
     redis = new Cluster(nodes, { lazyConnect: true, redisOptions: common });
   } else {
-    redis = new Redis(url, { ...common, retryStrategy: (times) => Math.min(times * 100, 2000) });
+    redis = new Redis(url, { ...common, retryStrategy: (times) => Math.min(times * 50, 500) });
   }
   const fail = (cause: string) => {
     redis.disconnect();

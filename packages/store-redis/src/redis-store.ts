@@ -347,6 +347,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return removed;
     },
 
+    healthy: () => redis.status === "ready",
+
     watch(listener) {
       listeners.add(listener);
       if (!subscriber) {
@@ -374,5 +376,16 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+  // Every failure leaves as a CebusError: a Redis that is away is `unavailable` (retry), never `internal`.
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value !== "function" || name === "watch" || name === "healthy") continue;
+    (store as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      try {
+        return await (value as (...a: unknown[]) => Promise<unknown>).apply(store, args);
+      } catch (error) {
+        throw error instanceof CebusError ? error : translate(error);
+      }
+    };
+  }
   return store;
 }

@@ -96,6 +96,9 @@ export interface Store {
    */
   watch?(listener: (change: StoreChange) => void): () => void;
 
+  /** False while the backend is unreachable (the broker then reports not ready on /readyz). */
+  healthy?(): boolean;
+
   /** Releases connections and flushes. */
   close(): Promise<void>;
 }
