@@ -3,6 +3,9 @@
 #   tools/servers/install.sh redis-server nats-server postgresql
 # Needs root (CI runs as root); prints what it does on stderr.
 set -euo pipefail
+# Test files start servers in parallel: one install at a time (apt holds a lock of its own and would fail).
+exec 9>"${TMPDIR:-/tmp}/cebus-servers-install.lock"
+flock 9
 missing=()
 for package in "$@"; do
   case "$package" in

@@ -1,3 +1,5 @@
+import { create } from "@bufbuild/protobuf";
+import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import { describeStoreContract } from "@cebus/store/contract";
 import { type RedisServer, startRedis } from "@cebus/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +20,50 @@ describeStoreContract("redis", {
     return openRedisStore(server.url, { namespace });
   },
   reopen: async () => openRedisStore(server.url, { namespace }),
+});
+
+describe("redis store across broker processes", () => {
+  it("tells every store over the same Redis about new events and nacked events", async () => {
+    const ns = `w${Math.random().toString(36).slice(2, 8)}`;
+    const a = await openRedisStore(server.url, { namespace: ns });
+    const b = await openRedisStore(server.url, { namespace: ns });
+    const seen: unknown[] = [];
+    b.watch?.((change) => seen.push(change));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // b's SUBSCRIBE is in place
+    await a.createTopic(create(TopicSchema, { name: "w", partitions: 1 }));
+    await a.createSubscription(create(SubscriptionSchema, { name: "w-sub", topic: "w" }), [0]);
+    const now = Date.now();
+    await a.append(
+      "w",
+      [{ partition: 0, source: "/s", id: "1", key: undefined, data: new Uint8Array([1]) }],
+      {
+        now,
+        dedupeSince: now - 1000,
+      },
+    );
+    const [lease] = await a.claim({
+      subscription: "w-sub",
+      topic: "w",
+      partition: 0,
+      consumer: "c",
+      max: 1,
+      maxBytes: 1 << 20,
+      now,
+      leaseMs: 1000,
+      token: "tk",
+      autoAck: false,
+    });
+    await a.settle("w-sub", {
+      kind: "nack",
+      leases: [{ partition: 0, offset: lease?.event.offset ?? -1, token: "tk" }],
+      now,
+      until: now + 500,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen).toEqual([{ topic: "w" }, { topic: "w", subscription: "w-sub", at: now + 500 }]);
+    await a.close();
+    await b.close();
+  });
 });
 
 describe("redis store connection", () => {

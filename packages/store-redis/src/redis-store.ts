@@ -352,7 +352,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     watch(listener) {
       listeners.add(listener);
       if (!subscriber) {
-        const sub = (redis as Redis).duplicate();
+        // its own connection, which may queue its SUBSCRIBE until connected (the command connection may not)
+        const sub = (redis as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true });
         subscriber = sub;
         sub.on("error", () => {}); // it reconnects and resubscribes by itself
         sub.on("message", (_channel: string, message: string) => {
