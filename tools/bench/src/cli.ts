@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startBroker } from "@cebus/testing";
+import { startBroker, startRedis } from "@cebus/testing";
 import type { BenchContext } from "./context.js";
 import { machine, markdown, writeResults } from "./report.js";
 import type { RunResult } from "./result.js";
@@ -15,6 +15,7 @@ import { latency } from "./scenarios/latency.js";
 import { manyTopics } from "./scenarios/many-topics.js";
 import { ordered } from "./scenarios/ordered.js";
 import { throughput, throughputRawSqlite } from "./scenarios/throughput.js";
+import { throughputRawRedis } from "./scenarios/throughput-raw-redis.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: pnpm bench [--quick] [--store sqlite|memory] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
@@ -49,22 +50,36 @@ if (values.help) {
   process.exit(0);
 }
 const store = values.store ?? "sqlite";
-if (store !== "sqlite" && store !== "memory") {
+if (store !== "sqlite" && store !== "memory" && store !== "redis" && !store.startsWith("redis://")) {
   console.error(
-    `--store ${store}: this build benchmarks the embedded store (sqlite) or memory; the Redis, NATS and PostgreSQL scenarios come with those backends`,
+    `--store ${store}: this build benchmarks sqlite, memory and redis (its own redis-server) or redis://URL; NATS and PostgreSQL come with those backends`,
   );
   process.exit(2);
 }
+// --store redis: a redis-server of our own (AOF, appendfsync everysec as most deployments run it)
+const redisServer = store === "redis" ? await startRedis({ appendfsync: "everysec" }) : undefined;
+const redisUrl = redisServer ? `${redisServer.url}/0` : store.startsWith("redis://") ? store : undefined;
 const quick = values.quick ?? false;
 const selected = new Set((values.scenarios ?? "1,2,3,4,5,6").split(",").map((s) => s.trim()));
-const jsonPath = values.json ?? join(root, "tools/bench/results", quick ? "quick.json" : "full.json");
+const storeName = store.startsWith("redis") ? "redis" : store;
+const suffix = storeName === "sqlite" ? "" : `-${storeName}`;
+const jsonPath =
+  values.json ?? join(root, "tools/bench/results", `${quick ? "quick" : "full"}${suffix}.json`);
 
 const scenarios: [
   string,
   (ctx: BenchContext) => Promise<RunResult>,
   ((ctx: BenchContext) => Promise<RunResult>)?,
 ][] = [
-  ["1", throughput, store === "sqlite" ? throughputRawSqlite : undefined],
+  [
+    "1",
+    throughput,
+    store === "sqlite"
+      ? throughputRawSqlite
+      : redisUrl
+        ? (ctx: BenchContext) => throughputRawRedis(ctx, redisUrl)
+        : undefined,
+  ],
   ["2", latency],
   ["3", fanout],
   ["4", ordered],
@@ -74,7 +89,7 @@ const scenarios: [
 
 const meta = {
   ...machine(),
-  store,
+  store: redisServer ? "redis (its own redis-server on loopback, AOF appendfsync everysec)" : store,
   mode: quick ? "quick" : "full",
   date: new Date().toISOString().slice(0, 10),
 };
@@ -84,7 +99,7 @@ for (const [id, run, baseline] of scenarios) {
   if (!selected.has(id)) continue;
   // a fresh broker per scenario, so one scenario's leftovers do not weigh on the next
   const broker = await startBroker({
-    store: store === "memory" ? "memory" : "sqlite",
+    store: redisUrl ?? (store === "memory" ? "memory" : "sqlite"),
     // --profile DIR: the broker writes a V8 CPU profile there when it exits (open it in Chrome DevTools)
     env: values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : undefined,
   });
@@ -96,6 +111,7 @@ for (const [id, run, baseline] of scenarios) {
   }
   if (baseline) results.push(await baseline({ broker, store, quick }));
 }
+await redisServer?.[Symbol.asyncDispose]();
 const md = markdown(results, meta);
 writeResults(jsonPath, results, meta, md);
 console.log(`\n${md}`);
