@@ -47,7 +47,7 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
     },
     controllable: true,
     description: redis
-      ? `${count > 1 ? `${count} x ` : ""}cebus serve --store redis (redis-server, appendfsync ${redis.appendfsync}) (pid ${broker.pid})`
+      ? `${count > 1 ? `${count} x ` : ""}cebus serve --store redis (redis-server, appendfsync ${redis.appendfsync}: no acknowledged write lost on kill -9; with everysec up to 1 s may be) (pid ${broker.pid})`
       : `cebus serve --store ${backend} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
