@@ -8,6 +8,7 @@ export {
   startBroker,
 } from "./broker-process.js";
 export { consumeAndAck, createRawClients, type RawClients, testEvent } from "./clients.js";
+export { ensurePostgresInstalled, type PostgresServer, startPostgres } from "./postgres-server.js";
 export {
   ensureRedisInstalled,
   freePort,
