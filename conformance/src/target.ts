@@ -1,4 +1,11 @@
-import { type BrokerProcess, type RedisServer, startBroker, startRedis } from "@cebus/testing";
+import {
+  type BrokerProcess,
+  type PostgresServer,
+  type RedisServer,
+  startBroker,
+  startPostgres,
+  startRedis,
+} from "@cebus/testing";
 
 /** The broker under test: one the runner starts and controls (faults possible), or any running broker by URL. */
 export interface BrokerTarget {
@@ -17,9 +24,9 @@ export interface BrokerTarget {
   close(): Promise<void>;
 }
 
-export const backends = ["sqlite", "memory", "redis"] as const;
+export const backends = ["sqlite", "memory", "redis", "postgres"] as const;
 /** Backends several broker processes can share. */
-export const sharedBackends = ["redis"];
+export const sharedBackends = ["redis", "postgres"];
 
 export async function startManagedBroker(backend: string, count = 1): Promise<BrokerTarget> {
   if (!(backends as readonly string[]).includes(backend)) {
@@ -30,43 +37,59 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
   // A backend server of our own: installed from Debian's packages when missing, on a free loopback port.
   const redis: RedisServer | undefined =
     backend === "redis" ? await startRedis({ appendfsync: "always" }) : undefined;
-  const start = () =>
-    startBroker({
-      store: redis ? `${redis.url}/0` : backend === "memory" ? "memory" : "sqlite",
-      args: ["--retention-interval", "250ms"],
-    });
+  const postgres: PostgresServer | undefined = backend === "postgres" ? await startPostgres() : undefined;
+  const store = redis
+    ? `${redis.url}/0`
+    : postgres
+      ? postgres.url
+      : backend === "memory"
+        ? "memory"
+        : "sqlite";
+  const start = () => startBroker({ store, args: ["--retention-interval", "250ms"] });
   const broker: BrokerProcess = await start();
   const others: BrokerProcess[] = [];
   for (let i = 1; i < count; i++) others.push(await start());
+  const all = () => [broker, ...others];
+  // the brokers reconnect by themselves; go on once every one reports ready again
+  const allReady = () => Promise.all(all().map((b) => untilReady(b.url)));
+  const server = redis
+    ? {
+        kill: () => redis.kill("SIGKILL"),
+        restart: async () => {
+          await redis.restart();
+          await allReady();
+        },
+        description: `redis-server, appendfsync ${redis.appendfsync}: no acknowledged write lost on kill -9; with everysec up to 1 s may be`,
+      }
+    : postgres
+      ? {
+          kill: () => postgres.crash(),
+          restart: async () => {
+            await postgres.restart();
+            await allReady();
+          },
+          description: "PostgreSQL, synchronous_commit on; faults are immediate stops (crash, no checkpoint)",
+        }
+      : undefined;
+  const name = redis ? "redis" : postgres ? "postgres" : backend;
   return {
     get url() {
       return broker.url;
     },
     get urls() {
-      return [broker.url, ...others.map((b) => b.url)];
+      return all().map((b) => b.url);
     },
     controllable: true,
-    description: redis
-      ? `${count > 1 ? `${count} x ` : ""}cebus serve --store redis (redis-server, appendfsync ${redis.appendfsync}: no acknowledged write lost on kill -9; with everysec up to 1 s may be) (pid ${broker.pid})`
-      : `cebus serve --store ${backend} (pid ${broker.pid})`,
+    description: `${count > 1 ? `${count} x ` : ""}cebus serve --store ${name}${server ? ` (${server.description})` : ""} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
     pause: () => broker.pause(),
     resume: () => broker.resume(),
-    backendServer: redis
-      ? {
-          kill: () => redis.kill("SIGKILL"),
-          restart: async () => {
-            await redis.restart();
-            // the brokers reconnect by themselves; go on once every one reports ready again
-            await Promise.all([broker, ...others].map((b) => untilReady(b.url)));
-          },
-          description: `redis-server (appendfsync ${redis.appendfsync})`,
-        }
-      : undefined,
+    backendServer: server,
     close: async () => {
       for (const b of [broker, ...others]) await b[Symbol.asyncDispose]();
       await redis?.[Symbol.asyncDispose]();
+      await postgres?.[Symbol.asyncDispose]();
     },
   };
 }

@@ -1,12 +1,13 @@
 import { join, resolve } from "node:path";
 import { CebusError } from "@cebus/core";
 import type { Store } from "@cebus/store";
+import { openPostgresStore } from "@cebus/store-postgres";
 import { openRedisStore } from "@cebus/store-redis";
 import { createSqliteStore } from "@cebus/store-sqlite";
 import { ConfigError } from "./config.js";
 
 const accepted =
-  "memory, sqlite::memory:, sqlite:DIR (the database is DIR/cebus.db), a directory path, or redis://host:port[/db]";
+  "memory, sqlite::memory:, sqlite:DIR (the database is DIR/cebus.db), a directory path, redis://host:port[/db] or postgres://user@host:port/db";
 
 /** Opens the store named by a store URL; a store that cannot be used is a ConfigError naming the URL and the cause. */
 export async function openStore(url: string): Promise<Store> {
@@ -19,7 +20,15 @@ export async function openStore(url: string): Promise<Store> {
       throw error;
     }
   }
-  const backend = /^(nats|postgres|postgresql):\/\//.exec(url)?.[1];
+  if (/^(postgres|postgresql):\/\//.test(url)) {
+    try {
+      return await openPostgresStore(url);
+    } catch (error) {
+      if (error instanceof CebusError) throw new ConfigError(error.message);
+      throw error;
+    }
+  }
+  const backend = /^(nats):\/\//.exec(url)?.[1];
   if (backend) {
     throw new ConfigError(
       `the ${backend} backend is not available in this build yet; use --store sqlite:DIR or memory`,

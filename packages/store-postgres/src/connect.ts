@@ -87,8 +87,5 @@ export async function openPostgresStore(url: string, options: PostgresConnectOpt
     );
   }
   client.release();
-  const listener = await pool.connect();
-  listener.on("error", () => {}); // reported through the pool's own calls; watch() then falls back to polling
-  await listener.query("LISTEN cebus_changes");
-  return createPostgresStore({ pool, listener, description: shown, relayOutboxEveryMs: 250 });
+  return createPostgresStore({ pool, listen: true, description: shown, relayOutboxEveryMs: 250 });
 }

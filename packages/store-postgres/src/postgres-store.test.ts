@@ -1,7 +1,11 @@
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { CloudEventSchema, TopicSchema } from "@cebus/proto";
 import { describeStoreContract } from "@cebus/store/contract";
 import { type PostgresServer, startPostgres } from "@cebus/testing";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore } from "./connect.js";
+import { enqueueInOutbox } from "./outbox.js";
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -21,6 +25,46 @@ describeStoreContract("postgres", {
     return openPostgresStore(urlOf(db));
   },
   reopen: async () => openPostgresStore(urlOf(db)),
+});
+
+describe("transactional outbox", () => {
+  it("publishes an event committed with the application's own row exactly once, and a rolled-back one never", async () => {
+    const name = `outbox_${process.pid}`;
+    server.sql(`CREATE DATABASE ${name}`);
+    const store = await openPostgresStore(urlOf(name));
+    await store.createTopic(create(TopicSchema, { name: "orders", partitions: 2 }));
+    const app = new pg.Client({ connectionString: urlOf(name) });
+    await app.connect();
+    await app.query("CREATE TABLE orders (id text PRIMARY KEY)");
+    const event = (id: string) =>
+      create(CloudEventSchema, {
+        id,
+        source: "/shop",
+        specVersion: "1.0",
+        type: "order.placed",
+        attributes: {},
+      });
+    await app.query("BEGIN");
+    await app.query("INSERT INTO orders VALUES ('o1')");
+    await enqueueInOutbox(app, "orders", [event("o1")]);
+    await app.query("COMMIT");
+    await app.query("BEGIN");
+    await app.query("INSERT INTO orders VALUES ('o2')");
+    await enqueueInOutbox(app, "orders", [event("o2")]);
+    await app.query("ROLLBACK");
+    await expect(enqueueInOutbox(app, "orders", [event("")])).rejects.toThrow(/id is missing/);
+    const ids = async () => {
+      const all = [...(await store.read("orders", 0, 0, 100)), ...(await store.read("orders", 1, 0, 100))];
+      return all.map((e) => fromBinary(CloudEventSchema, e.data).id);
+    };
+    const deadline = Date.now() + 5000;
+    while ((await ids()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 600)); // more relay rounds: still once
+    expect(await ids()).toEqual(["o1"]);
+    expect((await app.query("SELECT count(*)::int AS n FROM cebus_outbox")).rows[0].n).toBe(0);
+    await app.end();
+    await store.close();
+  });
 });
 
 describe("postgres store connection", () => {

@@ -21,8 +21,8 @@ export interface PostgresStoreOptions {
   /** A pg Pool on a migrated database (see openPostgresStore). The store ends it on close. */
   pool: Pool;
   description?: string;
-  /** A dedicated client for LISTEN (changes from other brokers); optional. */
-  listener?: PoolClient;
+  /** Keep a connection LISTENing for changes made by other brokers (re-established after an outage) [false]. */
+  listen?: boolean;
   /** Move transactional-outbox rows into their topics this often [off]. */
   relayOutboxEveryMs?: number;
 }
@@ -52,6 +52,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       healthy = false;
       throw unavailable(error);
     }
+    const lost = () => {
+      healthy = false; // the connection died while checked out: the query in flight fails, the pool replaces it
+    };
+    client.on("error", lost);
     try {
       await client.query("BEGIN");
       const result = await work(client);
@@ -63,6 +67,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       if (error instanceof CebusError) throw error;
       throw unavailable(error);
     } finally {
+      client.off("error", lost);
       client.release();
     }
   }
@@ -98,15 +103,36 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     data: new Uint8Array(r.data as Buffer),
   });
 
-  options.listener?.on("notification", (message) => {
-    if (message.channel !== CHANNEL || !message.payload) return;
+  let closed = false;
+  let listener: PoolClient | undefined;
+  async function listen(): Promise<void> {
+    if (closed || !options.listen) return;
     try {
-      const change = JSON.parse(message.payload) as StoreChange;
-      for (const l of listeners) l(change);
+      const client = await pool.connect();
+      listener = client;
+      const again = () => {
+        if (listener !== client) return;
+        listener = undefined;
+        client.release(true);
+        setTimeout(() => void listen(), 500).unref?.();
+      };
+      client.on("error", again);
+      client.on("end", again);
+      client.on("notification", (message) => {
+        if (message.channel !== CHANNEL || !message.payload) return;
+        try {
+          const change = JSON.parse(message.payload) as StoreChange;
+          for (const l of listeners) l(change);
+        } catch {
+          // not ours
+        }
+      });
+      await client.query(`LISTEN ${CHANNEL}`);
     } catch {
-      // not ours
+      setTimeout(() => void listen(), 500).unref?.();
     }
-  });
+  }
+  void listen();
 
   /** Appends inside the caller's transaction (the outbox relay appends and deletes its rows in one). */
   async function appendIn(
@@ -646,7 +672,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     async close() {
       if (relayTimer) clearInterval(relayTimer);
       await relaying;
-      options.listener?.release();
+      closed = true;
+      const l = listener;
+      listener = undefined;
+      l?.release(true);
       await pool.end();
     },
   };
