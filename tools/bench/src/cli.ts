@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startBroker, startRedis } from "@cebus/testing";
+import { startBroker, startPostgres, startRedis } from "@cebus/testing";
 import type { BenchContext } from "./context.js";
 import { machine, markdown, writeResults } from "./report.js";
 import type { RunResult } from "./result.js";
@@ -15,10 +15,11 @@ import { latency } from "./scenarios/latency.js";
 import { manyTopics } from "./scenarios/many-topics.js";
 import { ordered } from "./scenarios/ordered.js";
 import { throughput, throughputRawSqlite } from "./scenarios/throughput.js";
+import { throughputRawPostgres } from "./scenarios/throughput-raw-postgres.js";
 import { throughputRawRedis } from "./scenarios/throughput-raw-redis.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const usage = `usage: pnpm bench [--quick] [--store sqlite|memory] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
+const usage = `usage: pnpm bench [--quick] [--store sqlite|memory|redis|postgres|URL] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
   1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst`;
 const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
 let values: {
@@ -50,18 +51,28 @@ if (values.help) {
   process.exit(0);
 }
 const store = values.store ?? "sqlite";
-if (store !== "sqlite" && store !== "memory" && store !== "redis" && !store.startsWith("redis://")) {
+const knownStore =
+  ["sqlite", "memory", "redis", "postgres"].includes(store) ||
+  /^(redis|postgres|postgresql):\/\//.test(store);
+if (!knownStore) {
   console.error(
-    `--store ${store}: this build benchmarks sqlite, memory and redis (its own redis-server) or redis://URL; NATS and PostgreSQL come with those backends`,
+    `--store ${store}: use sqlite, memory, redis or postgres (the bench starts its own server), or a redis:// or postgres:// URL; NATS comes with its backend`,
   );
   process.exit(2);
 }
 // --store redis: a redis-server of our own (AOF, appendfsync everysec as most deployments run it)
 const redisServer = store === "redis" ? await startRedis({ appendfsync: "everysec" }) : undefined;
 const redisUrl = redisServer ? `${redisServer.url}/0` : store.startsWith("redis://") ? store : undefined;
+// --store postgres: a PostgreSQL cluster of our own (synchronous_commit on)
+const postgresServer = store === "postgres" ? await startPostgres() : undefined;
+const postgresUrl = postgresServer
+  ? postgresServer.url
+  : /^postgres(ql)?:\/\//.test(store)
+    ? store
+    : undefined;
 const quick = values.quick ?? false;
 const selected = new Set((values.scenarios ?? "1,2,3,4,5,6").split(",").map((s) => s.trim()));
-const storeName = store.startsWith("redis") ? "redis" : store;
+const storeName = store.startsWith("redis") ? "redis" : store.startsWith("postgres") ? "postgres" : store;
 const suffix = storeName === "sqlite" ? "" : `-${storeName}`;
 const jsonPath =
   values.json ?? join(root, "tools/bench/results", `${quick ? "quick" : "full"}${suffix}.json`);
@@ -78,7 +89,9 @@ const scenarios: [
       ? throughputRawSqlite
       : redisUrl
         ? (ctx: BenchContext) => throughputRawRedis(ctx, redisUrl)
-        : undefined,
+        : postgresUrl
+          ? (ctx: BenchContext) => throughputRawPostgres(ctx, postgresUrl)
+          : undefined,
   ],
   ["2", latency],
   ["3", fanout],
@@ -89,7 +102,11 @@ const scenarios: [
 
 const meta = {
   ...machine(),
-  store: redisServer ? "redis (its own redis-server on loopback, AOF appendfsync everysec)" : store,
+  store: redisServer
+    ? "redis (its own redis-server on loopback, AOF appendfsync everysec)"
+    : postgresServer
+      ? "postgres (its own PostgreSQL cluster on loopback, synchronous_commit on)"
+      : store,
   mode: quick ? "quick" : "full",
   date: new Date().toISOString().slice(0, 10),
 };
@@ -99,7 +116,7 @@ for (const [id, run, baseline] of scenarios) {
   if (!selected.has(id)) continue;
   // a fresh broker per scenario, so one scenario's leftovers do not weigh on the next
   const broker = await startBroker({
-    store: redisUrl ?? (store === "memory" ? "memory" : "sqlite"),
+    store: redisUrl ?? postgresUrl ?? (store === "memory" ? "memory" : "sqlite"),
     // --profile DIR: the broker writes a V8 CPU profile there when it exits (open it in Chrome DevTools)
     env: values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : undefined,
   });
@@ -112,6 +129,7 @@ for (const [id, run, baseline] of scenarios) {
   if (baseline) results.push(await baseline({ broker, store, quick }));
 }
 await redisServer?.[Symbol.asyncDispose]();
+await postgresServer?.[Symbol.asyncDispose]();
 const md = markdown(results, meta);
 writeResults(jsonPath, results, meta, md);
 console.log(`\n${md}`);
