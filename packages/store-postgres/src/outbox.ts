@@ -63,7 +63,7 @@ export async function relayOutbox(
     for (const [topicName, list] of byTopic) {
       const topic = fromBinary(TopicSchema, list[0]?.config as Buffer);
       const partitions = Math.max(1, topic.partitions);
-      const events = list.map((row, i): AppendEvent => {
+      const events = list.map((row): AppendEvent => {
         const event = fromBinary(CloudEventSchema, row.event);
         const key = attributeString(event, "partitionkey");
         return {
@@ -73,7 +73,6 @@ export async function relayOutbox(
           key,
           data: new Uint8Array(row.event),
         };
-        void i;
       });
       const at = now();
       await appendIn(c, topicName, events, {
