@@ -40,20 +40,37 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const { pool } = options;
   const listeners = new Set<(change: StoreChange) => void>();
   let healthy = true;
-  pool.on("error", () => {
+  let closed = false;
+  let probing: NodeJS.Timeout | undefined;
+  // While unhealthy, a probe every 500 ms finds PostgreSQL back even on a broker with no traffic (readyz).
+  const probe = () => {
+    probing = undefined;
+    if (healthy || closed) return;
+    pool.query("SELECT 1").then(
+      () => {
+        healthy = true;
+      },
+      () => {
+        if (!probing && !closed) probing = setTimeout(probe, 500).unref();
+      },
+    );
+  };
+  const markUnhealthy = () => {
     healthy = false;
-  });
+    if (!probing && !closed) probing = setTimeout(probe, 500).unref();
+  };
+  pool.on("error", markUnhealthy);
 
   async function tx<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await pool.connect();
     } catch (error) {
-      healthy = false;
+      markUnhealthy();
       throw unavailable(error);
     }
     const lost = () => {
-      healthy = false; // the connection died while checked out: the query in flight fails, the pool replaces it
+      markUnhealthy(); // the connection died while checked out: the query in flight fails, the pool replaces it
     };
     client.on("error", lost);
     try {
@@ -77,6 +94,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       healthy = true;
       return result.rows as Row[];
     } catch (error) {
+      // no SQLSTATE, or a connection/shutdown class (08, 57P): the server is away, not the query wrong
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code) || /^(08|57P)/.test(code)) markUnhealthy();
       throw unavailable(error);
     }
   };
@@ -103,7 +123,6 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     data: new Uint8Array(r.data as Buffer),
   });
 
-  let closed = false;
   let listener: PoolClient | undefined;
   async function listen(): Promise<void> {
     if (closed || !options.listen) return;
