@@ -14,7 +14,7 @@ import { type CaseResult, runCase } from "./run-case.js";
 import { type BrokerTarget, externalBroker, sharedBackends, startManagedBroker } from "./target.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory|redis|postgres]
+const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory|redis|postgres|nats]
                          [--brokers N] [--cases GLOB] [--report DIR] [--list]
        cebus-conformance --merge DIR,DIR,... --report DIR   (one matrix from several runs)`;
 

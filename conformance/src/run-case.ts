@@ -81,7 +81,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       status: "skipped",
       anomalies: [],
       durationMs: 0,
-      reason: "kills the backend server: only for backends the runner starts (redis)",
+      reason: "kills the backend server: only for backends the runner starts (redis, postgres, nats)",
       counts: empty,
     };
   }

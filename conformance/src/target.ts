@@ -1,8 +1,10 @@
 import {
   type BrokerProcess,
+  type NatsServer,
   type PostgresServer,
   type RedisServer,
   startBroker,
+  startNats,
   startPostgres,
   startRedis,
 } from "@cebus/testing";
@@ -24,9 +26,9 @@ export interface BrokerTarget {
   close(): Promise<void>;
 }
 
-export const backends = ["sqlite", "memory", "redis", "postgres"] as const;
+export const backends = ["sqlite", "memory", "redis", "postgres", "nats"] as const;
 /** Backends several broker processes can share. */
-export const sharedBackends = ["redis", "postgres"];
+export const sharedBackends = ["redis", "postgres", "nats"];
 
 export async function startManagedBroker(backend: string, count = 1): Promise<BrokerTarget> {
   if (!(backends as readonly string[]).includes(backend)) {
@@ -38,13 +40,16 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
   const redis: RedisServer | undefined =
     backend === "redis" ? await startRedis({ appendfsync: "always" }) : undefined;
   const postgres: PostgresServer | undefined = backend === "postgres" ? await startPostgres() : undefined;
+  const nats: NatsServer | undefined = backend === "nats" ? await startNats() : undefined;
   const store = redis
     ? `${redis.url}/0`
     : postgres
       ? postgres.url
-      : backend === "memory"
-        ? "memory"
-        : "sqlite";
+      : nats
+        ? nats.url
+        : backend === "memory"
+          ? "memory"
+          : "sqlite";
   const start = () => startBroker({ store, args: ["--retention-interval", "250ms"] });
   const broker: BrokerProcess = await start();
   const others: BrokerProcess[] = [];
@@ -70,8 +75,17 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
           },
           description: "PostgreSQL, synchronous_commit on; faults are immediate stops (crash, no checkpoint)",
         }
-      : undefined;
-  const name = redis ? "redis" : postgres ? "postgres" : backend;
+      : nats
+        ? {
+            kill: () => nats.kill("SIGKILL"),
+            restart: async () => {
+              await nats.restart();
+              await allReady();
+            },
+            description: nats.durability,
+          }
+        : undefined;
+  const name = backend;
   return {
     get url() {
       return broker.url;
@@ -90,6 +104,7 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
       for (const b of [broker, ...others]) await b[Symbol.asyncDispose]();
       await redis?.[Symbol.asyncDispose]();
       await postgres?.[Symbol.asyncDispose]();
+      await nats?.[Symbol.asyncDispose]();
     },
   };
 }

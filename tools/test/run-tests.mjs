@@ -65,6 +65,8 @@ for (const [backend, brokers] of [
   ["redis", 2], // two broker processes over one Redis, the clients of a case spread over both
   ["postgres", 1],
   ["postgres", 2],
+  ["nats", 1],
+  ["nats", 2],
 ]) {
   const label = brokers > 1 ? `${backend} x${brokers}` : backend;
   process.stderr.write(`\n== conformance (${label}, node)\n`);

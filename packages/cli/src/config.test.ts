@@ -66,8 +66,8 @@ describe("store URLs", () => {
     await expect(openStore("ftp://x")).rejects.toThrow(
       /is not a known store URL; use memory, sqlite::memory:, sqlite:DIR/,
     );
-    await expect(openStore("nats://127.0.0.1:4222")).rejects.toThrow(
-      /the nats backend is not available in this build yet/,
+    await expect(openStore("nats://127.0.0.1:1")).rejects.toThrow(
+      /cannot use NATS at nats:\/\/127\.0\.0\.1:1: /,
     );
     await expect(openStore("sqlite:")).rejects.toThrow(/names no directory/);
   });

@@ -8,6 +8,12 @@ export {
   startBroker,
 } from "./broker-process.js";
 export { consumeAndAck, createRawClients, type RawClients, testEvent } from "./clients.js";
+export {
+  ensureNatsInstalled,
+  type NatsServer,
+  type NatsServerOptions,
+  startNats,
+} from "./nats-server.js";
 export { ensurePostgresInstalled, type PostgresServer, startPostgres } from "./postgres-server.js";
 export {
   ensureRedisInstalled,

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startBroker, startPostgres, startRedis } from "@cebus/testing";
+import { startBroker, startNats, startPostgres, startRedis } from "@cebus/testing";
 import type { BenchContext } from "./context.js";
 import { machine, markdown, writeResults } from "./report.js";
 import type { RunResult } from "./result.js";
@@ -15,11 +15,12 @@ import { latency } from "./scenarios/latency.js";
 import { manyTopics } from "./scenarios/many-topics.js";
 import { ordered } from "./scenarios/ordered.js";
 import { throughput, throughputRawSqlite } from "./scenarios/throughput.js";
+import { throughputRawNats } from "./scenarios/throughput-raw-nats.js";
 import { throughputRawPostgres } from "./scenarios/throughput-raw-postgres.js";
 import { throughputRawRedis } from "./scenarios/throughput-raw-redis.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const usage = `usage: pnpm bench [--quick] [--store sqlite|memory|redis|postgres|URL] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
+const usage = `usage: pnpm bench [--quick] [--store sqlite|memory|redis|postgres|nats|URL] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
   1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst`;
 const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
 let values: {
@@ -52,11 +53,11 @@ if (values.help) {
 }
 const store = values.store ?? "sqlite";
 const knownStore =
-  ["sqlite", "memory", "redis", "postgres"].includes(store) ||
-  /^(redis|postgres|postgresql):\/\//.test(store);
+  ["sqlite", "memory", "redis", "postgres", "nats"].includes(store) ||
+  /^(redis|postgres|postgresql|nats):\/\//.test(store);
 if (!knownStore) {
   console.error(
-    `--store ${store}: use sqlite, memory, redis or postgres (the bench starts its own server), or a redis:// or postgres:// URL; NATS comes with its backend`,
+    `--store ${store}: use sqlite, memory, redis, postgres or nats (the bench starts its own server), or a redis://, postgres:// or nats:// URL`,
   );
   process.exit(2);
 }
@@ -70,9 +71,18 @@ const postgresUrl = postgresServer
   : /^postgres(ql)?:\/\//.test(store)
     ? store
     : undefined;
+// --store nats: a nats-server -js of our own (file storage)
+const natsServer = store === "nats" ? await startNats() : undefined;
+const natsUrl = natsServer ? natsServer.url : store.startsWith("nats://") ? store : undefined;
 const quick = values.quick ?? false;
 const selected = new Set((values.scenarios ?? "1,2,3,4,5,6").split(",").map((s) => s.trim()));
-const storeName = store.startsWith("redis") ? "redis" : store.startsWith("postgres") ? "postgres" : store;
+const storeName = store.startsWith("redis")
+  ? "redis"
+  : store.startsWith("postgres")
+    ? "postgres"
+    : store.startsWith("nats")
+      ? "nats"
+      : store;
 const suffix = storeName === "sqlite" ? "" : `-${storeName}`;
 const jsonPath =
   values.json ?? join(root, "tools/bench/results", `${quick ? "quick" : "full"}${suffix}.json`);
@@ -91,7 +101,9 @@ const scenarios: [
         ? (ctx: BenchContext) => throughputRawRedis(ctx, redisUrl)
         : postgresUrl
           ? (ctx: BenchContext) => throughputRawPostgres(ctx, postgresUrl)
-          : undefined,
+          : natsUrl
+            ? (ctx: BenchContext) => throughputRawNats(ctx, natsUrl)
+            : undefined,
   ],
   ["2", latency],
   ["3", fanout],
@@ -106,7 +118,9 @@ const meta = {
     ? "redis (its own redis-server on loopback, AOF appendfsync everysec)"
     : postgresServer
       ? "postgres (its own PostgreSQL cluster on loopback, synchronous_commit on)"
-      : store,
+      : natsServer
+        ? "nats (its own nats-server -js on loopback, file storage)"
+        : store,
   mode: quick ? "quick" : "full",
   date: new Date().toISOString().slice(0, 10),
 };
@@ -116,7 +130,7 @@ for (const [id, run, baseline] of scenarios) {
   if (!selected.has(id)) continue;
   // a fresh broker per scenario, so one scenario's leftovers do not weigh on the next
   const broker = await startBroker({
-    store: redisUrl ?? postgresUrl ?? (store === "memory" ? "memory" : "sqlite"),
+    store: redisUrl ?? postgresUrl ?? natsUrl ?? (store === "memory" ? "memory" : "sqlite"),
     // --profile DIR: the broker writes a V8 CPU profile there when it exits (open it in Chrome DevTools)
     env: values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : undefined,
   });
@@ -130,6 +144,7 @@ for (const [id, run, baseline] of scenarios) {
 }
 await redisServer?.[Symbol.asyncDispose]();
 await postgresServer?.[Symbol.asyncDispose]();
+await natsServer?.[Symbol.asyncDispose]();
 const md = markdown(results, meta);
 writeResults(jsonPath, results, meta, md);
 console.log(`\n${md}`);

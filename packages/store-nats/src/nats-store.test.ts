@@ -1,0 +1,86 @@
+import { create } from "@bufbuild/protobuf";
+import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
+import { describeStoreContract } from "@cebus/store/contract";
+import { type NatsServer, startNats } from "@cebus/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNatsStore } from "./connect.js";
+
+let server: NatsServer;
+beforeAll(async () => {
+  server = await startNats();
+}, 120_000);
+afterAll(async () => {
+  await server?.[Symbol.asyncDispose]();
+});
+
+let namespace = "";
+describeStoreContract("nats", {
+  open: async () => {
+    namespace = `t${Math.random().toString(36).slice(2, 10)}`;
+    return openNatsStore(server.url, { namespace });
+  },
+  reopen: async () => openNatsStore(server.url, { namespace }),
+});
+
+describe("nats store across broker processes", () => {
+  it("tells every store over the same NATS about new events and nacked events", async () => {
+    const ns = `w${Math.random().toString(36).slice(2, 8)}`;
+    const a = await openNatsStore(server.url, { namespace: ns });
+    const b = await openNatsStore(server.url, { namespace: ns });
+    const seen: unknown[] = [];
+    b.watch?.((change) => seen.push(change));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await a.createTopic(create(TopicSchema, { name: "w", partitions: 1 }));
+    await a.createSubscription(create(SubscriptionSchema, { name: "w-sub", topic: "w" }), [0]);
+    const now = Date.now();
+    await a.append("w", [{ partition: 0, source: "/s", id: "1", key: undefined, data: new Uint8Array([1]) }], {
+      now,
+      dedupeSince: now - 1000,
+    });
+    const claim = { subscription: "w-sub", topic: "w", partition: 0, consumer: "c", max: 1 };
+    const [lease] = await a.claim({ ...claim, maxBytes: 1 << 20, now, leaseMs: 1000, token: "tk", autoAck: false });
+    // the other store sees the lease at once: a settle through it matches
+    expect(
+      await b.settle("w-sub", {
+        kind: "nack",
+        leases: [{ partition: 0, offset: lease?.event.offset ?? -1, token: "tk" }],
+        now,
+        until: now + 500,
+      }),
+    ).toEqual([true]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen).toEqual([{ topic: "w" }, { topic: "w", subscription: "w-sub", at: now + 500 }]);
+    await a.close();
+    await b.close();
+  });
+});
+
+describe("nats store connection", () => {
+  it("fails with one line naming the URL and the cause when nothing listens there", async () => {
+    await expect(openNatsStore("nats://127.0.0.1:1", { connectTimeoutMs: 1000 })).rejects.toThrow(
+      /^cannot use NATS at nats:\/\/127\.0\.0\.1:1: .*is nats-server running there\?$/,
+    );
+  });
+
+  it("refuses a server without JetStream, naming the cause", async () => {
+    await using plain = await startNats({ jetstream: false });
+    await expect(openNatsStore(plain.url)).rejects.toThrow(/JetStream is not enabled/);
+  });
+
+  it("says authentication failed, hiding the password, and refuses a user without JetStream rights", async () => {
+    await using secured = await startNats({
+      extraConfig: `authorization { users = [
+        { user: "cebus", password: "right" },
+        { user: "reader", password: "pw", permissions: { publish: { deny: ["$JS.API.>", "$KV.>"] } } }
+      ] }`,
+    });
+    const base = secured.url.replace("nats://", "");
+    await expect(openNatsStore(`nats://cebus:wrong@${base}`)).rejects.toThrow(
+      /^cannot use NATS at nats:\/\/cebus:\*\*\*@127\.0\.0\.1:\d+: authentication failed/,
+    );
+    await expect(openNatsStore(`nats://reader:pw@${base}`)).rejects.toThrow(/permission denied/);
+    const store = await openNatsStore(`nats://cebus:right@${base}`);
+    expect(await store.listTopics()).toEqual([]);
+    await store.close();
+  });
+});
