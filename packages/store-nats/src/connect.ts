@@ -55,7 +55,9 @@ export async function openNatsStore(url: string, options: NatsConnectOptions = {
     const jsm = await jetstreamManager(nc, { timeout: options.connectTimeoutMs ?? 5000 });
     const info = await jsm.getAccountInfo();
     if (info.limits.max_streams === 0)
-      throw fail("this account may not create JetStream streams (max_streams is 0); raise its JetStream limits");
+      throw fail(
+        "this account may not create JetStream streams (max_streams is 0); raise its JetStream limits",
+      );
     return await createNatsStore({
       nc,
       js: jetstream(nc, { timeout: 5000 }),
@@ -68,7 +70,9 @@ export async function openNatsStore(url: string, options: NatsConnectOptions = {
     if (error instanceof CebusError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     if (/jetstream (is )?not enabled|no responders|503/i.test(message))
-      throw fail(`JetStream is not enabled on this server or account; start nats-server with -js (${message})`);
+      throw fail(
+        `JetStream is not enabled on this server or account; start nats-server with -js (${message})`,
+      );
     if (/permission|authorization/i.test(message))
       throw fail(`permission denied (${message}); the user needs publish rights on $JS.API.> and $KV.>`);
     throw fail(message);

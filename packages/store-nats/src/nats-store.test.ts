@@ -33,12 +33,23 @@ describe("nats store across broker processes", () => {
     await a.createTopic(create(TopicSchema, { name: "w", partitions: 1 }));
     await a.createSubscription(create(SubscriptionSchema, { name: "w-sub", topic: "w" }), [0]);
     const now = Date.now();
-    await a.append("w", [{ partition: 0, source: "/s", id: "1", key: undefined, data: new Uint8Array([1]) }], {
-      now,
-      dedupeSince: now - 1000,
-    });
+    await a.append(
+      "w",
+      [{ partition: 0, source: "/s", id: "1", key: undefined, data: new Uint8Array([1]) }],
+      {
+        now,
+        dedupeSince: now - 1000,
+      },
+    );
     const claim = { subscription: "w-sub", topic: "w", partition: 0, consumer: "c", max: 1 };
-    const [lease] = await a.claim({ ...claim, maxBytes: 1 << 20, now, leaseMs: 1000, token: "tk", autoAck: false });
+    const [lease] = await a.claim({
+      ...claim,
+      maxBytes: 1 << 20,
+      now,
+      leaseMs: 1000,
+      token: "tk",
+      autoAck: false,
+    });
     // the other store sees the lease at once: a settle through it matches
     expect(
       await b.settle("w-sub", {

@@ -26,8 +26,16 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import { type CasValues, createCasValues } from "./cas-values.js";
 import { decodeEvent, encodeEvent } from "./codec.js";
+import { createJsRequests } from "./js-requests.js";
 import { createNames, dedupeKey } from "./names.js";
-import { claimOn, decodeState, encodeState, type PartitionState, requeueOn, settleOn } from "./partition-state.js";
+import {
+  claimOn,
+  decodeState,
+  encodeState,
+  type PartitionState,
+  requeueOn,
+  settleOn,
+} from "./partition-state.js";
 
 export interface NatsStoreOptions {
   /** A connected client. The store owns it and closes it on close. */
@@ -39,8 +47,11 @@ export interface NatsStoreOptions {
   description?: string;
 }
 
-/** How long JetStream itself remembers message ids, so a publish retried after a lost answer is stored once. */
-const NATIVE_DEDUPE_MS = 120_000;
+/**
+ * How long JetStream itself remembers message ids: the topic's dedupe window, at least 2 minutes (a publish retried
+ * after a lost answer is stored once) and at most an hour (the server keeps every id of the window in memory).
+ */
+const nativeWindow = (windowMs: number) => Math.min(Math.max(windowMs, 120_000), 3_600_000);
 /** Topic configs are re-read after this long, so a topic recreated by another broker is seen. */
 const TOPIC_CACHE_MS = 1000;
 
@@ -67,6 +78,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
   const kvm = new Kvm(js);
   const meta: KV = await kvm.create(names.metaBucket, { history: 1, storage: StorageType.File });
   const values: CasValues = createCasValues(meta);
+  const fast = createJsRequests(nc);
   const dedupeBuckets = new Map<string, KV>();
   const topicCache = new Map<string, { topic: Topic | undefined; at: number }>();
   const listeners = new Set<(change: StoreChange) => void>();
@@ -119,6 +131,15 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
     return sub;
   }
   const partitionsOf = (topic: Topic) => Math.max(1, topic.partitions);
+  const floors = new Map<string, { floor: number; at: number }>();
+  async function dedupeFloor(topic: string): Promise<number> {
+    const cached = floors.get(topic);
+    if (cached && Date.now() - cached.at < TOPIC_CACHE_MS) return cached.floor;
+    const entry = await meta.get(names.dedupeFloorKey(topic));
+    const floor = entry && entry.operation === "PUT" ? parse<number>(entry.value) : 0;
+    floors.set(topic, { floor, at: Date.now() });
+    return floor;
+  }
   const windowMs = (topic: Topic) =>
     topic.dedupeWindow
       ? Number(topic.dedupeWindow.seconds) * 1000 + Math.floor(topic.dedupeWindow.nanos / 1e6)
@@ -150,7 +171,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
         retention: RetentionPolicy.Limits,
         discard: DiscardPolicy.Old,
         allow_direct: true,
-        duplicate_window: nanos(NATIVE_DEDUPE_MS),
+        duplicate_window: nanos(nativeWindow(windowMs(topic))),
         num_replicas: 1,
       });
     }
@@ -166,7 +187,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
   }
 
   async function readAt(topic: string, partition: number, offset: number): Promise<StoredEvent | undefined> {
-    const msg = await jsm.direct.getMessage(names.stream(topic, partition), { seq: offset + 1 });
+    const msg = await fast.directGet(names.stream(topic, partition), { seq: offset + 1 });
     if (!msg || msg.seq !== offset + 1) return undefined;
     return toStored(partition, offset, msg.data);
   }
@@ -175,9 +196,9 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
     if (limit <= 0) return [];
     const stream = names.stream(topic, partition);
     // the first event at or after the offset (trimmed events leave a gap below the stream's first sequence)
-    const first = await jsm.direct.getMessage(stream, {
+    const first = await fast.directGet(stream, {
       seq: offset + 1,
-      next_by_subj: names.subject(topic, partition),
+      nextBySubject: names.subject(topic, partition),
     });
     if (!first) return [];
     const out: StoredEvent[] = [toStored(partition, first.seq - 1, first.data)];
@@ -185,7 +206,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
     const last = (await streamState(topic, partition)).last_seq;
     const seqs: number[] = [];
     for (let s = first.seq + 1; s <= Math.min(last, first.seq + limit - 1); s++) seqs.push(s);
-    const msgs = await Promise.all(seqs.map((seq) => jsm.direct.getMessage(stream, { seq })));
+    const msgs = await Promise.all(seqs.map((seq) => fast.directGet(stream, { seq })));
     for (const msg of msgs) {
       if (!msg) break;
       out.push(toStored(partition, msg.seq - 1, msg.data));
@@ -215,28 +236,40 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       if (!current) throw subscriptionMissing(subscription);
       const before = decodeState(current.value);
       const out = await fn(before);
-      return { value: out.state && out.state !== before ? encodeState(out.state) : undefined, result: out.result };
+      return {
+        value: out.state && out.state !== before ? encodeState(out.state) : undefined,
+        result: out.result,
+      };
     });
   }
 
   /** Reserves the dedupe entry of an event, or finds the event it repeats. */
   async function reserve(
     kv: KV,
+    bucket: string,
     key: string,
     partition: number,
     now: number,
     since: number,
   ): Promise<{ duplicate: { p: number; o: number } } | { revision: number; p: number; t: number }> {
     for (let attempt = 0; ; attempt++) {
-      const entry = await kv.get(key);
       try {
+        // most events are new: try to create the entry first, and read it only when it exists
+        if (attempt === 0) {
+          const created = await fast.publish(`$KV.${bucket}.${key}`, json({ p: partition, t: now }), {
+            expectLastSubjectSequence: 0,
+          });
+          return { revision: created.seq, p: partition, t: now };
+        }
+        const entry = await kv.get(key);
         if (!entry || entry.operation !== "PUT") {
           return { revision: await kv.create(key, json({ p: partition, t: now })), p: partition, t: now };
         }
         const found = parse<DedupeEntry>(entry.value);
         if (found.t >= since) {
           if (found.o !== undefined) return { duplicate: { p: found.p, o: found.o } };
-          // reserved by a publish whose answer was lost: publish under its message id, which JetStream dedupes
+          // stored (or reserved by a publish whose answer was lost): publish again under its message id, and
+          // JetStream answers with the original offset (or stores it, when the first publish never arrived)
           return { revision: entry.revision, p: found.p, t: found.t };
         }
         return {
@@ -245,7 +278,11 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
           t: now,
         };
       } catch (error) {
-        if (attempt >= 20 || !(error instanceof Error && /wrong last sequence/i.test(error.message))) throw error;
+        if (
+          attempt >= 20 ||
+          !(error instanceof Error && /wrong last sequence|key exists/i.test(error.message))
+        )
+          throw error;
       }
     }
   }
@@ -300,10 +337,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       const topic = await requireTopic(name);
       return Promise.all(
         Array.from({ length: partitionsOf(topic) }, async (_, p): Promise<PartitionInfo> => {
-          const [state, bytes] = await Promise.all([
-            streamState(name, p),
-            meta.get(names.bytesKey(name, p)),
-          ]);
+          const [state, bytes] = await Promise.all([streamState(name, p), meta.get(names.bytesKey(name, p))]);
           const end = state.last_seq;
           return {
             partition: p,
@@ -355,23 +389,35 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       let kv: KV | undefined;
       if (dedupe) {
         kv = await dedupeBucket(topic);
-        const floorEntry = await meta.get(names.dedupeFloorKey(name));
-        const floor = floorEntry && floorEntry.operation === "PUT" ? parse<number>(floorEntry.value) : 0;
-        const since = Math.max(opts.dedupeSince, floor);
+        const since = Math.max(opts.dedupeSince, await dedupeFloor(name));
         const firstOf = new Map<string, number>();
         const keys = events.map((e) => dedupeKey(e.source, e.id));
         const reservations = await Promise.all(
           keys.map((key, i) => {
             if (firstOf.has(key)) return undefined;
             firstOf.set(key, i);
-            return reserve(kv as KV, key, (events[i] as AppendEvent).partition, opts.now, since);
+            return reserve(
+              kv as KV,
+              names.dedupeBucket(name),
+              key,
+              (events[i] as AppendEvent).partition,
+              opts.now,
+              since,
+            );
           }),
         );
         for (const [i, r] of reservations.entries()) {
           if (r === undefined) repeats.push({ index: i, of: firstOf.get(keys[i] as string) as number });
           else if ("duplicate" in r)
             results[i] = { partition: r.duplicate.p, offset: r.duplicate.o, duplicate: true };
-          else toStore.push({ index: i, partition: r.p, msgID: `${keys[i]}.${r.revision}`, key: keys[i], t: r.t });
+          else
+            toStore.push({
+              index: i,
+              partition: r.p,
+              msgID: `${keys[i]}.${r.revision}`,
+              key: keys[i],
+              t: r.t,
+            });
         }
       } else {
         for (const [i, e] of events.entries()) toStore.push({ index: i, partition: e.partition });
@@ -379,7 +425,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       const acks = await Promise.all(
         toStore.map((s) => {
           const e = events[s.index] as AppendEvent;
-          return js.publish(
+          return fast.publish(
             names.subject(name, s.partition),
             encodeEvent(opts.now, e.key, e.data),
             s.msgID ? { msgID: s.msgID } : undefined,
@@ -397,8 +443,9 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
         }
       }
       await Promise.all([
+        // within JetStream's own window the message id finds the offset again; past it, the entry records it
         ...toStore
-          .filter((s) => s.key !== undefined)
+          .filter((s) => s.key !== undefined && windowMs(topic) > nativeWindow(windowMs(topic)))
           .map((s) =>
             (kv as KV).put(
               s.key as string,
@@ -422,7 +469,10 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
 
     async createSubscription(subscription, cursors) {
       try {
-        await meta.create(names.subscriptionKey(subscription.name), toBinary(SubscriptionSchema, subscription));
+        await meta.create(
+          names.subscriptionKey(subscription.name),
+          toBinary(SubscriptionSchema, subscription),
+        );
       } catch (error) {
         if (error instanceof Error && /wrong last sequence/i.test(error.message)) return false;
         throw error;
@@ -478,7 +528,8 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
           at: (offset) => readAt(topic, partition, offset),
           from: (offset, limit) => readFrom(topic, partition, offset, limit),
         });
-        const changed = out.leases.length > 0 || out.state.cursor !== state.cursor || !sameLeases(state, out.state);
+        const changed =
+          out.leases.length > 0 || out.state.cursor !== state.cursor || !sameLeases(state, out.state);
         return { state: changed ? out.state : undefined, result: out.leases };
       });
     },
@@ -506,7 +557,8 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
         );
         if (checks.flat().some((m) => !m)) {
           let k = 0;
-          for (const [, indexes] of byPartition) for (const i of indexes) matches[i] = checks.flat()[k++] ?? false;
+          for (const [, indexes] of byPartition)
+            for (const i of indexes) matches[i] = checks.flat()[k++] ?? false;
           return matches;
         }
       }
@@ -542,7 +594,10 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
         backlog += state.leases.length - held;
         const stream = await streamState(sub.topic, p);
         backlog += Math.max(0, stream.last_seq - Math.max(state.cursor, stream.first_seq - 1));
-        const candidates = [state.leases[0]?.offset, stream.last_seq > state.cursor ? state.cursor : undefined];
+        const candidates = [
+          state.leases[0]?.offset,
+          stream.last_seq > state.cursor ? state.cursor : undefined,
+        ];
         for (const offset of candidates) {
           if (offset === undefined) continue;
           const event = (await readFrom(sub.topic, p, offset, 1))[0];
@@ -601,6 +656,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       }
       await values.change(names.dedupeFloorKey(name), (current) => {
         const floor = current ? parse<number>(current.value) : 0;
+        floors.set(name, { floor: Math.max(floor, dedupeBefore), at: Date.now() });
         return { value: dedupeBefore > floor ? json(dedupeBefore) : undefined, result: undefined };
       });
       return removed;
@@ -630,6 +686,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
     },
 
     async close() {
+      fast.close();
       await nc.drain().catch(() => nc.close());
     },
   };

@@ -19,7 +19,11 @@ export async function throughputRawNats(ctx: BenchContext, natsUrl: string): Pro
   const jsm = await jetstreamManager(producer);
   const stream = `RAW_BENCH_${Date.now()}`;
   await jsm.streams.add({ name: stream, subjects: [`${stream}.events`] });
-  await jsm.consumers.add(stream, { durable_name: "g", ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
+  await jsm.consumers.add(stream, {
+    durable_name: "g",
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 10_000,
+  });
   const js = jetstream(producer);
   const sent = new Float64Array(total);
   const e2e = createLatency();
