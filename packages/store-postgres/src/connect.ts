@@ -76,6 +76,7 @@ export async function openPostgresStore(url: string, options: PostgresConnectOpt
     await pool.end().catch(() => {});
     throw new CebusError("unavailable", `cannot use PostgreSQL at ${shown}: ${explain(error)}`);
   }
+  client.on("error", () => {}); // a connection lost during migration fails the query below
   try {
     await migrate(client);
   } catch (error) {

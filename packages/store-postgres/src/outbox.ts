@@ -49,6 +49,12 @@ export async function relayOutbox(
   batch = 500,
 ): Promise<number> {
   const c = await pool.connect();
+  // A connection that dies while checked out emits 'error' on the client: without a listener that kills the process.
+  let broken: Error | undefined;
+  const lost = (error: Error) => {
+    broken = error;
+  };
+  c.on("error", lost);
   try {
     await c.query("BEGIN");
     const rows = (
@@ -88,6 +94,7 @@ export async function relayOutbox(
     await c.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
-    c.release();
+    c.off("error", lost);
+    c.release(broken); // a broken connection is closed, not returned to the pool
   }
 }

@@ -69,7 +69,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       markUnhealthy();
       throw unavailable(error);
     }
-    const lost = () => {
+    let broken: Error | undefined;
+    const lost = (error: Error) => {
+      broken = error;
       markUnhealthy(); // the connection died while checked out: the query in flight fails, the pool replaces it
     };
     client.on("error", lost);
@@ -85,7 +87,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       throw unavailable(error);
     } finally {
       client.off("error", lost);
-      client.release();
+      client.release(broken); // a broken connection is closed, not returned to the pool
     }
   }
   const query = async (text: string, values: unknown[] = []): Promise<Row[]> => {

@@ -78,7 +78,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     url: `nats://127.0.0.1:${port}`,
     port,
     durability:
-      "nats-server file store: every acknowledged write is in the kernel before the ack (kill -9 loses nothing); fsync on the server's default interval (a machine crash may lose the last interval)",
+      "nats-server -js, file storage, sync_interval at its default (2 min per the NATS docs): an acknowledged write is in the kernel before the ack, so kill -9 loses nothing; a machine crash may lose up to the interval",
     async kill(signal = "SIGKILL") {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
