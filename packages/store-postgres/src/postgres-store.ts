@@ -420,6 +420,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const fits = (size: number) => leases.length === 0 || bytes + size <= maxBytes;
         const deadline = now + leaseMs;
         if (!autoAck) {
+          // FOR UPDATE: a settle committing meanwhile (an ack deletes the row) is seen, so an acked event is never
+          // leased again; rows are re-checked against the conditions once the settle's lock is released.
           const visible = (
             await c.query(
               ordered
@@ -428,10 +430,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                     WHERE l.subscription = $1 AND l.partition = $2 AND l.deadline <= $3
                       AND (l.key IS NULL OR NOT EXISTS (SELECT 1 FROM cebus_leases o WHERE o.subscription = l.subscription
                            AND o.partition = l.partition AND o.key = l.key AND o."offset" < l."offset"))
-                    ORDER BY l."offset" LIMIT $5`
+                    ORDER BY l."offset" LIMIT $5 FOR UPDATE OF l`
                 : `SELECT l."offset", l.attempt, l.held, l.deadline, e.publish_time, e.key, e.data, e."offset" AS present
                      FROM cebus_leases l LEFT JOIN cebus_events e ON e.topic = $4 AND e.partition = l.partition AND e."offset" = l."offset"
-                    WHERE l.subscription = $1 AND l.partition = $2 AND l.deadline <= $3 ORDER BY l."offset" LIMIT $5`,
+                    WHERE l.subscription = $1 AND l.partition = $2 AND l.deadline <= $3 ORDER BY l."offset" LIMIT $5 FOR UPDATE OF l`,
               [subscription, partition, now, topic, max],
             )
           ).rows as Row[];
