@@ -8,13 +8,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ConformanceCase } from "./case.js";
 import { parseSuite } from "./case.js";
+import { resolveClient } from "./clients.js";
 import { loadKnownFailures } from "./known-failures.js";
 import { type Column, mergeReports, summarize, writeReport } from "./report.js";
 import { type CaseResult, runCase } from "./run-case.js";
 import { type BrokerTarget, externalBroker, sharedBackends, startManagedBroker } from "./target.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const usage = `usage: cebus-conformance [--broker URL] [--client node|"<command line>"] [--backend sqlite|memory|redis|postgres|nats]
+const usage = `usage: cebus-conformance [--broker URL] [--client node|go|python|browser|"<command line>"] [--backend sqlite|memory|redis|postgres|nats]
                          [--brokers N] [--cases GLOB] [--report DIR] [--list]
        cebus-conformance --merge DIR,DIR,... --report DIR   (one matrix from several runs)`;
 
@@ -48,11 +49,7 @@ if (values.merge) {
   process.exit(0);
 }
 
-const clients: Record<string, string[]> = {
-  node: [process.execPath, join(root, "conformance/dist/adapters/node/main.js")],
-};
-const client = clients[values.client] ?? values.client.split(" ").filter(Boolean);
-const clientName = clients[values.client] ? values.client : "custom";
+const { name: clientName, command: client } = resolveClient(values.client, root);
 const brokers = Number(values.brokers);
 if (!Number.isInteger(brokers) || brokers < 1 || brokers > 8) {
   console.error(`--brokers ${values.brokers}: give a whole number from 1 to 8`);

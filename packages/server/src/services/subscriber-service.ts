@@ -2,6 +2,7 @@ import type { Broker, Consumer, SettleKind, SettleOptions, SettleOutcome } from 
 import { CebusError, createAsyncQueue, durationMs, msToTimestamp } from "@cebus/core";
 import type { ConsumeRequest, ConsumeResponse, FlowControl, Settle, SubscriberService } from "@cebus/proto";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { createAckCoalescer } from "./ack-coalescer.js";
 
 function flowWindow(flow: FlowControl | undefined) {
   return { maxEvents: flow?.maxOutstandingEvents ?? 0, maxBytes: Number(flow?.maxOutstandingBytes ?? 0n) };
@@ -53,6 +54,7 @@ function throwIfFailed(outcomes: SettleOutcome[]): void {
 }
 
 export function createSubscriberService(broker: Broker): ServiceImpl<typeof SubscriberService> {
+  const acks = createAckCoalescer(broker);
   return {
     async *consume(requests, context) {
       const iterator = requests[Symbol.asyncIterator]();
@@ -163,6 +165,10 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
     },
 
     async ack(request) {
+      if (request.deliveryIds.length === 1) {
+        throwIfFailed([await acks.ack(request.subscription, request.deliveryIds[0] as string)]);
+        return {};
+      }
       throwIfFailed(
         await broker.settle(request.subscription, "ack", request.deliveryIds, { allOrNothing: true }),
       );

@@ -1,0 +1,239 @@
+package cebus_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	cebus "github.com/cebus/cebus/sdks/go"
+	cloudeventsv1 "github.com/cebus/cebus/sdks/go/gen/io/cloudevents/v1"
+)
+
+func setup(t *testing.T, b *broker, options ...cebus.SubscriptionOption) (*cebus.Client, string, string, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	client, err := cebus.NewClient(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, sub := unique("orders"), unique("billing")
+	if _, err := client.CreateTopic(ctx, topic, false, cebus.WithPartitions(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateSubscription(ctx, sub, topic, false, append([]cebus.SubscriptionOption{cebus.FromEarliest()}, options...)...); err != nil {
+		t.Fatal(err)
+	}
+	return client, topic, sub, ctx
+}
+
+func event(t *testing.T, data any, options ...cebus.EventOption) *cebus.Event {
+	t.Helper()
+	e, err := cebus.NewEvent("/shop", "order.created", data, options...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestPublishThenConsumeDeliversTheEventAndAckSettlesIt(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, sub, ctx := setup(t, b)
+	results, err := client.Publish(ctx, topic, event(t, map[string]any{"id": 42}, cebus.WithID("o-42")))
+	if err != nil || len(results) != 1 || results[0].Duplicate {
+		t.Fatalf("publish: %v %+v", err, results)
+	}
+	s := client.Consume(ctx, sub)
+	defer s.Close()
+	m, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Event.GetId() != "o-42" || string(m.Data()) != `{"id":42}` || m.Attempt != 1 {
+		t.Fatalf("got %s %q attempt %d", m.Event.GetId(), m.Data(), m.Attempt)
+	}
+	if cebus.Attribute(m.Event, "datacontenttype") != "application/json" {
+		t.Fatalf("datacontenttype %q", cebus.Attribute(m.Event, "datacontenttype"))
+	}
+	if err := m.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ack(ctx); cebus.CodeOf(err) != cebus.CodeFailedPrecondition {
+		t.Fatalf("a second ack should fail with failed_precondition, got %v", err)
+	}
+}
+
+func TestPublishingTheSameSourceAndIDAgainIsADuplicate(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, _, ctx := setup(t, b)
+	first, err := client.Publish(ctx, topic, event(t, "a", cebus.WithID("same")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := client.Publish(ctx, topic, event(t, "b", cebus.WithID("same")))
+	if err != nil || !again[0].Duplicate || again[0].Offset != first[0].Offset {
+		t.Fatalf("second publish: %v %+v (first %+v)", err, again, first)
+	}
+}
+
+func TestNackRedeliversWithTheNextAttempt(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, sub, ctx := setup(t, b)
+	if _, err := client.Publish(ctx, topic, event(t, "x")); err != nil {
+		t.Fatal(err)
+	}
+	s := client.Consume(ctx, sub)
+	defer s.Close()
+	m, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Nack(ctx, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Next(ctx)
+	if err != nil || again.Event.GetId() != m.Event.GetId() || again.Attempt != 2 {
+		t.Fatalf("redelivery: %v %+v", err, again)
+	}
+	if err := again.Term(ctx, "poison"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSubscribeAcksOnNilAndNacksOnErrorKeepingKeyOrder(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, sub, ctx := setup(t, b, cebus.Ordered())
+	var events []*cebus.Event
+	for i := range 5 {
+		events = append(events, event(t, string(rune('a'+i)), cebus.WithPartitionKey("customer-1")))
+	}
+	if _, err := client.Publish(ctx, topic, events...); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	failed := false
+	runCtx, stop := context.WithCancel(ctx)
+	err := client.Subscribe(runCtx, sub, func(ctx context.Context, m *cebus.Message) error {
+		seen = append(seen, string(m.Data()))
+		if string(m.Data()) == "c" && !failed {
+			failed = true
+			return errors.New("transient") // nacked: c comes again before d
+		}
+		if len(seen) == 6 {
+			stop()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(seen, ""); got != "abccde" {
+		t.Fatalf("delivered %q, want abccde", got)
+	}
+}
+
+func TestAnUnknownSubscriptionEndsWithNotFound(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, _, _, ctx := setup(t, b)
+	s := client.Consume(ctx, "no-such-subscription")
+	defer s.Close()
+	_, err := s.Next(ctx)
+	var e *cebus.Error
+	if !errors.As(err, &e) || e.Code != cebus.CodeNotFound || !strings.Contains(e.Message, "no-such-subscription") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAnInvalidEventIsRejectedAndNothingIsStored(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, sub, ctx := setup(t, b)
+	bad := &cebus.Event{Id: "1", Source: "/shop", SpecVersion: "1.0"} // no type
+	_, err := client.Publish(ctx, topic, event(t, "good"), bad)
+	if cebus.CodeOf(err) != cebus.CodeInvalidArgument {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := client.Publish(ctx, topic, event(t, "after", cebus.WithID("after"))); err != nil {
+		t.Fatal(err)
+	}
+	s := client.Consume(ctx, sub)
+	defer s.Close()
+	m, err := s.Next(ctx)
+	if err != nil || m.Event.GetId() != "after" {
+		t.Fatalf("the rejected batch left something stored: %v %v", err, m.Event.GetId())
+	}
+}
+
+func TestABadURLOrAnUnreachableBrokerGivesOneClearError(t *testing.T) {
+	if _, err := cebus.NewClient("localhost:7070"); cebus.CodeOf(err) != cebus.CodeInvalidArgument {
+		t.Fatalf("bad URL: %v", err)
+	}
+	client, err := cebus.NewClient("http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Publish(context.Background(), "orders", event(t, "x"))
+	if cebus.CodeOf(err) != cebus.CodeUnavailable || !strings.Contains(err.Error(), "cannot reach the Cebus broker at http://127.0.0.1:1") {
+		t.Fatalf("unreachable: %v", err)
+	}
+}
+
+func TestACanceledContextStopsTheCall(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, _, _ := setup(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := client.Publish(ctx, topic, event(t, "x")); cebus.CodeOf(err) != cebus.CodeCanceled {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestADroppedStreamReconnectsAndUnackedEventsAreRedelivered(t *testing.T) {
+	b := startBroker(t, "")
+	client, topic, sub, ctx := setup(t, b, cebus.WithAckDeadline(time.Second))
+	if _, err := client.Publish(ctx, topic, event(t, "kept", cebus.WithID("kept"))); err != nil {
+		t.Fatal(err)
+	}
+	s := client.Consume(ctx, sub)
+	defer s.Close()
+	m, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.restart(t) // the stream drops with the event unacked
+	again, err := s.Next(ctx)
+	if err != nil || again.Event.GetId() != "kept" || again.Attempt < 2 {
+		t.Fatalf("after the restart: %v %+v", err, again)
+	}
+	if err := again.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ack(ctx); err == nil {
+		t.Fatal("the stale delivery's ack should fail")
+	}
+	reconnected := false
+	for len(s.Status()) > 0 {
+		if st := <-s.Status(); st.Kind == "reconnecting" {
+			reconnected = true
+		}
+	}
+	if !reconnected {
+		t.Fatal("no reconnecting status was reported")
+	}
+}
+
+func TestIdempotentRunsEachEventsEffectOnce(t *testing.T) {
+	processed := cebus.NewMemoryProcessedEvents()
+	effects, duplicates := 0, 0
+	handler := cebus.Idempotent(processed, func(context.Context, *cebus.Message) error { effects++; return nil }, func(*cebus.Message) { duplicates++ })
+	e := &cloudeventsv1.CloudEvent{Id: "1", Source: "/s"}
+	for range 3 {
+		if err := handler(context.Background(), &cebus.Message{Event: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if effects != 1 || duplicates != 2 {
+		t.Fatalf("effects %d duplicates %d", effects, duplicates)
+	}
+}
