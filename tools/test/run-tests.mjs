@@ -56,27 +56,75 @@ try {
   console.error(`FAILED: vitest wrote no report (${error.message})`);
 }
 
+// The Go and Python SDKs: their own test runners against a real `cebus serve` (the build above); each test counts.
+function counted(name, command, args, options, count) {
+  process.stderr.write(`\n== ${name}\n`);
+  const run = spawnSync(command, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 28, ...options });
+  process.stderr.write(run.stdout ?? "");
+  process.stderr.write(run.stderr ?? "");
+  const { pass, fail } = run.error ? { pass: 0, fail: 0 } : count(run.stdout ?? "");
+  passed += pass;
+  failed += fail;
+  if (run.status !== 0 && fail === 0) {
+    failed++;
+    console.error(`FAILED: ${name} exited with ${run.status ?? run.error?.message}`);
+  }
+}
+const goTests = (out) => ({
+  pass: (out.match(/^\s*--- PASS/gm) ?? []).length,
+  fail: (out.match(/^\s*--- FAIL/gm) ?? []).length,
+});
+const goDirs = ["sdks/go", "conformance/adapters/go"];
+for (const dir of goDirs) check(`go vet (${dir})`, "bash", ["-c", `cd ${dir} && go vet ./...`]);
+counted(
+  "go test (sdks/go)",
+  "go",
+  ["test", "-count=1", "-v", "./..."],
+  { cwd: join(root, "sdks/go") },
+  goTests,
+);
+const python = spawnSync("bash", [join(root, "tools/sdks/python-env.sh")], {
+  cwd: root,
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "inherit"],
+}).stdout.trim();
+counted(
+  "pytest (sdks/python)",
+  python,
+  ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+  { cwd: join(root, "sdks/python") },
+  (out) => ({
+    pass: Number(/(\d+) passed/.exec(out)?.[1] ?? 0),
+    fail: Number(/(\d+) failed/.exec(out)?.[1] ?? 0) + Number(/(\d+) errors?/.exec(out)?.[1] ?? 0),
+  }),
+);
+
 // The conformance suite with the Node client on each backend the runner can start by itself; each case counts as
 // one test. The columns are merged into one matrix (test-results/conformance/report.md).
 const conformanceRuns = [];
-for (const [backend, brokers] of [
-  ["sqlite", 1],
-  ["redis", 1],
-  ["redis", 2], // two broker processes over one Redis, the clients of a case spread over both
-  ["postgres", 1],
-  ["postgres", 2],
-  ["nats", 1],
-  ["nats", 2],
+for (const [client, backend, brokers] of [
+  ["node", "sqlite", 1],
+  ["node", "redis", 1],
+  ["node", "redis", 2], // two broker processes over one Redis, the clients of a case spread over both
+  ["node", "postgres", 1],
+  ["node", "postgres", 2],
+  ["node", "nats", 1],
+  ["node", "nats", 2],
+  // The Go and Python SDKs on the embedded store and one external backend.
+  ["go", "sqlite", 1],
+  ["go", "redis", 1],
+  ["python", "sqlite", 1],
+  ["python", "redis", 1],
 ]) {
-  const label = brokers > 1 ? `${backend} x${brokers}` : backend;
-  process.stderr.write(`\n== conformance (${label}, node)\n`);
-  const dir = join(results, `conformance-${backend}-${brokers}`);
+  const label = `${brokers > 1 ? `${backend} x${brokers}` : backend}, ${client}`;
+  process.stderr.write(`\n== conformance (${label})\n`);
+  const dir = join(results, `conformance-${client}-${backend}-${brokers}`);
   conformanceRuns.push(dir);
   const run = spawnSync(
     process.execPath,
     [
       join(root, "conformance/dist/src/cli.js"),
-      ...["--backend", backend, "--brokers", String(brokers), "--client", "node", "--report", dir],
+      ...["--backend", backend, "--brokers", String(brokers), "--client", client, "--report", dir],
     ],
     { cwd: root, stdio: "inherit" },
   );

@@ -13,7 +13,7 @@ export function registerServe(program: Command): void {
     .option("--host <host>", "address to listen on [127.0.0.1, env CEBUS_HOST]")
     .option(
       "--store <url>",
-      "sqlite:DIR, memory or redis://host:port[/db] [sqlite:./cebus-data, env CEBUS_STORE]",
+      "sqlite:DIR, memory, redis://host:port[/db], postgres://user@host/db or nats://host:port [sqlite:./cebus-data, env CEBUS_STORE]",
     )
     .option(
       "--config <file>",
