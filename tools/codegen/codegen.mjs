@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// `pnpm codegen -- --lang <name> --out DIR`: generates messages for any language from proto/, for clients beyond the
+// shipped SDKs. protoc's built-in languages (cpp, csharp, java, kotlin, objc, php, pyi, python, ruby) use protoc from
+// Maven Central (downloaded once); any other name runs the plugin protoc-gen-<name> from PATH (for example go, es,
+// grpc-java, connect-kotlin once installed). Add --opt KEY=VALUE for plugin options.
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { pluginPath } from "./generate.mjs";
+
+const root = new URL("../..", import.meta.url).pathname;
+const builtins = ["cpp", "csharp", "java", "kotlin", "objc", "php", "pyi", "python", "ruby"];
+
+const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
+const { values } = parseArgs({
+  args: argv,
+  options: { lang: { type: "string" }, out: { type: "string" }, opt: { type: "string", multiple: true } },
+});
+if (!values.lang || !values.out) {
+  console.error(
+    "usage: pnpm codegen -- --lang <java|cpp|csharp|kotlin|...|plugin name> --out DIR [--opt KEY=VALUE]",
+  );
+  process.exit(2);
+}
+const out = resolve(values.out);
+
+/** The full protoc (every built-in language), from Maven Central, cached in .toolchain/codegen. */
+function fullProtoc() {
+  const version = "4.35.1"; // libprotoc 35.1, as the Python generator in plugins.sh
+  const arch = { x64: "x86_64", arm64: "aarch_64" }[process.arch] ?? process.arch;
+  const os = { linux: "linux", darwin: "osx" }[process.platform] ?? process.platform;
+  const file = join(root, `.toolchain/codegen/protoc-${version}`);
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    const url = `https://repo1.maven.org/maven2/com/google/protobuf/protoc/${version}/protoc-${version}-${os}-${arch}.exe`;
+    console.error(`codegen: downloading protoc ${version} from Maven Central`);
+    execFileSync("curl", ["-fsSL", "-o", `${file}.part`, url], { stdio: "inherit" });
+    chmodSync(`${file}.part`, 0o755);
+    renameSync(`${file}.part`, file);
+  }
+  return file;
+}
+const plugin = builtins.includes(values.lang)
+  ? `  - protoc_builtin: ${values.lang}\n    protoc_path: ${JSON.stringify(fullProtoc())}\n`
+  : `  - local: protoc-gen-${values.lang}\n`;
+const opts = (values.opt ?? []).map((o) => `      - ${JSON.stringify(o)}\n`).join("");
+const dir = mkdtempSync(join(tmpdir(), "cebus-codegen-"));
+try {
+  const template = join(dir, "buf.gen.yaml");
+  writeFileSync(
+    template,
+    `version: v2\nplugins:\n${plugin}    out: ${JSON.stringify(out)}\n${opts ? `    opt:\n${opts}` : ""}`,
+  );
+  execFileSync(join(root, "node_modules/.bin/buf"), ["generate", "proto", "--template", template], {
+    cwd: root,
+    env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${pluginPath()}` },
+    stdio: "inherit",
+  });
+  console.log(`generated ${values.lang} from proto/ into ${out}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
