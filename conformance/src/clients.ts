@@ -19,7 +19,10 @@ export const builtInClients = ["node", "go", "python", "browser"] as const;
 export function resolveClient(value: string, root: string): ClientUnderTest {
   switch (value) {
     case "node":
-      return { name: value, command: [process.execPath, join(root, "conformance/dist/adapters/node/main.js")] };
+      return {
+        name: value,
+        command: [process.execPath, join(root, "conformance/dist/adapters/node/main.js")],
+      };
     case "go": {
       const binary = join(root, "conformance/dist/adapters/go/cebus-conformance-go");
       execFileSync("go", ["build", "-o", binary, "."], {
