@@ -21,15 +21,11 @@ func (c *Client) Subscribe(ctx context.Context, subscription string, handler Han
 			}
 			return err
 		}
-		var settleErr error
+		// A failed settle needs nothing here: the lease runs out and the broker redelivers.
 		if herr := handler(ctx, m); herr != nil {
-			settleErr = m.Nack(ctx, 0)
+			_ = m.Nack(ctx, 0)
 		} else {
-			settleErr = m.Ack(ctx)
-		}
-		if settleErr != nil && CodeOf(settleErr) != CodeFailedPrecondition && ctx.Err() == nil {
-			// The lease may have moved on (the broker redelivers); keep consuming.
-			continue
+			_ = m.Ack(ctx)
 		}
 	}
 }
