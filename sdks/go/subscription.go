@@ -52,8 +52,11 @@ type Subscription struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
+	closeOnce sync.Once
 	mu        sync.Mutex
 	err       error
+	closing   bool
+	consumer  string // the broker's id for the current stream's consumer, for EndReceive
 	unsettled map[string]struct{}
 }
 
@@ -113,8 +116,30 @@ func (s *Subscription) Messages(ctx context.Context) iter.Seq2[*Message, error] 
 // Status delivers connection changes (buffered; old ones are dropped when nobody reads).
 func (s *Subscription) Status() <-chan Status { return s.statuses }
 
-// Close stops consuming. Messages received but not settled are nacked, so the broker redelivers them at once.
+// Close stops consuming cleanly: the broker releases every message this subscription holds unsettled (received
+// or still on its way), so they are redelivered at once.
+// It is safe to call more than once.
 func (s *Subscription) Close() error {
+	s.closeOnce.Do(s.close)
+	<-s.done
+	return nil
+}
+
+func (s *Subscription) close() {
+	s.mu.Lock()
+	s.closing = true
+	consumer := s.consumer
+	s.mu.Unlock()
+	// Best effort: what cannot be released now comes back at its ack deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// EndReceive releases everything the consumer holds, including deliveries still on their way to us;
+	// cancelling the stream alone would keep those leased until their deadline.
+	released := false
+	if consumer != "" {
+		_, err := s.client.subscriber.EndReceive(ctx, connect.NewRequest(&cebusv1.EndReceiveRequest{Subscription: s.name, ConsumerId: consumer}))
+		released = err == nil
+	}
 	s.cancel()
 	<-s.done
 	s.mu.Lock()
@@ -124,13 +149,15 @@ func (s *Subscription) Close() error {
 	}
 	s.unsettled = map[string]struct{}{}
 	s.mu.Unlock()
-	if len(held) > 0 {
-		// Best effort: what cannot be released now comes back at its ack deadline.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+	if !released && len(held) > 0 {
 		_, _ = s.client.subscriber.Nack(ctx, connect.NewRequest(&cebusv1.NackRequest{Subscription: s.name, DeliveryIds: held}))
 	}
-	return nil
+}
+
+func (s *Subscription) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 func (s *Subscription) forget(deliveryID string) {
@@ -152,7 +179,7 @@ func (s *Subscription) run(ctx context.Context) {
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.receive(ctx, func() { delay, attempt = 100*time.Millisecond, 1 })
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || s.isClosing() {
 			return
 		}
 		if permanent(err) {
@@ -189,6 +216,9 @@ func (s *Subscription) receive(ctx context.Context, connected func()) error {
 	for stream.Receive() {
 		if first {
 			first = false
+			s.mu.Lock()
+			s.consumer = stream.Msg().GetConsumerId()
+			s.mu.Unlock()
 			connected()
 			s.status(Status{Kind: "connected"})
 		}

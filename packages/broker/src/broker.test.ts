@@ -308,6 +308,27 @@ describe("at-least-once delivery", () => {
     ]);
   });
 
+  it("ending a consumer by id releases what it holds, read or not, to another consumer at once", async () => {
+    await setup({ ackDeadline: msToDuration(60_000) });
+    await broker.publish("orders", [event("a"), event("b"), event("c")]);
+    const leaving = await broker.openConsumer({ subscription: "billing" });
+    expect(await take(leaving, 1)).toHaveLength(3); // one batch: all three are leased to it
+    expect(await broker.endConsumer("billing", leaving.id)).toBe(3);
+    const staying = await broker.openConsumer({ subscription: "billing" });
+    expect((await take(staying, 3)).map((d) => d.event?.id)).toEqual(["a", "b", "c"]);
+  });
+
+  it("ending an unknown consumer is not_found, names the subscription and changes nothing", async () => {
+    await setup({ ackDeadline: msToDuration(60_000) });
+    await broker.publish("orders", [event("a")]);
+    const holder = await broker.openConsumer({ subscription: "billing" });
+    expect(await take(holder, 1)).toHaveLength(1);
+    const error = await broker.endConsumer("billing", "no-such-consumer").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CebusError);
+    expect(error).toMatchObject({ code: "not_found", message: expect.stringContaining("billing") });
+    expect((await broker.subscriptionStats("billing")).inFlight).toBe(1n);
+  });
+
   it("competing consumers share a subscription's events without overlap", async () => {
     await setup();
     const one = await broker.openConsumer({ subscription: "billing", flow: { maxEvents: 3 } });

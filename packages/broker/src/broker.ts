@@ -108,6 +108,11 @@ export interface Broker {
   /** Appends a batch of events, all or nothing; results in input order. */
   publish(topic: string, events: CloudEvent[]): Promise<PublishResult[]>;
   openConsumer(request: ConsumerRequest): Promise<Consumer>;
+  /**
+   * Closes a consumer of this process cleanly (what a Receive client asks for when it stops): its unsettled events
+   * are released for redelivery at once. Returns how many; not_found when no such consumer is open here.
+   */
+  endConsumer(subscription: string, consumerId: string): Promise<number>;
   /** Reads a range of one partition without a subscription; below the oldest retained offset is out_of_range. */
   readTopic(
     topic: string,
@@ -204,7 +209,7 @@ export function createBroker(options: BrokerOptions): Broker {
     predicate: (consumer: Consumer & DeliveryOwner) => boolean,
     release = true,
   ): Promise<void> {
-    const ending: Promise<void>[] = [];
+    const ending: Promise<number>[] = [];
     for (const set of consumersByTopic.values()) {
       for (const consumer of set) if (predicate(consumer)) ending.push(consumer.close({ release }));
     }
@@ -631,6 +636,18 @@ export function createBroker(options: BrokerOptions): Broker {
       set.add(consumer);
       consumer.wake();
       return consumer;
+    },
+    async endConsumer(subscriptionName, consumerId) {
+      const subscription = await requireSubscription(subscriptionName);
+      for (const consumer of consumersByTopic.get(subscription.topic) ?? []) {
+        if (consumer.id === consumerId && consumer.subscriptionName === subscription.name)
+          return consumer.close();
+      }
+      throw new CebusError(
+        "not_found",
+        `no consumer ${consumerId} of subscription ${subscription.name} is open on this broker process (it ended already, or another process serves it); its unsettled events return at their ack deadline`,
+        { field: "consumer_id" },
+      );
     },
     async settle(subscriptionName, kind, deliveryIds, opts = {}) {
       const subscription = await requireSubscription(subscriptionName);

@@ -36,9 +36,10 @@ export interface Consumer {
   /**
    * Stops delivering. A clean close (the default) releases in-flight events for immediate redelivery to other
    * consumers; `{ release: false }` (a connection that broke) keeps their leases until the ack deadline, since the
-   * consumer may still be working on them and a second copy must not overlap the first.
+   * consumer may still be working on them and a second copy must not overlap the first. Returns how many
+   * leases it released.
    */
-  close(options?: { release?: boolean }): Promise<void>;
+  close(options?: { release?: boolean }): Promise<number>;
 }
 
 interface Outstanding {
@@ -226,8 +227,8 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     await store.settle(subscription.name, { kind: "nack", leases, now, until: now });
   }
 
-  async function shutdown(error?: unknown, releaseLeases = true): Promise<void> {
-    if (closed) return;
+  async function shutdown(error?: unknown, releaseLeases = true): Promise<number> {
+    if (closed) return 0;
     closed = true;
     if (timer) clearTimeout(timer);
     ctx.detach(consumer);
@@ -252,15 +253,17 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         ctx.wakeSubscriptionAt(subscription.name, subscription.topic, first);
         if (last > first) ctx.wakeSubscriptionAt(subscription.name, subscription.topic, last);
       }
-      return;
+      return 0;
     }
     try {
       await release(refs);
+      return atMostOnce ? 0 : refs.length;
     } catch (releaseError) {
       ctx.logger.warn(
         { err: releaseError, consumer: id },
         "could not release in-flight events; they return at their deadline",
       );
+      return 0;
     }
   }
 

@@ -170,6 +170,7 @@ export function createReceiveChannel(
 ): Channel {
   const abort = new AbortController();
   const unsettled = new Set<string>(); // delivered on this channel and not yet settled: nacked on a clean close
+  let consumerId = "";
   const call = async (run: () => Promise<unknown>) => {
     try {
       await run();
@@ -222,6 +223,7 @@ export function createReceiveChannel(
         for await (const response of subscriber.receive({ subscription, flow }, { signal: abort.signal })) {
           if (first) {
             first = false;
+            consumerId = response.consumerId;
             started();
           }
           for (const d of response.deliveries) unsettled.add(d.deliveryId);
@@ -232,11 +234,21 @@ export function createReceiveChannel(
       }
     },
     async close() {
+      // EndReceive releases everything the consumer holds, including deliveries still in flight to us; cancelling
+      // alone would keep those leased until their deadline. Best effort: what cannot be released now (a broker
+      // that is gone) comes back at its ack deadline.
+      const released = consumerId
+        ? await subscriber.endReceive({ subscription, consumerId }).then(
+            () => true,
+            () => false,
+          )
+        : false;
       abort.abort();
       const held = [...unsettled];
       unsettled.clear();
-      // Best effort: what cannot be released now comes back at its ack deadline.
-      if (held.length > 0) await subscriber.nack({ subscription, deliveryIds: held }).catch(() => {});
+      if (!released && held.length > 0) {
+        await subscriber.nack({ subscription, deliveryIds: held }).catch(() => {});
+      }
     },
   };
 }

@@ -151,8 +151,8 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
         flow: flowWindow(request.flow),
         name: request.consumerName,
       });
-      // A server stream has no half-close: the client ends it by cancelling, so leases are kept until their
-      // deadline; the SDK nacks what it holds before it cancels (a clean close).
+      // A server stream has no half-close: a cancelled stream keeps its leases until their deadline, and a clean
+      // close is the unary EndReceive (the SDKs call it before they cancel), which releases them.
       const drop = () => void consumer.close({ release: false });
       context.signal.addEventListener("abort", drop);
       try {
@@ -162,6 +162,10 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
         context.signal.removeEventListener("abort", drop);
         await consumer.close({ release: false });
       }
+    },
+
+    async endReceive(request) {
+      return { released: await broker.endConsumer(request.subscription, request.consumerId) };
     },
 
     async ack(request) {

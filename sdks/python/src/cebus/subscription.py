@@ -12,6 +12,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from cebus._gen.cebus.v1.subscriber_pb2 import (
     AckRequest,
+    EndReceiveRequest,
     ExtendLeaseRequest,
     FlowControl,
     NackRequest,
@@ -52,8 +53,9 @@ def _duration(seconds: float | None) -> Duration | None:
 
 class Subscription:
     """Iterate with ``async for message in subscription``. When the stream drops it reconnects with backoff; messages
-    it held then are redelivered by the broker at their ack deadline. ``close()`` nacks what was received but not
-    settled, so the broker redelivers it at once. A permanent error (``not_found``, ...) ends the iteration with it."""
+    it held then are redelivered by the broker at their ack deadline. ``close()`` is a clean close: the broker releases
+    every message held unsettled (received or still on its way) for redelivery at once. A permanent error
+    (``not_found``, ...) ends the iteration with it."""
 
     def __init__(self, client: Client, name: str, max_outstanding: int | None, consumer_name: str) -> None:
         self.name = name
@@ -63,6 +65,7 @@ class Subscription:
             self._request.flow.CopyFrom(FlowControl(max_outstanding_events=max_outstanding))
         self._queue: asyncio.Queue[Message | _End] = asyncio.Queue()
         self._unsettled: set[str] = set()
+        self._consumer = ""  # the broker's id for the current stream's consumer, for EndReceive
         self._closed = False
         self.statuses: list[Status] = []
         """Connection changes so far, oldest first."""
@@ -91,6 +94,18 @@ class Subscription:
         if self._closed:
             return
         self._closed = True
+        # EndReceive releases everything the consumer holds, including deliveries still on their way to us;
+        # cancelling the stream alone would keep those leased until their deadline. Best effort throughout: what
+        # cannot be released now comes back at its ack deadline.
+        released = False
+        if self._consumer:
+            try:
+                await self._client._subscriber.end_receive(
+                    EndReceiveRequest(subscription=self.name, consumer_id=self._consumer), timeout_ms=5000
+                )
+                released = True
+            except Exception:  # noqa: BLE001
+                log.debug("could not end the consumer of %s cleanly; nacking what it holds", self.name)
         self._task.cancel()
         try:
             await self._task
@@ -98,8 +113,8 @@ class Subscription:
             pass
         held = list(self._unsettled)
         self._unsettled.clear()
-        if held:
-            try:  # best effort: what cannot be released now comes back at its ack deadline
+        if held and not released:
+            try:
                 await self._client._subscriber.nack(NackRequest(subscription=self.name, delivery_ids=held), timeout_ms=5000)
             except Exception:  # noqa: BLE001
                 log.debug("could not nack %d held messages of %s on close", len(held), self.name)
@@ -138,6 +153,7 @@ class Subscription:
                 async for response in self._client._subscriber.receive(self._request):
                     if attempt:
                         attempt, delay = 0, 0.1
+                        self._consumer = response.consumer_id
                         self._status(Status("connected"))
                     for delivery in response.deliveries:
                         self._unsettled.add(delivery.delivery_id)

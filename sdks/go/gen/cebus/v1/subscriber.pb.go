@@ -1083,6 +1083,104 @@ func (x *ReceiveResponse) GetDeliveries() []*Delivery {
 	return nil
 }
 
+type EndReceiveRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Subscription string                 `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// The consumer_id from the first ReceiveResponse of the stream.
+	ConsumerId    string `protobuf:"bytes,2,opt,name=consumer_id,json=consumerId,proto3" json:"consumer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndReceiveRequest) Reset() {
+	*x = EndReceiveRequest{}
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndReceiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndReceiveRequest) ProtoMessage() {}
+
+func (x *EndReceiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndReceiveRequest.ProtoReflect.Descriptor instead.
+func (*EndReceiveRequest) Descriptor() ([]byte, []int) {
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EndReceiveRequest) GetSubscription() string {
+	if x != nil {
+		return x.Subscription
+	}
+	return ""
+}
+
+func (x *EndReceiveRequest) GetConsumerId() string {
+	if x != nil {
+		return x.ConsumerId
+	}
+	return ""
+}
+
+type EndReceiveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many unsettled events were released for redelivery.
+	Released      uint32 `protobuf:"varint,1,opt,name=released,proto3" json:"released,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndReceiveResponse) Reset() {
+	*x = EndReceiveResponse{}
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndReceiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndReceiveResponse) ProtoMessage() {}
+
+func (x *EndReceiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndReceiveResponse.ProtoReflect.Descriptor instead.
+func (*EndReceiveResponse) Descriptor() ([]byte, []int) {
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *EndReceiveResponse) GetReleased() uint32 {
+	if x != nil {
+		return x.Released
+	}
+	return 0
+}
+
 type AckRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Subscription  string                 `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
@@ -1093,7 +1191,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[16]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1203,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[16]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1216,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{16}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AckRequest) GetSubscription() string {
@@ -1143,7 +1241,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[17]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1253,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[17]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1266,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{17}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{19}
 }
 
 type NackRequest struct {
@@ -1182,7 +1280,7 @@ type NackRequest struct {
 
 func (x *NackRequest) Reset() {
 	*x = NackRequest{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[18]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1292,7 @@ func (x *NackRequest) String() string {
 func (*NackRequest) ProtoMessage() {}
 
 func (x *NackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[18]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1305,7 @@ func (x *NackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackRequest.ProtoReflect.Descriptor instead.
 func (*NackRequest) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{18}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *NackRequest) GetSubscription() string {
@@ -1239,7 +1337,7 @@ type NackResponse struct {
 
 func (x *NackResponse) Reset() {
 	*x = NackResponse{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[19]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1349,7 @@ func (x *NackResponse) String() string {
 func (*NackResponse) ProtoMessage() {}
 
 func (x *NackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[19]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1362,7 @@ func (x *NackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackResponse.ProtoReflect.Descriptor instead.
 func (*NackResponse) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{19}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{21}
 }
 
 type ExtendLeaseRequest struct {
@@ -1278,7 +1376,7 @@ type ExtendLeaseRequest struct {
 
 func (x *ExtendLeaseRequest) Reset() {
 	*x = ExtendLeaseRequest{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[20]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1388,7 @@ func (x *ExtendLeaseRequest) String() string {
 func (*ExtendLeaseRequest) ProtoMessage() {}
 
 func (x *ExtendLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[20]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1401,7 @@ func (x *ExtendLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendLeaseRequest.ProtoReflect.Descriptor instead.
 func (*ExtendLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{20}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExtendLeaseRequest) GetSubscription() string {
@@ -1337,7 +1435,7 @@ type ExtendLeaseResponse struct {
 
 func (x *ExtendLeaseResponse) Reset() {
 	*x = ExtendLeaseResponse{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[21]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1447,7 @@ func (x *ExtendLeaseResponse) String() string {
 func (*ExtendLeaseResponse) ProtoMessage() {}
 
 func (x *ExtendLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[21]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1460,7 @@ func (x *ExtendLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendLeaseResponse.ProtoReflect.Descriptor instead.
 func (*ExtendLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{21}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExtendLeaseResponse) GetLeaseDeadline() *timestamppb.Timestamp {
@@ -1383,7 +1481,7 @@ type TermRequest struct {
 
 func (x *TermRequest) Reset() {
 	*x = TermRequest{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[22]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1493,7 @@ func (x *TermRequest) String() string {
 func (*TermRequest) ProtoMessage() {}
 
 func (x *TermRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[22]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1506,7 @@ func (x *TermRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermRequest.ProtoReflect.Descriptor instead.
 func (*TermRequest) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{22}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TermRequest) GetSubscription() string {
@@ -1440,7 +1538,7 @@ type TermResponse struct {
 
 func (x *TermResponse) Reset() {
 	*x = TermResponse{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[23]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1550,7 @@ func (x *TermResponse) String() string {
 func (*TermResponse) ProtoMessage() {}
 
 func (x *TermResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[23]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1563,7 @@ func (x *TermResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermResponse.ProtoReflect.Descriptor instead.
 func (*TermResponse) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{23}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{25}
 }
 
 type ReadTopicRequest struct {
@@ -1481,7 +1579,7 @@ type ReadTopicRequest struct {
 
 func (x *ReadTopicRequest) Reset() {
 	*x = ReadTopicRequest{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[24]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1591,7 @@ func (x *ReadTopicRequest) String() string {
 func (*ReadTopicRequest) ProtoMessage() {}
 
 func (x *ReadTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[24]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1604,7 @@ func (x *ReadTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadTopicRequest.ProtoReflect.Descriptor instead.
 func (*ReadTopicRequest) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{24}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReadTopicRequest) GetTopic() string {
@@ -1548,7 +1646,7 @@ type ReadTopicResponse struct {
 
 func (x *ReadTopicResponse) Reset() {
 	*x = ReadTopicResponse{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[25]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1658,7 @@ func (x *ReadTopicResponse) String() string {
 func (*ReadTopicResponse) ProtoMessage() {}
 
 func (x *ReadTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[25]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1671,7 @@ func (x *ReadTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadTopicResponse.ProtoReflect.Descriptor instead.
 func (*ReadTopicResponse) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{25}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReadTopicResponse) GetRecords() []*TopicRecord {
@@ -1603,7 +1701,7 @@ type TopicRecord struct {
 
 func (x *TopicRecord) Reset() {
 	*x = TopicRecord{}
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[26]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1713,7 @@ func (x *TopicRecord) String() string {
 func (*TopicRecord) ProtoMessage() {}
 
 func (x *TopicRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_cebus_v1_subscriber_proto_msgTypes[26]
+	mi := &file_cebus_v1_subscriber_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1726,7 @@ func (x *TopicRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicRecord.ProtoReflect.Descriptor instead.
 func (*TopicRecord) Descriptor() ([]byte, []int) {
-	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{26}
+	return file_cebus_v1_subscriber_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TopicRecord) GetPartition() uint32 {
@@ -1740,7 +1838,13 @@ const file_cebus_v1_subscriber_proto_rawDesc = "" +
 	"consumerId\x122\n" +
 	"\n" +
 	"deliveries\x18\x02 \x03(\v2\x12.cebus.v1.DeliveryR\n" +
-	"deliveries\"S\n" +
+	"deliveries\"X\n" +
+	"\x11EndReceiveRequest\x12\"\n" +
+	"\fsubscription\x18\x01 \x01(\tR\fsubscription\x12\x1f\n" +
+	"\vconsumer_id\x18\x02 \x01(\tR\n" +
+	"consumerId\"0\n" +
+	"\x12EndReceiveResponse\x12\x1a\n" +
+	"\breleased\x18\x01 \x01(\rR\breleased\"S\n" +
 	"\n" +
 	"AckRequest\x12\"\n" +
 	"\fsubscription\x18\x01 \x01(\tR\fsubscription\x12!\n" +
@@ -1776,10 +1880,12 @@ const file_cebus_v1_subscriber_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x123\n" +
 	"\x05event\x18\x03 \x01(\v2\x1d.io.cloudevents.v1.CloudEventR\x05event\x12=\n" +
-	"\fpublish_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime2\xcd\x03\n" +
+	"\fpublish_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime2\x96\x04\n" +
 	"\x11SubscriberService\x12B\n" +
 	"\aConsume\x12\x18.cebus.v1.ConsumeRequest\x1a\x19.cebus.v1.ConsumeResponse(\x010\x01\x12@\n" +
-	"\aReceive\x12\x18.cebus.v1.ReceiveRequest\x1a\x19.cebus.v1.ReceiveResponse0\x01\x122\n" +
+	"\aReceive\x12\x18.cebus.v1.ReceiveRequest\x1a\x19.cebus.v1.ReceiveResponse0\x01\x12G\n" +
+	"\n" +
+	"EndReceive\x12\x1b.cebus.v1.EndReceiveRequest\x1a\x1c.cebus.v1.EndReceiveResponse\x122\n" +
 	"\x03Ack\x12\x14.cebus.v1.AckRequest\x1a\x15.cebus.v1.AckResponse\x125\n" +
 	"\x04Nack\x12\x15.cebus.v1.NackRequest\x1a\x16.cebus.v1.NackResponse\x12J\n" +
 	"\vExtendLease\x12\x1c.cebus.v1.ExtendLeaseRequest\x1a\x1d.cebus.v1.ExtendLeaseResponse\x125\n" +
@@ -1798,7 +1904,7 @@ func file_cebus_v1_subscriber_proto_rawDescGZIP() []byte {
 	return file_cebus_v1_subscriber_proto_rawDescData
 }
 
-var file_cebus_v1_subscriber_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_cebus_v1_subscriber_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_cebus_v1_subscriber_proto_goTypes = []any{
 	(*FlowControl)(nil),           // 0: cebus.v1.FlowControl
 	(*ConsumeRequest)(nil),        // 1: cebus.v1.ConsumeRequest
@@ -1816,21 +1922,23 @@ var file_cebus_v1_subscriber_proto_goTypes = []any{
 	(*SettleFailure)(nil),         // 13: cebus.v1.SettleFailure
 	(*ReceiveRequest)(nil),        // 14: cebus.v1.ReceiveRequest
 	(*ReceiveResponse)(nil),       // 15: cebus.v1.ReceiveResponse
-	(*AckRequest)(nil),            // 16: cebus.v1.AckRequest
-	(*AckResponse)(nil),           // 17: cebus.v1.AckResponse
-	(*NackRequest)(nil),           // 18: cebus.v1.NackRequest
-	(*NackResponse)(nil),          // 19: cebus.v1.NackResponse
-	(*ExtendLeaseRequest)(nil),    // 20: cebus.v1.ExtendLeaseRequest
-	(*ExtendLeaseResponse)(nil),   // 21: cebus.v1.ExtendLeaseResponse
-	(*TermRequest)(nil),           // 22: cebus.v1.TermRequest
-	(*TermResponse)(nil),          // 23: cebus.v1.TermResponse
-	(*ReadTopicRequest)(nil),      // 24: cebus.v1.ReadTopicRequest
-	(*ReadTopicResponse)(nil),     // 25: cebus.v1.ReadTopicResponse
-	(*TopicRecord)(nil),           // 26: cebus.v1.TopicRecord
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
-	(*Subscription)(nil),          // 28: cebus.v1.Subscription
-	(*v1.CloudEvent)(nil),         // 29: io.cloudevents.v1.CloudEvent
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*EndReceiveRequest)(nil),     // 16: cebus.v1.EndReceiveRequest
+	(*EndReceiveResponse)(nil),    // 17: cebus.v1.EndReceiveResponse
+	(*AckRequest)(nil),            // 18: cebus.v1.AckRequest
+	(*AckResponse)(nil),           // 19: cebus.v1.AckResponse
+	(*NackRequest)(nil),           // 20: cebus.v1.NackRequest
+	(*NackResponse)(nil),          // 21: cebus.v1.NackResponse
+	(*ExtendLeaseRequest)(nil),    // 22: cebus.v1.ExtendLeaseRequest
+	(*ExtendLeaseResponse)(nil),   // 23: cebus.v1.ExtendLeaseResponse
+	(*TermRequest)(nil),           // 24: cebus.v1.TermRequest
+	(*TermResponse)(nil),          // 25: cebus.v1.TermResponse
+	(*ReadTopicRequest)(nil),      // 26: cebus.v1.ReadTopicRequest
+	(*ReadTopicResponse)(nil),     // 27: cebus.v1.ReadTopicResponse
+	(*TopicRecord)(nil),           // 28: cebus.v1.TopicRecord
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(*Subscription)(nil),          // 30: cebus.v1.Subscription
+	(*v1.CloudEvent)(nil),         // 31: io.cloudevents.v1.CloudEvent
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
 }
 var file_cebus_v1_subscriber_proto_depIdxs = []int32{
 	2,  // 0: cebus.v1.ConsumeRequest.start:type_name -> cebus.v1.ConsumeStart
@@ -1841,41 +1949,43 @@ var file_cebus_v1_subscriber_proto_depIdxs = []int32{
 	5,  // 5: cebus.v1.Settle.nack:type_name -> cebus.v1.NackAction
 	6,  // 6: cebus.v1.Settle.extend:type_name -> cebus.v1.ExtendAction
 	7,  // 7: cebus.v1.Settle.term:type_name -> cebus.v1.TermAction
-	27, // 8: cebus.v1.NackAction.delay:type_name -> google.protobuf.Duration
-	27, // 9: cebus.v1.ExtendAction.extension:type_name -> google.protobuf.Duration
+	29, // 8: cebus.v1.NackAction.delay:type_name -> google.protobuf.Duration
+	29, // 9: cebus.v1.ExtendAction.extension:type_name -> google.protobuf.Duration
 	9,  // 10: cebus.v1.ConsumeResponse.started:type_name -> cebus.v1.ConsumeStarted
 	10, // 11: cebus.v1.ConsumeResponse.deliveries:type_name -> cebus.v1.DeliveryBatch
 	12, // 12: cebus.v1.ConsumeResponse.settled:type_name -> cebus.v1.SettleResult
-	28, // 13: cebus.v1.ConsumeStarted.subscription:type_name -> cebus.v1.Subscription
+	30, // 13: cebus.v1.ConsumeStarted.subscription:type_name -> cebus.v1.Subscription
 	11, // 14: cebus.v1.DeliveryBatch.deliveries:type_name -> cebus.v1.Delivery
-	29, // 15: cebus.v1.Delivery.event:type_name -> io.cloudevents.v1.CloudEvent
-	30, // 16: cebus.v1.Delivery.publish_time:type_name -> google.protobuf.Timestamp
-	30, // 17: cebus.v1.Delivery.lease_deadline:type_name -> google.protobuf.Timestamp
+	31, // 15: cebus.v1.Delivery.event:type_name -> io.cloudevents.v1.CloudEvent
+	32, // 16: cebus.v1.Delivery.publish_time:type_name -> google.protobuf.Timestamp
+	32, // 17: cebus.v1.Delivery.lease_deadline:type_name -> google.protobuf.Timestamp
 	13, // 18: cebus.v1.SettleResult.failures:type_name -> cebus.v1.SettleFailure
 	0,  // 19: cebus.v1.ReceiveRequest.flow:type_name -> cebus.v1.FlowControl
 	11, // 20: cebus.v1.ReceiveResponse.deliveries:type_name -> cebus.v1.Delivery
-	27, // 21: cebus.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	27, // 22: cebus.v1.ExtendLeaseRequest.extension:type_name -> google.protobuf.Duration
-	30, // 23: cebus.v1.ExtendLeaseResponse.lease_deadline:type_name -> google.protobuf.Timestamp
-	26, // 24: cebus.v1.ReadTopicResponse.records:type_name -> cebus.v1.TopicRecord
-	29, // 25: cebus.v1.TopicRecord.event:type_name -> io.cloudevents.v1.CloudEvent
-	30, // 26: cebus.v1.TopicRecord.publish_time:type_name -> google.protobuf.Timestamp
+	29, // 21: cebus.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	29, // 22: cebus.v1.ExtendLeaseRequest.extension:type_name -> google.protobuf.Duration
+	32, // 23: cebus.v1.ExtendLeaseResponse.lease_deadline:type_name -> google.protobuf.Timestamp
+	28, // 24: cebus.v1.ReadTopicResponse.records:type_name -> cebus.v1.TopicRecord
+	31, // 25: cebus.v1.TopicRecord.event:type_name -> io.cloudevents.v1.CloudEvent
+	32, // 26: cebus.v1.TopicRecord.publish_time:type_name -> google.protobuf.Timestamp
 	1,  // 27: cebus.v1.SubscriberService.Consume:input_type -> cebus.v1.ConsumeRequest
 	14, // 28: cebus.v1.SubscriberService.Receive:input_type -> cebus.v1.ReceiveRequest
-	16, // 29: cebus.v1.SubscriberService.Ack:input_type -> cebus.v1.AckRequest
-	18, // 30: cebus.v1.SubscriberService.Nack:input_type -> cebus.v1.NackRequest
-	20, // 31: cebus.v1.SubscriberService.ExtendLease:input_type -> cebus.v1.ExtendLeaseRequest
-	22, // 32: cebus.v1.SubscriberService.Term:input_type -> cebus.v1.TermRequest
-	24, // 33: cebus.v1.SubscriberService.ReadTopic:input_type -> cebus.v1.ReadTopicRequest
-	8,  // 34: cebus.v1.SubscriberService.Consume:output_type -> cebus.v1.ConsumeResponse
-	15, // 35: cebus.v1.SubscriberService.Receive:output_type -> cebus.v1.ReceiveResponse
-	17, // 36: cebus.v1.SubscriberService.Ack:output_type -> cebus.v1.AckResponse
-	19, // 37: cebus.v1.SubscriberService.Nack:output_type -> cebus.v1.NackResponse
-	21, // 38: cebus.v1.SubscriberService.ExtendLease:output_type -> cebus.v1.ExtendLeaseResponse
-	23, // 39: cebus.v1.SubscriberService.Term:output_type -> cebus.v1.TermResponse
-	25, // 40: cebus.v1.SubscriberService.ReadTopic:output_type -> cebus.v1.ReadTopicResponse
-	34, // [34:41] is the sub-list for method output_type
-	27, // [27:34] is the sub-list for method input_type
+	16, // 29: cebus.v1.SubscriberService.EndReceive:input_type -> cebus.v1.EndReceiveRequest
+	18, // 30: cebus.v1.SubscriberService.Ack:input_type -> cebus.v1.AckRequest
+	20, // 31: cebus.v1.SubscriberService.Nack:input_type -> cebus.v1.NackRequest
+	22, // 32: cebus.v1.SubscriberService.ExtendLease:input_type -> cebus.v1.ExtendLeaseRequest
+	24, // 33: cebus.v1.SubscriberService.Term:input_type -> cebus.v1.TermRequest
+	26, // 34: cebus.v1.SubscriberService.ReadTopic:input_type -> cebus.v1.ReadTopicRequest
+	8,  // 35: cebus.v1.SubscriberService.Consume:output_type -> cebus.v1.ConsumeResponse
+	15, // 36: cebus.v1.SubscriberService.Receive:output_type -> cebus.v1.ReceiveResponse
+	17, // 37: cebus.v1.SubscriberService.EndReceive:output_type -> cebus.v1.EndReceiveResponse
+	19, // 38: cebus.v1.SubscriberService.Ack:output_type -> cebus.v1.AckResponse
+	21, // 39: cebus.v1.SubscriberService.Nack:output_type -> cebus.v1.NackResponse
+	23, // 40: cebus.v1.SubscriberService.ExtendLease:output_type -> cebus.v1.ExtendLeaseResponse
+	25, // 41: cebus.v1.SubscriberService.Term:output_type -> cebus.v1.TermResponse
+	27, // 42: cebus.v1.SubscriberService.ReadTopic:output_type -> cebus.v1.ReadTopicResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -1909,7 +2019,7 @@ func file_cebus_v1_subscriber_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cebus_v1_subscriber_proto_rawDesc), len(file_cebus_v1_subscriber_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

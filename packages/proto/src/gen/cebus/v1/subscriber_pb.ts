@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cebus/v1/subscriber.proto.
  */
 export const file_cebus_v1_subscriber: GenFile = /*@__PURE__*/
-  fileDesc("ChljZWJ1cy92MS9zdWJzY3JpYmVyLnByb3RvEghjZWJ1cy52MSJMCgtGbG93Q29udHJvbBIeChZtYXhfb3V0c3RhbmRpbmdfZXZlbnRzGAEgASgNEh0KFW1heF9vdXRzdGFuZGluZ19ieXRlcxgCIAEoAyKPAQoOQ29uc3VtZVJlcXVlc3QSJwoFc3RhcnQYASABKAsyFi5jZWJ1cy52MS5Db25zdW1lU3RhcnRIABIlCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2xIABIiCgZzZXR0bGUYAyABKAsyEC5jZWJ1cy52MS5TZXR0bGVIAEIJCgdyZXF1ZXN0ImAKDENvbnN1bWVTdGFydBIUCgxzdWJzY3JpcHRpb24YASABKAkSIwoEZmxvdxgCIAEoCzIVLmNlYnVzLnYxLkZsb3dDb250cm9sEhUKDWNvbnN1bWVyX25hbWUYAyABKAkiwAEKBlNldHRsZRISCgpyZXF1ZXN0X2lkGAEgASgEEiIKA2FjaxgCIAEoCzITLmNlYnVzLnYxLkFja0FjdGlvbkgAEiQKBG5hY2sYAyABKAsyFC5jZWJ1cy52MS5OYWNrQWN0aW9uSAASKAoGZXh0ZW5kGAQgASgLMhYuY2VidXMudjEuRXh0ZW5kQWN0aW9uSAASJAoEdGVybRgFIAEoCzIULmNlYnVzLnYxLlRlcm1BY3Rpb25IAEIICgZhY3Rpb24iIQoJQWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCSJMCgpOYWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIoCgVkZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJSCgxFeHRlbmRBY3Rpb24SFAoMZGVsaXZlcnlfaWRzGAEgAygJEiwKCWV4dGVuc2lvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIyCgpUZXJtQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIOCgZyZWFzb24YAiABKAkipAEKD0NvbnN1bWVSZXNwb25zZRIrCgdzdGFydGVkGAEgASgLMhguY2VidXMudjEuQ29uc3VtZVN0YXJ0ZWRIABItCgpkZWxpdmVyaWVzGAIgASgLMhcuY2VidXMudjEuRGVsaXZlcnlCYXRjaEgAEikKB3NldHRsZWQYAyABKAsyFi5jZWJ1cy52MS5TZXR0bGVSZXN1bHRIAEIKCghyZXNwb25zZSJTCg5Db25zdW1lU3RhcnRlZBITCgtjb25zdW1lcl9pZBgBIAEoCRIsCgxzdWJzY3JpcHRpb24YAiABKAsyFi5jZWJ1cy52MS5TdWJzY3JpcHRpb24iNwoNRGVsaXZlcnlCYXRjaBImCgpkZWxpdmVyaWVzGAEgAygLMhIuY2VidXMudjEuRGVsaXZlcnki5wEKCERlbGl2ZXJ5EhMKC2RlbGl2ZXJ5X2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoJcGFydGl0aW9uGAMgASgNEg4KBm9mZnNldBgEIAEoAxIsCgVldmVudBgFIAEoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQSMAoMcHVibGlzaF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sZWFzZV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoMU2V0dGxlUmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAQSKQoIZmFpbHVyZXMYAiADKAsyFy5jZWJ1cy52MS5TZXR0bGVGYWlsdXJlIkMKDVNldHRsZUZhaWx1cmUSEwoLZGVsaXZlcnlfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJImIKDlJlY2VpdmVSZXF1ZXN0EhQKDHN1YnNjcmlwdGlvbhgBIAEoCRIjCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2wSFQoNY29uc3VtZXJfbmFtZRgDIAEoCSJOCg9SZWNlaXZlUmVzcG9uc2USEwoLY29uc3VtZXJfaWQYASABKAkSJgoKZGVsaXZlcmllcxgCIAMoCzISLmNlYnVzLnYxLkRlbGl2ZXJ5IjgKCkFja1JlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCSINCgtBY2tSZXNwb25zZSJjCgtOYWNrUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSFAoMZGVsaXZlcnlfaWRzGAIgAygJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIg4KDE5hY2tSZXNwb25zZSJuChJFeHRlbmRMZWFzZVJlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCRIsCglleHRlbnNpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSQoTRXh0ZW5kTGVhc2VSZXNwb25zZRIyCg5sZWFzZV9kZWFkbGluZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoLVGVybVJlcXVlc3QSFAoMc3Vic2NyaXB0aW9uGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCRIOCgZyZWFzb24YAyABKAkiDgoMVGVybVJlc3BvbnNlIlgKEFJlYWRUb3BpY1JlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgNEhMKC2Zyb21fb2Zmc2V0GAMgASgDEg0KBWxpbWl0GAQgASgNIlAKEVJlYWRUb3BpY1Jlc3BvbnNlEiYKB3JlY29yZHMYASADKAsyFS5jZWJ1cy52MS5Ub3BpY1JlY29yZBITCgtuZXh0X29mZnNldBgCIAEoAyKQAQoLVG9waWNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgNEg4KBm9mZnNldBgCIAEoAxIsCgVldmVudBgDIAEoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQSMAoMcHVibGlzaF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDLNAwoRU3Vic2NyaWJlclNlcnZpY2USQgoHQ29uc3VtZRIYLmNlYnVzLnYxLkNvbnN1bWVSZXF1ZXN0GhkuY2VidXMudjEuQ29uc3VtZVJlc3BvbnNlKAEwARJACgdSZWNlaXZlEhguY2VidXMudjEuUmVjZWl2ZVJlcXVlc3QaGS5jZWJ1cy52MS5SZWNlaXZlUmVzcG9uc2UwARIyCgNBY2sSFC5jZWJ1cy52MS5BY2tSZXF1ZXN0GhUuY2VidXMudjEuQWNrUmVzcG9uc2USNQoETmFjaxIVLmNlYnVzLnYxLk5hY2tSZXF1ZXN0GhYuY2VidXMudjEuTmFja1Jlc3BvbnNlEkoKC0V4dGVuZExlYXNlEhwuY2VidXMudjEuRXh0ZW5kTGVhc2VSZXF1ZXN0Gh0uY2VidXMudjEuRXh0ZW5kTGVhc2VSZXNwb25zZRI1CgRUZXJtEhUuY2VidXMudjEuVGVybVJlcXVlc3QaFi5jZWJ1cy52MS5UZXJtUmVzcG9uc2USRAoJUmVhZFRvcGljEhouY2VidXMudjEuUmVhZFRvcGljUmVxdWVzdBobLmNlYnVzLnYxLlJlYWRUb3BpY1Jlc3BvbnNlQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_cebus_v1_subscription, file_google_protobuf_duration, file_google_protobuf_timestamp, file_io_cloudevents_v1_cloudevents]);
+  fileDesc("ChljZWJ1cy92MS9zdWJzY3JpYmVyLnByb3RvEghjZWJ1cy52MSJMCgtGbG93Q29udHJvbBIeChZtYXhfb3V0c3RhbmRpbmdfZXZlbnRzGAEgASgNEh0KFW1heF9vdXRzdGFuZGluZ19ieXRlcxgCIAEoAyKPAQoOQ29uc3VtZVJlcXVlc3QSJwoFc3RhcnQYASABKAsyFi5jZWJ1cy52MS5Db25zdW1lU3RhcnRIABIlCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2xIABIiCgZzZXR0bGUYAyABKAsyEC5jZWJ1cy52MS5TZXR0bGVIAEIJCgdyZXF1ZXN0ImAKDENvbnN1bWVTdGFydBIUCgxzdWJzY3JpcHRpb24YASABKAkSIwoEZmxvdxgCIAEoCzIVLmNlYnVzLnYxLkZsb3dDb250cm9sEhUKDWNvbnN1bWVyX25hbWUYAyABKAkiwAEKBlNldHRsZRISCgpyZXF1ZXN0X2lkGAEgASgEEiIKA2FjaxgCIAEoCzITLmNlYnVzLnYxLkFja0FjdGlvbkgAEiQKBG5hY2sYAyABKAsyFC5jZWJ1cy52MS5OYWNrQWN0aW9uSAASKAoGZXh0ZW5kGAQgASgLMhYuY2VidXMudjEuRXh0ZW5kQWN0aW9uSAASJAoEdGVybRgFIAEoCzIULmNlYnVzLnYxLlRlcm1BY3Rpb25IAEIICgZhY3Rpb24iIQoJQWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCSJMCgpOYWNrQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIoCgVkZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJSCgxFeHRlbmRBY3Rpb24SFAoMZGVsaXZlcnlfaWRzGAEgAygJEiwKCWV4dGVuc2lvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIyCgpUZXJtQWN0aW9uEhQKDGRlbGl2ZXJ5X2lkcxgBIAMoCRIOCgZyZWFzb24YAiABKAkipAEKD0NvbnN1bWVSZXNwb25zZRIrCgdzdGFydGVkGAEgASgLMhguY2VidXMudjEuQ29uc3VtZVN0YXJ0ZWRIABItCgpkZWxpdmVyaWVzGAIgASgLMhcuY2VidXMudjEuRGVsaXZlcnlCYXRjaEgAEikKB3NldHRsZWQYAyABKAsyFi5jZWJ1cy52MS5TZXR0bGVSZXN1bHRIAEIKCghyZXNwb25zZSJTCg5Db25zdW1lU3RhcnRlZBITCgtjb25zdW1lcl9pZBgBIAEoCRIsCgxzdWJzY3JpcHRpb24YAiABKAsyFi5jZWJ1cy52MS5TdWJzY3JpcHRpb24iNwoNRGVsaXZlcnlCYXRjaBImCgpkZWxpdmVyaWVzGAEgAygLMhIuY2VidXMudjEuRGVsaXZlcnki5wEKCERlbGl2ZXJ5EhMKC2RlbGl2ZXJ5X2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoJcGFydGl0aW9uGAMgASgNEg4KBm9mZnNldBgEIAEoAxIsCgVldmVudBgFIAEoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQSMAoMcHVibGlzaF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sZWFzZV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoMU2V0dGxlUmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAQSKQoIZmFpbHVyZXMYAiADKAsyFy5jZWJ1cy52MS5TZXR0bGVGYWlsdXJlIkMKDVNldHRsZUZhaWx1cmUSEwoLZGVsaXZlcnlfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJImIKDlJlY2VpdmVSZXF1ZXN0EhQKDHN1YnNjcmlwdGlvbhgBIAEoCRIjCgRmbG93GAIgASgLMhUuY2VidXMudjEuRmxvd0NvbnRyb2wSFQoNY29uc3VtZXJfbmFtZRgDIAEoCSJOCg9SZWNlaXZlUmVzcG9uc2USEwoLY29uc3VtZXJfaWQYASABKAkSJgoKZGVsaXZlcmllcxgCIAMoCzISLmNlYnVzLnYxLkRlbGl2ZXJ5Ij4KEUVuZFJlY2VpdmVSZXF1ZXN0EhQKDHN1YnNjcmlwdGlvbhgBIAEoCRITCgtjb25zdW1lcl9pZBgCIAEoCSImChJFbmRSZWNlaXZlUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKA0iOAoKQWNrUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSFAoMZGVsaXZlcnlfaWRzGAIgAygJIg0KC0Fja1Jlc3BvbnNlImMKC05hY2tSZXF1ZXN0EhQKDHN1YnNjcmlwdGlvbhgBIAEoCRIUCgxkZWxpdmVyeV9pZHMYAiADKAkSKAoFZGVsYXkYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iDgoMTmFja1Jlc3BvbnNlIm4KEkV4dGVuZExlYXNlUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSFAoMZGVsaXZlcnlfaWRzGAIgAygJEiwKCWV4dGVuc2lvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJJChNFeHRlbmRMZWFzZVJlc3BvbnNlEjIKDmxlYXNlX2RlYWRsaW5lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJCgtUZXJtUmVxdWVzdBIUCgxzdWJzY3JpcHRpb24YASABKAkSFAoMZGVsaXZlcnlfaWRzGAIgAygJEg4KBnJlYXNvbhgDIAEoCSIOCgxUZXJtUmVzcG9uc2UiWAoQUmVhZFRvcGljUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIRCglwYXJ0aXRpb24YAiABKA0SEwoLZnJvbV9vZmZzZXQYAyABKAMSDQoFbGltaXQYBCABKA0iUAoRUmVhZFRvcGljUmVzcG9uc2USJgoHcmVjb3JkcxgBIAMoCzIVLmNlYnVzLnYxLlRvcGljUmVjb3JkEhMKC25leHRfb2Zmc2V0GAIgASgDIpABCgtUb3BpY1JlY29yZBIRCglwYXJ0aXRpb24YASABKA0SDgoGb2Zmc2V0GAIgASgDEiwKBWV2ZW50GAMgASgLMh0uaW8uY2xvdWRldmVudHMudjEuQ2xvdWRFdmVudBIwCgxwdWJsaXNoX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMpYEChFTdWJzY3JpYmVyU2VydmljZRJCCgdDb25zdW1lEhguY2VidXMudjEuQ29uc3VtZVJlcXVlc3QaGS5jZWJ1cy52MS5Db25zdW1lUmVzcG9uc2UoATABEkAKB1JlY2VpdmUSGC5jZWJ1cy52MS5SZWNlaXZlUmVxdWVzdBoZLmNlYnVzLnYxLlJlY2VpdmVSZXNwb25zZTABEkcKCkVuZFJlY2VpdmUSGy5jZWJ1cy52MS5FbmRSZWNlaXZlUmVxdWVzdBocLmNlYnVzLnYxLkVuZFJlY2VpdmVSZXNwb25zZRIyCgNBY2sSFC5jZWJ1cy52MS5BY2tSZXF1ZXN0GhUuY2VidXMudjEuQWNrUmVzcG9uc2USNQoETmFjaxIVLmNlYnVzLnYxLk5hY2tSZXF1ZXN0GhYuY2VidXMudjEuTmFja1Jlc3BvbnNlEkoKC0V4dGVuZExlYXNlEhwuY2VidXMudjEuRXh0ZW5kTGVhc2VSZXF1ZXN0Gh0uY2VidXMudjEuRXh0ZW5kTGVhc2VSZXNwb25zZRI1CgRUZXJtEhUuY2VidXMudjEuVGVybVJlcXVlc3QaFi5jZWJ1cy52MS5UZXJtUmVzcG9uc2USRAoJUmVhZFRvcGljEhouY2VidXMudjEuUmVhZFRvcGljUmVxdWVzdBobLmNlYnVzLnYxLlJlYWRUb3BpY1Jlc3BvbnNlQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_cebus_v1_subscription, file_google_protobuf_duration, file_google_protobuf_timestamp, file_io_cloudevents_v1_cloudevents]);
 
 /**
  * How many events and bytes a consumer will hold unacked. Zero means the broker default (100 events, 8 MiB).
@@ -484,6 +484,49 @@ export const ReceiveResponseSchema: GenMessage<ReceiveResponse> = /*@__PURE__*/
   messageDesc(file_cebus_v1_subscriber, 15);
 
 /**
+ * @generated from message cebus.v1.EndReceiveRequest
+ */
+export type EndReceiveRequest = Message<"cebus.v1.EndReceiveRequest"> & {
+  /**
+   * @generated from field: string subscription = 1;
+   */
+  subscription: string;
+
+  /**
+   * The consumer_id from the first ReceiveResponse of the stream.
+   *
+   * @generated from field: string consumer_id = 2;
+   */
+  consumerId: string;
+};
+
+/**
+ * Describes the message cebus.v1.EndReceiveRequest.
+ * Use `create(EndReceiveRequestSchema)` to create a new message.
+ */
+export const EndReceiveRequestSchema: GenMessage<EndReceiveRequest> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_subscriber, 16);
+
+/**
+ * @generated from message cebus.v1.EndReceiveResponse
+ */
+export type EndReceiveResponse = Message<"cebus.v1.EndReceiveResponse"> & {
+  /**
+   * How many unsettled events were released for redelivery.
+   *
+   * @generated from field: uint32 released = 1;
+   */
+  released: number;
+};
+
+/**
+ * Describes the message cebus.v1.EndReceiveResponse.
+ * Use `create(EndReceiveResponseSchema)` to create a new message.
+ */
+export const EndReceiveResponseSchema: GenMessage<EndReceiveResponse> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_subscriber, 17);
+
+/**
  * @generated from message cebus.v1.AckRequest
  */
 export type AckRequest = Message<"cebus.v1.AckRequest"> & {
@@ -503,7 +546,7 @@ export type AckRequest = Message<"cebus.v1.AckRequest"> & {
  * Use `create(AckRequestSchema)` to create a new message.
  */
 export const AckRequestSchema: GenMessage<AckRequest> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 16);
+  messageDesc(file_cebus_v1_subscriber, 18);
 
 /**
  * @generated from message cebus.v1.AckResponse
@@ -516,7 +559,7 @@ export type AckResponse = Message<"cebus.v1.AckResponse"> & {
  * Use `create(AckResponseSchema)` to create a new message.
  */
 export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 17);
+  messageDesc(file_cebus_v1_subscriber, 19);
 
 /**
  * @generated from message cebus.v1.NackRequest
@@ -543,7 +586,7 @@ export type NackRequest = Message<"cebus.v1.NackRequest"> & {
  * Use `create(NackRequestSchema)` to create a new message.
  */
 export const NackRequestSchema: GenMessage<NackRequest> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 18);
+  messageDesc(file_cebus_v1_subscriber, 20);
 
 /**
  * @generated from message cebus.v1.NackResponse
@@ -556,7 +599,7 @@ export type NackResponse = Message<"cebus.v1.NackResponse"> & {
  * Use `create(NackResponseSchema)` to create a new message.
  */
 export const NackResponseSchema: GenMessage<NackResponse> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 19);
+  messageDesc(file_cebus_v1_subscriber, 21);
 
 /**
  * @generated from message cebus.v1.ExtendLeaseRequest
@@ -583,7 +626,7 @@ export type ExtendLeaseRequest = Message<"cebus.v1.ExtendLeaseRequest"> & {
  * Use `create(ExtendLeaseRequestSchema)` to create a new message.
  */
 export const ExtendLeaseRequestSchema: GenMessage<ExtendLeaseRequest> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 20);
+  messageDesc(file_cebus_v1_subscriber, 22);
 
 /**
  * @generated from message cebus.v1.ExtendLeaseResponse
@@ -602,7 +645,7 @@ export type ExtendLeaseResponse = Message<"cebus.v1.ExtendLeaseResponse"> & {
  * Use `create(ExtendLeaseResponseSchema)` to create a new message.
  */
 export const ExtendLeaseResponseSchema: GenMessage<ExtendLeaseResponse> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 21);
+  messageDesc(file_cebus_v1_subscriber, 23);
 
 /**
  * @generated from message cebus.v1.TermRequest
@@ -629,7 +672,7 @@ export type TermRequest = Message<"cebus.v1.TermRequest"> & {
  * Use `create(TermRequestSchema)` to create a new message.
  */
 export const TermRequestSchema: GenMessage<TermRequest> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 22);
+  messageDesc(file_cebus_v1_subscriber, 24);
 
 /**
  * @generated from message cebus.v1.TermResponse
@@ -642,7 +685,7 @@ export type TermResponse = Message<"cebus.v1.TermResponse"> & {
  * Use `create(TermResponseSchema)` to create a new message.
  */
 export const TermResponseSchema: GenMessage<TermResponse> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 23);
+  messageDesc(file_cebus_v1_subscriber, 25);
 
 /**
  * @generated from message cebus.v1.ReadTopicRequest
@@ -676,7 +719,7 @@ export type ReadTopicRequest = Message<"cebus.v1.ReadTopicRequest"> & {
  * Use `create(ReadTopicRequestSchema)` to create a new message.
  */
 export const ReadTopicRequestSchema: GenMessage<ReadTopicRequest> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 24);
+  messageDesc(file_cebus_v1_subscriber, 26);
 
 /**
  * @generated from message cebus.v1.ReadTopicResponse
@@ -700,7 +743,7 @@ export type ReadTopicResponse = Message<"cebus.v1.ReadTopicResponse"> & {
  * Use `create(ReadTopicResponseSchema)` to create a new message.
  */
 export const ReadTopicResponseSchema: GenMessage<ReadTopicResponse> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 25);
+  messageDesc(file_cebus_v1_subscriber, 27);
 
 /**
  * One stored event of a topic.
@@ -734,7 +777,7 @@ export type TopicRecord = Message<"cebus.v1.TopicRecord"> & {
  * Use `create(TopicRecordSchema)` to create a new message.
  */
 export const TopicRecordSchema: GenMessage<TopicRecord> = /*@__PURE__*/
-  messageDesc(file_cebus_v1_subscriber, 26);
+  messageDesc(file_cebus_v1_subscriber, 28);
 
 /**
  * SubscriberService delivers the events of a subscription to consumers. Many consumers on one subscription
@@ -765,6 +808,19 @@ export const SubscriberService: GenService<{
     methodKind: "server_streaming";
     input: typeof ReceiveRequestSchema;
     output: typeof ReceiveResponseSchema;
+  },
+  /**
+   * EndReceive closes a Receive stream cleanly, since a server stream has no half-close: the consumer stops and
+   * every event it holds unsettled (including any still in flight to the client) is released for redelivery at
+   * once. Cancelling the stream alone keeps those leases until their ack deadline. NOT_FOUND when this broker
+   * process serves no such consumer (it ended already, or another process serves it).
+   *
+   * @generated from rpc cebus.v1.SubscriberService.EndReceive
+   */
+  endReceive: {
+    methodKind: "unary";
+    input: typeof EndReceiveRequestSchema;
+    output: typeof EndReceiveResponseSchema;
   },
   /**
    * Ack settles deliveries for good: an Ack that returned OK is never followed by a redelivery of those events

@@ -39,6 +39,9 @@ const (
 	// SubscriberServiceReceiveProcedure is the fully-qualified name of the SubscriberService's Receive
 	// RPC.
 	SubscriberServiceReceiveProcedure = "/cebus.v1.SubscriberService/Receive"
+	// SubscriberServiceEndReceiveProcedure is the fully-qualified name of the SubscriberService's
+	// EndReceive RPC.
+	SubscriberServiceEndReceiveProcedure = "/cebus.v1.SubscriberService/EndReceive"
 	// SubscriberServiceAckProcedure is the fully-qualified name of the SubscriberService's Ack RPC.
 	SubscriberServiceAckProcedure = "/cebus.v1.SubscriberService/Ack"
 	// SubscriberServiceNackProcedure is the fully-qualified name of the SubscriberService's Nack RPC.
@@ -61,6 +64,11 @@ type SubscriberServiceClient interface {
 	// Receive is a server stream for clients without bidirectional streams (browsers): deliveries arrive on the
 	// stream and are settled with the unary Ack, Nack, ExtendLease and Term calls.
 	Receive(context.Context, *connect.Request[v1.ReceiveRequest]) (*connect.ServerStreamForClient[v1.ReceiveResponse], error)
+	// EndReceive closes a Receive stream cleanly, since a server stream has no half-close: the consumer stops and
+	// every event it holds unsettled (including any still in flight to the client) is released for redelivery at
+	// once. Cancelling the stream alone keeps those leases until their ack deadline. NOT_FOUND when this broker
+	// process serves no such consumer (it ended already, or another process serves it).
+	EndReceive(context.Context, *connect.Request[v1.EndReceiveRequest]) (*connect.Response[v1.EndReceiveResponse], error)
 	// Ack settles deliveries for good: an Ack that returned OK is never followed by a redelivery of those events
 	// to this subscription. All or nothing: an unknown or expired delivery id fails the call with
 	// FAILED_PRECONDITION and nothing is acked.
@@ -100,6 +108,12 @@ func NewSubscriberServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithSchema(subscriberServiceMethods.ByName("Receive")),
 			connect.WithClientOptions(opts...),
 		),
+		endReceive: connect.NewClient[v1.EndReceiveRequest, v1.EndReceiveResponse](
+			httpClient,
+			baseURL+SubscriberServiceEndReceiveProcedure,
+			connect.WithSchema(subscriberServiceMethods.ByName("EndReceive")),
+			connect.WithClientOptions(opts...),
+		),
 		ack: connect.NewClient[v1.AckRequest, v1.AckResponse](
 			httpClient,
 			baseURL+SubscriberServiceAckProcedure,
@@ -137,6 +151,7 @@ func NewSubscriberServiceClient(httpClient connect.HTTPClient, baseURL string, o
 type subscriberServiceClient struct {
 	consume     *connect.Client[v1.ConsumeRequest, v1.ConsumeResponse]
 	receive     *connect.Client[v1.ReceiveRequest, v1.ReceiveResponse]
+	endReceive  *connect.Client[v1.EndReceiveRequest, v1.EndReceiveResponse]
 	ack         *connect.Client[v1.AckRequest, v1.AckResponse]
 	nack        *connect.Client[v1.NackRequest, v1.NackResponse]
 	extendLease *connect.Client[v1.ExtendLeaseRequest, v1.ExtendLeaseResponse]
@@ -152,6 +167,11 @@ func (c *subscriberServiceClient) Consume(ctx context.Context) *connect.BidiStre
 // Receive calls cebus.v1.SubscriberService.Receive.
 func (c *subscriberServiceClient) Receive(ctx context.Context, req *connect.Request[v1.ReceiveRequest]) (*connect.ServerStreamForClient[v1.ReceiveResponse], error) {
 	return c.receive.CallServerStream(ctx, req)
+}
+
+// EndReceive calls cebus.v1.SubscriberService.EndReceive.
+func (c *subscriberServiceClient) EndReceive(ctx context.Context, req *connect.Request[v1.EndReceiveRequest]) (*connect.Response[v1.EndReceiveResponse], error) {
+	return c.endReceive.CallUnary(ctx, req)
 }
 
 // Ack calls cebus.v1.SubscriberService.Ack.
@@ -187,6 +207,11 @@ type SubscriberServiceHandler interface {
 	// Receive is a server stream for clients without bidirectional streams (browsers): deliveries arrive on the
 	// stream and are settled with the unary Ack, Nack, ExtendLease and Term calls.
 	Receive(context.Context, *connect.Request[v1.ReceiveRequest], *connect.ServerStream[v1.ReceiveResponse]) error
+	// EndReceive closes a Receive stream cleanly, since a server stream has no half-close: the consumer stops and
+	// every event it holds unsettled (including any still in flight to the client) is released for redelivery at
+	// once. Cancelling the stream alone keeps those leases until their ack deadline. NOT_FOUND when this broker
+	// process serves no such consumer (it ended already, or another process serves it).
+	EndReceive(context.Context, *connect.Request[v1.EndReceiveRequest]) (*connect.Response[v1.EndReceiveResponse], error)
 	// Ack settles deliveries for good: an Ack that returned OK is never followed by a redelivery of those events
 	// to this subscription. All or nothing: an unknown or expired delivery id fails the call with
 	// FAILED_PRECONDITION and nothing is acked.
@@ -220,6 +245,12 @@ func NewSubscriberServiceHandler(svc SubscriberServiceHandler, opts ...connect.H
 		SubscriberServiceReceiveProcedure,
 		svc.Receive,
 		connect.WithSchema(subscriberServiceMethods.ByName("Receive")),
+		connect.WithHandlerOptions(opts...),
+	)
+	subscriberServiceEndReceiveHandler := connect.NewUnaryHandler(
+		SubscriberServiceEndReceiveProcedure,
+		svc.EndReceive,
+		connect.WithSchema(subscriberServiceMethods.ByName("EndReceive")),
 		connect.WithHandlerOptions(opts...),
 	)
 	subscriberServiceAckHandler := connect.NewUnaryHandler(
@@ -258,6 +289,8 @@ func NewSubscriberServiceHandler(svc SubscriberServiceHandler, opts ...connect.H
 			subscriberServiceConsumeHandler.ServeHTTP(w, r)
 		case SubscriberServiceReceiveProcedure:
 			subscriberServiceReceiveHandler.ServeHTTP(w, r)
+		case SubscriberServiceEndReceiveProcedure:
+			subscriberServiceEndReceiveHandler.ServeHTTP(w, r)
 		case SubscriberServiceAckProcedure:
 			subscriberServiceAckHandler.ServeHTTP(w, r)
 		case SubscriberServiceNackProcedure:
@@ -283,6 +316,10 @@ func (UnimplementedSubscriberServiceHandler) Consume(context.Context, *connect.B
 
 func (UnimplementedSubscriberServiceHandler) Receive(context.Context, *connect.Request[v1.ReceiveRequest], *connect.ServerStream[v1.ReceiveResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("cebus.v1.SubscriberService.Receive is not implemented"))
+}
+
+func (UnimplementedSubscriberServiceHandler) EndReceive(context.Context, *connect.Request[v1.EndReceiveRequest]) (*connect.Response[v1.EndReceiveResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cebus.v1.SubscriberService.EndReceive is not implemented"))
 }
 
 func (UnimplementedSubscriberServiceHandler) Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error) {

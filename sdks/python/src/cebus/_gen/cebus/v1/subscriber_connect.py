@@ -23,6 +23,9 @@ class SubscriberService(Protocol):
     def receive(self, request: cebus_dot_v1_dot_subscriber__pb2.ReceiveRequest, ctx: RequestContext) -> AsyncIterator[cebus_dot_v1_dot_subscriber__pb2.ReceiveResponse]:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def end_receive(self, request: cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest, ctx: RequestContext) -> cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
     async def ack(self, request: cebus_dot_v1_dot_subscriber__pb2.AckRequest, ctx: RequestContext) -> cebus_dot_v1_dot_subscriber__pb2.AckResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
@@ -63,6 +66,16 @@ class SubscriberServiceASGIApplication(ConnectASGIApplication[SubscriberService]
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.receive,
+                ),
+                "/cebus.v1.SubscriberService/EndReceive": Endpoint.unary(
+                    method=MethodInfo(
+                        name="EndReceive",
+                        service_name="cebus.v1.SubscriberService",
+                        input=cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest,
+                        output=cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.end_receive,
                 ),
                 "/cebus.v1.SubscriberService/Ack": Endpoint.unary(
                     method=MethodInfo(
@@ -161,6 +174,26 @@ class SubscriberServiceClient(ConnectClient):
                 service_name="cebus.v1.SubscriberService",
                 input=cebus_dot_v1_dot_subscriber__pb2.ReceiveRequest,
                 output=cebus_dot_v1_dot_subscriber__pb2.ReceiveResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def end_receive(
+        self,
+        request: cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="EndReceive",
+                service_name="cebus.v1.SubscriberService",
+                input=cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest,
+                output=cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,
@@ -273,6 +306,8 @@ class SubscriberServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def receive(self, request: cebus_dot_v1_dot_subscriber__pb2.ReceiveRequest, ctx: RequestContext) -> Iterator[cebus_dot_v1_dot_subscriber__pb2.ReceiveResponse]:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def end_receive(self, request: cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest, ctx: RequestContext) -> cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def ack(self, request: cebus_dot_v1_dot_subscriber__pb2.AckRequest, ctx: RequestContext) -> cebus_dot_v1_dot_subscriber__pb2.AckResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def nack(self, request: cebus_dot_v1_dot_subscriber__pb2.NackRequest, ctx: RequestContext) -> cebus_dot_v1_dot_subscriber__pb2.NackResponse:
@@ -308,6 +343,16 @@ class SubscriberServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.receive,
+                ),
+                "/cebus.v1.SubscriberService/EndReceive": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="EndReceive",
+                        service_name="cebus.v1.SubscriberService",
+                        input=cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest,
+                        output=cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.end_receive,
                 ),
                 "/cebus.v1.SubscriberService/Ack": EndpointSync.unary(
                     method=MethodInfo(
@@ -406,6 +451,26 @@ class SubscriberServiceClientSync(ConnectClientSync):
                 service_name="cebus.v1.SubscriberService",
                 input=cebus_dot_v1_dot_subscriber__pb2.ReceiveRequest,
                 output=cebus_dot_v1_dot_subscriber__pb2.ReceiveResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def end_receive(
+        self,
+        request: cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="EndReceive",
+                service_name="cebus.v1.SubscriberService",
+                input=cebus_dot_v1_dot_subscriber__pb2.EndReceiveRequest,
+                output=cebus_dot_v1_dot_subscriber__pb2.EndReceiveResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

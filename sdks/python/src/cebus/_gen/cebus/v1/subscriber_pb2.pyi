@@ -162,6 +162,20 @@ class ReceiveResponse(_message.Message):
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
     def __init__(self, consumer_id: _Optional[str] = ..., deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
 
+class EndReceiveRequest(_message.Message):
+    __slots__ = ("subscription", "consumer_id")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription: str
+    consumer_id: str
+    def __init__(self, subscription: _Optional[str] = ..., consumer_id: _Optional[str] = ...) -> None: ...
+
+class EndReceiveResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: int
+    def __init__(self, released: _Optional[int] = ...) -> None: ...
+
 class AckRequest(_message.Message):
     __slots__ = ("subscription", "delivery_ids")
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
