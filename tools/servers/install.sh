@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real backend servers Cebus is tested against from Debian's packages, when missing:
-#   tools/servers/install.sh redis-server nats-server postgresql
+# Installs the real backend servers Cebus is tested against, and the browser the browser client is tested in, from
+# Debian's packages, when missing:
+#   tools/servers/install.sh redis-server nats-server postgresql chromium
 # Needs root (CI runs as root); prints what it does on stderr.
 set -euo pipefail
 # Test files start servers in parallel: one install at a time (apt holds a lock of its own and would fail).
@@ -12,7 +13,8 @@ for package in "$@"; do
     redis-server) command -v redis-server >/dev/null || missing+=(redis-server) ;;
     nats-server) command -v nats-server >/dev/null || missing+=(nats-server) ;;
     postgresql) ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql) ;;
-    *) echo "unknown server package '$package' (redis-server, nats-server, postgresql)" >&2; exit 2 ;;
+    chromium) command -v chromium >/dev/null || missing+=(chromium) ;;
+    *) echo "unknown package '$package' (redis-server, nats-server, postgresql, chromium)" >&2; exit 2 ;;
   esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -54,6 +54,23 @@ describe("serve configuration", () => {
     );
   });
 
+  it("CORS origins come as a comma-separated flag or variable, or a JSON list; a path or a bad scheme is refused", () => {
+    expect(resolveServeConfig({}, {}).corsOrigins).toEqual([]);
+    expect(
+      resolveServeConfig({ corsOrigins: "http://localhost:5173, https://app.example" }, {}).corsOrigins,
+    ).toEqual(["http://localhost:5173", "https://app.example"]);
+    expect(resolveServeConfig({}, { CEBUS_CORS_ORIGINS: "*" }).corsOrigins).toEqual(["*"]);
+    expect(
+      resolveServeConfig({ config: file('{"corsOrigins": ["https://a.example"]}') }, {}).corsOrigins,
+    ).toEqual(["https://a.example"]);
+    expect(() => resolveServeConfig({ corsOrigins: "https://app.example/page" }, {})).toThrow(
+      /--cors-origins: corsOrigins must be web origins such as https:\/\/app.example .*got "https:\/\/app.example\/page"/,
+    );
+    expect(() => resolveServeConfig({ corsOrigins: "ftp://files.example" }, {})).toThrow(
+      /corsOrigins must be/,
+    );
+  });
+
   it("a missing config file says which path was given", () => {
     expect(() => resolveServeConfig({ config: "/nonexistent/cebus.json" }, {})).toThrow(
       /config file \/nonexistent\/cebus.json cannot be read \(ENOENT\)/,

@@ -10,6 +10,8 @@ export interface ServeConfig {
   maxEventBytes: number | undefined;
   /** How often retention (age and size limits) is applied, in ms [60 s]. */
   retentionInterval: number;
+  /** Web page origins allowed to call the broker from a browser (CORS); `*` for any [none]. */
+  corsOrigins: string[];
 }
 
 export const defaultServeConfig: ServeConfig = {
@@ -19,6 +21,7 @@ export const defaultServeConfig: ServeConfig = {
   logLevel: "info",
   maxEventBytes: undefined,
   retentionInterval: 60_000,
+  corsOrigins: [],
 };
 
 /** A configuration problem: the CLI prints the message and exits 2. */
@@ -56,6 +59,18 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
       throw new ConfigError(`${where}: maxEventBytes must be a positive whole number of bytes`);
     return n;
   },
+  corsOrigins: (v, where) => {
+    const list = typeof v === "string" ? v.split(",").map((o) => o.trim()) : v;
+    const bad = Array.isArray(list)
+      ? list.find((o) => typeof o !== "string" || (o !== "*" && !isOrigin(o)))
+      : v;
+    if (!Array.isArray(list) || bad !== undefined) {
+      throw new ConfigError(
+        `${where}: corsOrigins must be web origins such as https://app.example or http://localhost:5173 (scheme, host and port only, comma-separated), or * for any origin; got ${JSON.stringify(bad)}`,
+      );
+    }
+    return list;
+  },
   retentionInterval: (v, where) => {
     try {
       const ms = typeof v === "number" ? v : parseDuration(String(v), where);
@@ -69,6 +84,15 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
     }
   },
 };
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 function checked(values: Record<string, unknown>, where: (key: string) => string): Partial<ServeConfig> {
   const out: Partial<ServeConfig> = {};
@@ -118,6 +142,7 @@ const envNames: Record<string, keyof ServeConfig> = {
   CEBUS_LOG_LEVEL: "logLevel",
   CEBUS_MAX_EVENT_BYTES: "maxEventBytes",
   CEBUS_RETENTION_INTERVAL: "retentionInterval",
+  CEBUS_CORS_ORIGINS: "corsOrigins",
 };
 
 /** Resolves the serve configuration: flags > environment > config file (--config or CEBUS_CONFIG) > defaults. */

@@ -73,6 +73,19 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   );
   const http2 = createHttp2Server({}, options.handler);
   const sockets = new Set<Socket>();
+  // HTTP/1.1 keep-alive connections with no request in progress: closed at once on shutdown (the server's own
+  // closeIdleConnections does not see sockets handed over by the protocol sniffing below).
+  const http1Idle = new Set<Socket>();
+  http1.on(
+    "request",
+    (request: import("node:http").IncomingMessage, response: import("node:http").ServerResponse) => {
+      const socket = request.socket;
+      http1Idle.delete(socket);
+      response.once("close", () => {
+        if (!socket.destroyed) http1Idle.add(socket);
+      });
+    },
+  );
   const sessions = new Set<import("node:http2").ServerHttp2Session>();
   const streams = new Set<import("node:http2").ServerHttp2Stream>();
   http2.on("stream", (stream) => {
@@ -98,6 +111,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       if (isHttp2) {
         http2.emit("connection", streamOf(socket, seen));
       } else {
+        http1Idle.add(socket);
+        socket.once("close", () => http1Idle.delete(socket));
         socket.pause();
         socket.unshift(seen);
         http1.emit("connection", socket);
@@ -126,11 +141,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => net.close(() => resolve()));
-        http1.closeIdleConnections();
+        for (const socket of http1Idle) socket.destroy();
         for (const session of sessions) session.close(); // GOAWAY: no new streams, open ones finish
         const drained = new Promise<void>((resolve) => {
           const check = setInterval(() => {
-            http1.closeIdleConnections();
+            for (const socket of http1Idle) socket.destroy();
             // A response already complete whose request side is still open (a bidi stream the server ended)
             // would hold the connection: RST_STREAM NO_ERROR tells the client to stop sending (RFC 9113, 8.1).
             for (const stream of streams) if (stream.writableEnded) stream.close();

@@ -12,6 +12,7 @@ import {
 import { file_grpc_health_v1_health } from "@cebus/proto/grpc";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { withCors } from "./cors.js";
 import { errorInterceptor } from "./errors.js";
 import { createHealth } from "./health.js";
 import { withHttpEndpoints } from "./http-endpoints.js";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   maxRequestBytes?: number;
   /** How long close() lets calls in flight finish before cutting them [10 s]. */
   shutdownGraceMs?: number;
+  /** Web page origins allowed to call the broker from a browser (CORS), such as https://app.example; `*` for any. */
+  corsOrigins?: readonly string[];
 }
 
 /** A running Cebus server: Connect, gRPC and gRPC-Web on one port, plus /healthz and /readyz. */
@@ -71,7 +74,10 @@ export async function startServer(options: ServerOptions): Promise<CebusServer> 
   const listener = await listen({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 8080,
-    handler: withHttpEndpoints(handler, { healthz: () => true, readyz: () => broker.ready() }),
+    handler: withCors(
+      withHttpEndpoints(handler, { healthz: () => true, readyz: () => broker.ready() }),
+      options.corsOrigins ?? [],
+    ),
     shutdownGraceMs: options.shutdownGraceMs,
   });
   for (const service of ["", PublisherService.typeName, SubscriberService.typeName, AdminService.typeName]) {

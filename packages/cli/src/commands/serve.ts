@@ -17,11 +17,15 @@ export function registerServe(program: Command): void {
     )
     .option(
       "--config <file>",
-      "JSON file with port, host, store, logLevel, maxEventBytes, retentionInterval [env CEBUS_CONFIG]",
+      "JSON file with port, host, store, logLevel, maxEventBytes, retentionInterval, corsOrigins [env CEBUS_CONFIG]",
     )
     .option(
       "--retention-interval <duration>",
       "how often age and size retention runs [60s, env CEBUS_RETENTION_INTERVAL]",
+    )
+    .option(
+      "--cors-origins <origins>",
+      "web page origins that may call the broker from a browser, comma-separated (e.g. http://localhost:5173), or * for any [none, env CEBUS_CORS_ORIGINS]",
     )
     .option(
       "--log-level <level>",
@@ -35,6 +39,7 @@ export function registerServe(program: Command): void {
         config?: string;
         logLevel?: string;
         retentionInterval?: string;
+        corsOrigins?: string;
       }) => {
         let config: ReturnType<typeof resolveServeConfig>;
         let store: Awaited<ReturnType<typeof openStore>>;
@@ -57,7 +62,13 @@ export function registerServe(program: Command): void {
         });
         let server: Awaited<ReturnType<typeof startServer>>;
         try {
-          server = await startServer({ broker, host: config.host, port: config.port, logger });
+          server = await startServer({
+            broker,
+            host: config.host,
+            port: config.port,
+            logger,
+            corsOrigins: config.corsOrigins,
+          });
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           const hint =
