@@ -7,6 +7,12 @@ export {
   runCli,
   startBroker,
 } from "./broker-process.js";
+export {
+  type BrowserPage,
+  chromiumPath,
+  ensureChromiumInstalled,
+  openBrowserPage,
+} from "./browser.js";
 export { consumeAndAck, createRawClients, type RawClients, testEvent } from "./clients.js";
 export {
   ensureNatsInstalled,
