@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `pnpm codegen -- --lang <name> --out DIR`: generates messages for any language from proto/, for clients beyond the
 // shipped SDKs. protoc's built-in languages (cpp, csharp, java, kotlin, objc, php, pyi, python, ruby) use protoc from
-// Maven Central (downloaded once); any other name runs the plugin protoc-gen-<name> from PATH (for example go, es,
-// grpc-java, connect-kotlin once installed). Add --opt KEY=VALUE for plugin options.
+// Maven Central (downloaded once); grpc-java (the gRPC service stubs for Java) uses protoc-gen-grpc-java from Maven
+// Central too; any other name runs the plugin protoc-gen-<name> from PATH (for example go, es, connect-kotlin once
+// installed). Add --opt KEY=VALUE for plugin options.
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,9 +43,28 @@ function fullProtoc() {
   }
   return file;
 }
+/** A plugin executable published on Maven Central (group path, artifact), cached in .toolchain/codegen. */
+function mavenPlugin(group, artifact, version) {
+  const arch = { x64: "x86_64", arm64: "aarch_64" }[process.arch] ?? process.arch;
+  const os = { linux: "linux", darwin: "osx" }[process.platform] ?? process.platform;
+  const file = join(root, `.toolchain/codegen/${artifact}-${version}`);
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    const url = `https://repo1.maven.org/maven2/${group}/${artifact}/${version}/${artifact}-${version}-${os}-${arch}.exe`;
+    console.error(`codegen: downloading ${artifact} ${version} from Maven Central`);
+    execFileSync("curl", ["-fsSL", "-o", `${file}.part`, url], { stdio: "inherit" });
+    chmodSync(`${file}.part`, 0o755);
+    renameSync(`${file}.part`, file);
+  }
+  return file;
+}
+const mavenPlugins = { "grpc-java": () => mavenPlugin("io/grpc", "protoc-gen-grpc-java", "1.83.1") };
+
 const plugin = builtins.includes(values.lang)
   ? `  - protoc_builtin: ${values.lang}\n    protoc_path: ${JSON.stringify(fullProtoc())}\n`
-  : `  - local: protoc-gen-${values.lang}\n`;
+  : mavenPlugins[values.lang]
+    ? `  - local: ${JSON.stringify(mavenPlugins[values.lang]())}\n`
+    : `  - local: protoc-gen-${values.lang}\n`;
 const opts = (values.opt ?? []).map((o) => `      - ${JSON.stringify(o)}\n`).join("");
 const dir = mkdtempSync(join(tmpdir(), "cebus-codegen-"));
 try {
