@@ -50,7 +50,7 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
         : backend === "memory"
           ? "memory"
           : "sqlite";
-  const start = () => startBroker({ store, args: ["--retention-interval", "250ms"] });
+  const start = () => startBroker({ store, args: ["--retention-interval", "250ms", "--cors-origins", "*"] });
   const broker: BrokerProcess = await start();
   const others: BrokerProcess[] = [];
   for (let i = 1; i < count; i++) others.push(await start());

@@ -99,8 +99,9 @@ counted(
   }),
 );
 
-// The conformance suite with the Node client on each backend the runner can start by itself; each case counts as
-// one test. The columns are merged into one matrix (test-results/conformance/report.md).
+// The conformance suite: the Node client on each backend the runner can start by itself, the Go and Python clients on
+// the embedded store and Redis, the browser client (headless Chromium) on the embedded store; each case counts as one
+// test. The columns are merged into one matrix (test-results/conformance/report.md).
 const conformanceRuns = [];
 for (const [client, backend, brokers] of [
   ["node", "sqlite", 1],
@@ -110,9 +111,11 @@ for (const [client, backend, brokers] of [
   ["node", "postgres", 2],
   ["node", "nats", 1],
   ["node", "nats", 2],
-  // Not yet: ["go", "sqlite", 1], ["go", "redis", 1], ["python", "sqlite", 1], ["python", "redis", 1]. Clients on the
-  // Receive stream fail dead-letter/redrive now and then (a closed Receive stream can lease redriven events before the
-  // broker sees it gone, and they wait out the ack deadline); run them with `pnpm conformance -- --client go|python`.
+  ["go", "sqlite", 1],
+  ["go", "redis", 1],
+  ["python", "sqlite", 1],
+  ["python", "redis", 1],
+  ["browser", "sqlite", 1],
 ]) {
   const label = `${brokers > 1 ? `${backend} x${brokers}` : backend}, ${client}`;
   process.stderr.write(`\n== conformance (${label})\n`);

@@ -32,18 +32,35 @@ const broken = () =>
 /** After the current turn's I/O and promise jobs (a whole delivery batch is handled by then). */
 const defer: (run: () => void) => void = globalThis.setImmediate ?? ((run) => setTimeout(run, 0));
 
-/** Collects the settles of one event-loop turn into one batch (one round trip, one store transaction). */
-function batcher(flush: (batch: Waiter[]) => void): (id: string) => Promise<void> {
+/**
+ * Collects the settles of one event-loop turn into one batch (one round trip, one store transaction). With
+ * `maxInFlight`, at most that many batches are on their way at once and later settles wait and join the next batch:
+ * under load the batches grow instead of the calls queueing (browsers allow six HTTP/1.1 connections per origin).
+ */
+function batcher(
+  flush: (batch: Waiter[]) => void | Promise<void>,
+  maxInFlight = Number.POSITIVE_INFINITY,
+): (id: string) => Promise<void> {
   let batch: Waiter[] = [];
+  let scheduled = false;
+  let inFlight = 0;
+  const drain = () => {
+    scheduled = false;
+    if (batch.length === 0 || inFlight >= maxInFlight) return;
+    const full = batch;
+    batch = [];
+    inFlight++;
+    void Promise.resolve(flush(full)).finally(() => {
+      inFlight--;
+      drain();
+    });
+  };
   return (id) =>
     new Promise<void>((resolve, reject) => {
       batch.push({ id, resolve, reject });
-      if (batch.length === 1) {
-        defer(() => {
-          const full = batch;
-          batch = [];
-          flush(full);
-        });
+      if (!scheduled) {
+        scheduled = true;
+        defer(drain);
       }
     });
 }
@@ -178,7 +195,7 @@ export function createReceiveChannel(
       throw toCebusError(error, url);
     }
   };
-  const ack = batcher((waiters) => void ackAll(waiters));
+  const ack = batcher((waiters) => ackAll(waiters), 2);
   const ackAll = async (waiters: Waiter[]) => {
     try {
       await call(() => subscriber.ack({ subscription, deliveryIds: waiters.map((w) => w.id) }));
