@@ -251,6 +251,25 @@ describe("at-least-once delivery", () => {
     expect(stale?.error?.message).toContain("settle the newest delivery");
   });
 
+  it("a repeated ack of an acked delivery answers OK again (a resent request) and changes nothing", async () => {
+    await setup();
+    await broker.publish("orders", [event("a"), event("b")]);
+    const consumer = await broker.openConsumer({ subscription: "billing" });
+    const [a, b] = await take(consumer, 2);
+    const ids = [a?.deliveryId as string];
+    expect((await broker.settle("billing", "ack", ids))[0]?.ok).toBe(true);
+    expect((await broker.settle("billing", "ack", ids))[0]?.ok).toBe(true);
+    // In an all-or-nothing batch with a live delivery, the repeat does not fail the batch.
+    const batch = [a?.deliveryId as string, b?.deliveryId as string];
+    expect((await broker.settle("billing", "ack", batch, { allOrNothing: true })).map((o) => o.ok)).toEqual([
+      true,
+      true,
+    ]);
+    expect((await broker.subscriptionStats("billing")).inFlight).toBe(0n);
+    // A nack of an acked delivery is still refused: only acks repeat.
+    expect((await broker.settle("billing", "nack", ids))[0]?.error?.code).toBe("failed_precondition");
+  });
+
   it("extending a lease keeps the event from being redelivered", async () => {
     await setup({ ackDeadline: msToDuration(200) });
     await broker.publish("orders", [event("a")]);

@@ -44,6 +44,7 @@ import {
 } from "./defaults.js";
 import { isAtMostOnceToken, parseDeliveryId } from "./delivery-id.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { createRecentAcks } from "./recent-acks.js";
 
 export interface BrokerOptions {
   store: Store;
@@ -342,6 +343,8 @@ export function createBroker(options: BrokerOptions): Broker {
     );
   }
 
+  const recentAcks = createRecentAcks();
+
   async function settleOne(
     subscription: Subscription,
     kind: SettleKind,
@@ -364,6 +367,8 @@ export function createBroker(options: BrokerOptions): Broker {
         );
       } else if (isAtMostOnceToken(ref.token)) {
         outcome.ok = true; // at-most-once deliveries were acked when sent; settling only returns credit
+      } else if (kind === "ack" && recentAcks.has(subscription.name, id)) {
+        outcome.ok = true; // a repeated ack (a resent request) of an ack this process applied
       } else {
         refs.push({ index, ref });
       }
@@ -446,6 +451,7 @@ export function createBroker(options: BrokerOptions): Broker {
     }
     for (const outcome of outcomes) {
       if (outcome.ok) {
+        if (kind === "ack") recentAcks.add(subscription.name, outcome.deliveryId);
         owners.get(outcome.deliveryId)?.settled(outcome.deliveryId, outcome.deadline);
       } else if (!outcome.error) {
         outcome.error = new CebusError(

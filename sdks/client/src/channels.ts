@@ -177,7 +177,8 @@ export function createStreamChannel(
 
 /**
  * The server stream Receive plus unary settles (browsers have no bidirectional streams). Acks of one tick go in
- * one call; if that call fails, each id is retried alone so one stale delivery does not fail the others.
+ * one call; if the broker rejects it for a stale id, each id is retried alone so one stale delivery does not fail
+ * the others.
  */
 export function createReceiveChannel(
   subscriber: Client<typeof SubscriberService>,
@@ -201,8 +202,12 @@ export function createReceiveChannel(
       await call(() => subscriber.ack({ subscription, deliveryIds: waiters.map((w) => w.id) }));
       for (const w of waiters) w.resolve();
     } catch (error) {
-      if (waiters.length === 1) (waiters[0] as Waiter).reject(error as CebusError);
-      else for (const w of waiters) void ackAll([w]);
+      const e = error as CebusError;
+      // failed_precondition: the broker rejected the whole batch for one stale id, so each id is tried alone. Any
+      // other failure (a broken connection) may have come after the broker applied the batch: retrying would turn
+      // an unknown outcome into a false "already settled", so every caller gets the error as it is.
+      if (waiters.length > 1 && e.code === "failed_precondition") for (const w of waiters) void ackAll([w]);
+      else for (const w of waiters) w.reject(e);
     }
   };
   return {

@@ -825,7 +825,8 @@ export const SubscriberService: GenService<{
   /**
    * Ack settles deliveries for good: an Ack that returned OK is never followed by a redelivery of those events
    * to this subscription. All or nothing: an unknown or expired delivery id fails the call with
-   * FAILED_PRECONDITION and nothing is acked.
+   * FAILED_PRECONDITION and nothing is acked. Acking a delivery that this broker process acked already answers OK
+   * again, so a call resent after a broken connection is safe.
    *
    * @generated from rpc cebus.v1.SubscriberService.Ack
    */

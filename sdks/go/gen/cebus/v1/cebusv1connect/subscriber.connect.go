@@ -71,7 +71,8 @@ type SubscriberServiceClient interface {
 	EndReceive(context.Context, *connect.Request[v1.EndReceiveRequest]) (*connect.Response[v1.EndReceiveResponse], error)
 	// Ack settles deliveries for good: an Ack that returned OK is never followed by a redelivery of those events
 	// to this subscription. All or nothing: an unknown or expired delivery id fails the call with
-	// FAILED_PRECONDITION and nothing is acked.
+	// FAILED_PRECONDITION and nothing is acked. Acking a delivery that this broker process acked already answers OK
+	// again, so a call resent after a broken connection is safe.
 	Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error)
 	// Nack asks for redelivery after `delay` (or after the subscription's backoff when unset).
 	Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error)
@@ -214,7 +215,8 @@ type SubscriberServiceHandler interface {
 	EndReceive(context.Context, *connect.Request[v1.EndReceiveRequest]) (*connect.Response[v1.EndReceiveResponse], error)
 	// Ack settles deliveries for good: an Ack that returned OK is never followed by a redelivery of those events
 	// to this subscription. All or nothing: an unknown or expired delivery id fails the call with
-	// FAILED_PRECONDITION and nothing is acked.
+	// FAILED_PRECONDITION and nothing is acked. Acking a delivery that this broker process acked already answers OK
+	// again, so a call resent after a broken connection is safe.
 	Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error)
 	// Nack asks for redelivery after `delay` (or after the subscription's backoff when unset).
 	Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error)
