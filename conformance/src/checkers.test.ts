@@ -117,6 +117,30 @@ describe("history checkers", () => {
     expect(kinds).toContain("duplicated-while-leased");
   });
 
+  it("do not hold a delivery recorded after its client was killed to the lease window (it left before the kill)", () => {
+    const killedC1: HistoryEntry = { op: "fault", at: ++clock, fault: "client c1 killed", killed: "c1" };
+    const afterKill = context(
+      yaml("{ allDelivered: true }"),
+      [killedC1, deliver("a"), deliver("a", 2), settle("a", 2)],
+      [["a", undefined]],
+    );
+    expect(checkHistory(afterKill, new Map(), undefined)).toEqual([]);
+    const otherClientKilled: HistoryEntry = {
+      op: "fault",
+      at: ++clock,
+      fault: "client c2 killed",
+      killed: "c2",
+    };
+    const stillChecked = context(
+      yaml("{ allDelivered: true }"),
+      [otherClientKilled, deliver("a"), deliver("a", 2), settle("a", 2)],
+      [["a", undefined]],
+    );
+    expect(checkHistory(stillChecked, new Map(), undefined).map((x) => x.kind)).toEqual([
+      "duplicated-while-leased",
+    ]);
+  });
+
   it("find an event of a key delivered before the previous one of that key was acked", () => {
     const ctx = context(
       yaml("{ allDelivered: true }", true),

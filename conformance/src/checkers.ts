@@ -71,6 +71,11 @@ export function checkHistory(
   const settles = history.entries.filter((x): x is Settle => x.op === "settle");
   const publishes = history.entries.filter((x): x is Publish => x.op === "publish");
   const faults = history.entries.filter((x) => x.op === "fault").map((x) => x.at);
+  // Deliveries recorded after their client was killed were on their way when it died: their leases began before the
+  // kill, at a time the history cannot show, so they are not held to the lease window.
+  const kills = history.entries.flatMap((x) =>
+    x.op === "fault" && x.killed ? [{ client: x.killed, at: x.at }] : [],
+  );
   const attempted = new Set(publishes.flatMap((p) => p.ids));
   const never = e.neverDelivered ? new RegExp(e.neverDelivered) : undefined;
   const movesCursor = c.steps.some((s) => "seek" in s || "redrive" in s);
@@ -172,7 +177,8 @@ export function checkHistory(
           const next = list[i] as Deliver;
           const released =
             mySettles.some((s) => s.deliveryId === prev.deliveryId && s.at <= next.at) ||
-            faults.some((f) => f >= prev.at && f <= next.at);
+            faults.some((f) => f >= prev.at && f <= next.at) ||
+            kills.some((k) => k.client === prev.client && k.at <= prev.at);
           if (!released && next.at - prev.at < deadlineMs * 0.9) {
             add({
               kind: "duplicated-while-leased",

@@ -46,7 +46,7 @@ export type HistoryEntry =
       ok: boolean;
       error?: string;
     }
-  | { op: "fault"; at: number; fault: string }
+  | { op: "fault"; at: number; fault: string /** the client this fault killed */; killed?: string }
   | { op: "read"; at: number; from: number; ok: boolean; error?: string; count: number }
   | { op: "notice"; at: number; client: string; text: string };
 

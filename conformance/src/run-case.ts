@@ -249,6 +249,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
           op: "fault",
           at: history.now(),
           fault: `client ${clientName} killed after ${policy.crashAfter} deliveries`,
+          killed: clientName,
         });
         await clients.get(clientName)?.kill();
       }
@@ -530,7 +531,9 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
 
   async function fault(f: Extract<Step, { fault: unknown }>["fault"]): Promise<void> {
     const label = JSON.stringify(f);
-    history.add({ op: "fault", at: history.now(), fault: label });
+    const killed =
+      f.client && (f.clientFault === "kill" || f.clientFault === "restart") ? f.client : undefined;
+    history.add({ op: "fault", at: history.now(), fault: label, ...(killed ? { killed } : {}) });
     if (f.broker === "kill") await env.target.kill("SIGKILL");
     else if (f.broker === "term") await env.target.kill("SIGTERM");
     else if (f.broker === "pause") env.target.pause();
