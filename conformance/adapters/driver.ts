@@ -29,6 +29,18 @@ export interface DriverOptions {
   emit(event: ClientEvent["event"]): void;
 }
 
+/**
+ * Resolves once the subscription's stream is open (or failed, or 5 s passed): the runner's next step (a publish)
+ * then meets a live consumer, so the first deliveries are not slowed by the stream's setup (for a page: a CORS
+ * preflight and a new connection) while their leases already run.
+ */
+async function live(subscription: Subscription): Promise<void> {
+  const first = subscription.status()[Symbol.asyncIterator]().next();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([first, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+  clearTimeout(timer);
+}
+
 export function createDriver(options: DriverOptions): Driver {
   const { emit } = options;
   let client: CebusClient | undefined;
@@ -104,6 +116,7 @@ export function createDriver(options: DriverOptions): Driver {
         });
         subscriptions.set(c.value.subscriber, subscription);
         void consume(c.value.subscriber, subscription, c.value.idempotent);
+        await live(subscription);
         return {};
       }
       case "settle": {
