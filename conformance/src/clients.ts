@@ -8,11 +8,9 @@ export interface ClientUnderTest {
   command: string[];
 }
 
-/** The clients shipped in this repository, by name; anything else is taken as a command line ("custom"). */
-export const builtInClients = ["node", "go", "python", "browser"] as const;
-
 /**
- * Resolves `--client`. The Go adapter is built with the machine's `go` (cached after the first build); the Python
+ * Resolves `--client`: the clients shipped in this repository by name (node, go, python, browser); anything else is
+ * taken as a command line ("custom"). The Go adapter is built with the machine's `go` (cached after the first build); the Python
  * adapter runs in the SDK's virtualenv, made by tools/sdks/python-env.sh; the browser adapter drives Debian's
  * chromium through playwright-core.
  */

@@ -27,24 +27,8 @@ if (!values.lang || !values.out) {
 }
 const out = resolve(values.out);
 
-/** The full protoc (every built-in language), from Maven Central, cached in .toolchain/codegen. */
-function fullProtoc() {
-  const version = "4.35.1"; // libprotoc 35.1, as the Python generator in plugins.sh
-  const arch = { x64: "x86_64", arm64: "aarch_64" }[process.arch] ?? process.arch;
-  const os = { linux: "linux", darwin: "osx" }[process.platform] ?? process.platform;
-  const file = join(root, `.toolchain/codegen/protoc-${version}`);
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
-    const url = `https://repo1.maven.org/maven2/com/google/protobuf/protoc/${version}/protoc-${version}-${os}-${arch}.exe`;
-    console.error(`codegen: downloading protoc ${version} from Maven Central`);
-    execFileSync("curl", ["-fsSL", "-o", `${file}.part`, url], { stdio: "inherit" });
-    chmodSync(`${file}.part`, 0o755);
-    renameSync(`${file}.part`, file);
-  }
-  return file;
-}
-/** A plugin executable published on Maven Central (group path, artifact), cached in .toolchain/codegen. */
-function mavenPlugin(group, artifact, version) {
+/** An executable published on Maven Central (group path, artifact, version), cached in .toolchain/codegen. */
+function mavenExecutable(group, artifact, version) {
   const arch = { x64: "x86_64", arm64: "aarch_64" }[process.arch] ?? process.arch;
   const os = { linux: "linux", darwin: "osx" }[process.platform] ?? process.platform;
   const file = join(root, `.toolchain/codegen/${artifact}-${version}`);
@@ -58,7 +42,10 @@ function mavenPlugin(group, artifact, version) {
   }
   return file;
 }
-const mavenPlugins = { "grpc-java": () => mavenPlugin("io/grpc", "protoc-gen-grpc-java", "1.83.1") };
+/** The full protoc (every built-in language): libprotoc 35.1, as the Python generator in plugins.sh. */
+const fullProtoc = () => mavenExecutable("com/google/protobuf", "protoc", "4.35.1");
+/** Plugins fetched from Maven Central rather than looked up on PATH (1.84+ publish no linux executable there). */
+const mavenPlugins = { "grpc-java": () => mavenExecutable("io/grpc", "protoc-gen-grpc-java", "1.83.1") };
 
 const plugin = builtins.includes(values.lang)
   ? `  - protoc_builtin: ${values.lang}\n    protoc_path: ${JSON.stringify(fullProtoc())}\n`
