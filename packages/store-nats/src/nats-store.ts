@@ -14,6 +14,7 @@ import type {
   StoredEvent,
   SubscriptionCounts,
 } from "@cebus/store";
+import { isInFlight, unreadRetained, waitsInBacklog } from "@cebus/store";
 import {
   DiscardPolicy,
   type JetStreamClient,
@@ -589,14 +590,18 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
         const entry = await meta.get(names.stateKey(subscription, p));
         if (!entry || entry.operation !== "PUT") continue;
         const state = decodeState(entry.value);
-        const held = state.leases.filter((l) => l.held && l.deadline > now).length;
-        inFlight += held;
-        backlog += state.leases.length - held;
         const stream = await streamState(sub.topic, p);
-        backlog += Math.max(0, stream.last_seq - Math.max(state.cursor, stream.first_seq - 1));
+        const range = {
+          startOffset: stream.messages === 0 ? stream.last_seq : stream.first_seq - 1,
+          endOffset: stream.last_seq,
+        };
+        inFlight += state.leases.filter((l) => isInFlight(l, now)).length;
+        backlog += state.leases.filter((l) => waitsInBacklog(l, range.startOffset, now)).length;
+        const unread = unreadRetained(state.cursor, range);
+        backlog += unread;
         const candidates = [
-          state.leases[0]?.offset,
-          stream.last_seq > state.cursor ? state.cursor : undefined,
+          state.leases.find((l) => l.offset >= range.startOffset)?.offset,
+          unread > 0 ? Math.max(state.cursor, range.startOffset) : undefined,
         ];
         for (const offset of candidates) {
           if (offset === undefined) continue;

@@ -14,6 +14,7 @@ import type {
   StoredEvent,
   SubscriptionCounts,
 } from "@cebus/store";
+import { unreadRetained } from "@cebus/store";
 import type { ClientBase, Pool, PoolClient } from "pg";
 import { relayOutbox } from "./outbox.js";
 
@@ -596,26 +597,32 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const [sub] = await query("SELECT topic FROM cebus_subscriptions WHERE name = $1", [subscription]);
       if (!sub) return { backlog: 0, inFlight: 0, oldestUnackedPublishTime: undefined };
       const topic = sub.topic as string;
+      // the backlog rule of @cebus/store (backlog.ts): a waiting lease counts while its event is still stored
       const [leases] = await query(
-        `SELECT count(*) FILTER (WHERE held AND deadline > $2) AS in_flight, count(*) AS total,
-           (SELECT min(e.publish_time) FROM cebus_leases l JOIN cebus_events e
-              ON e.topic = $3 AND e.partition = l.partition AND e."offset" = l."offset" WHERE l.subscription = $1) AS oldest
-         FROM cebus_leases WHERE subscription = $1`,
+        `SELECT count(*) FILTER (WHERE held AND deadline > $2) AS in_flight,
+           count(*) FILTER (WHERE NOT (held AND deadline > $2) AND EXISTS (SELECT 1 FROM cebus_events e
+             WHERE e.topic = $3 AND e.partition = l.partition AND e."offset" = l."offset")) AS waiting,
+           (SELECT min(e.publish_time) FROM cebus_leases o JOIN cebus_events e
+              ON e.topic = $3 AND e.partition = o.partition AND e."offset" = o."offset" WHERE o.subscription = $1) AS oldest
+         FROM cebus_leases l WHERE subscription = $1`,
         [subscription, now, topic],
       );
       const inFlight = n(leases?.in_flight ?? 0);
-      let backlog = n(leases?.total ?? 0) - inFlight;
+      let backlog = n(leases?.waiting ?? 0);
       let oldest = leases?.oldest === null || leases?.oldest === undefined ? undefined : n(leases.oldest);
       const cursors = await query(
-        `SELECT c.partition, c."offset", p.next_offset,
+        `SELECT c.partition, c."offset", p.start_offset, p.next_offset,
            (SELECT publish_time FROM cebus_events e WHERE e.topic = $2 AND e.partition = c.partition AND e."offset" >= c."offset" ORDER BY e."offset" LIMIT 1) AS first
            FROM cebus_cursors c JOIN cebus_partitions p ON p.topic = $2 AND p.partition = c.partition WHERE c.subscription = $1`,
         [subscription, topic],
       );
       for (const c of cursors) {
-        const pending = n(c.next_offset) - n(c.offset);
-        if (pending <= 0) continue;
-        backlog += pending;
+        const unread = unreadRetained(n(c.offset), {
+          startOffset: n(c.start_offset),
+          endOffset: n(c.next_offset),
+        });
+        if (unread === 0) continue;
+        backlog += unread;
         if (c.first !== null) oldest = Math.min(oldest ?? Number.POSITIVE_INFINITY, n(c.first));
       }
       return { backlog, inFlight, oldestUnackedPublishTime: oldest };

@@ -329,25 +329,30 @@ return removed
 `;
 
 /**
- * ARGV: sub, partitions, now. Returns backlog, inFlight, oldest unacked publish time (-1 when none).
+ * ARGV: sub, partitions, now. Returns backlog, inFlight, oldest unacked publish time (-1 when none). The backlog
+ * rule of @cebus/store (backlog.ts): a lease not in flight counts while its event is retained (offset at or after
+ * the start offset); events past the cursor count from the start offset when retention removed some it had not
+ * reached.
  */
 export const statsScript = `${common}
 local sub, n, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local backlog, inFlight, oldest = 0, 0, -1
 local function older(t) if oldest < 0 or t < oldest then oldest = t end end
 for p = 0, n - 1 do
+  local start = tonumber(redis.call('HGET', B .. ':m', 's' .. p) or '0')
   local first = nil
   local all = redis.call('HGETALL', B .. ':l:' .. sub .. ':' .. p)
   for i = 1, #all, 2 do
     local off, l = tonumber(all[i]), parseLease(all[i + 1])
-    if l.h == 1 and l.d > now then inFlight = inFlight + 1 else backlog = backlog + 1 end
-    if not first or off < first then first = off end
+    if l.h == 1 and l.d > now then inFlight = inFlight + 1
+    elseif off >= start then backlog = backlog + 1 end
+    if off >= start and (not first or off < first) then first = off end
   end
   if first then
     local entry = entryAt(p, first)
     if entry then older(tonumber(entryFields(entry).t)) end
   end
-  local cursor = tonumber(redis.call('HGET', B .. ':c:' .. sub, p) or '0')
+  local cursor = math.max(tonumber(redis.call('HGET', B .. ':c:' .. sub, p) or '0'), start)
   local nextOffset = tonumber(redis.call('HGET', B .. ':m', 'e' .. p) or '0')
   if nextOffset > cursor then
     backlog = backlog + nextOffset - cursor

@@ -17,6 +17,7 @@ import type {
   SubscriptionCounts,
 } from "@cebus/store";
 import { schema, schemaVersion } from "./schema.js";
+import { subscriptionCounts } from "./sqlite-stats.js";
 
 export interface SqliteStoreOptions {
   /** A database file (its directory is created), or ":memory:". */
@@ -490,33 +491,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async subscriptionStats(subscription, now): Promise<SubscriptionCounts> {
-      const sub = sql("SELECT topic FROM subscriptions WHERE name = ?").get(subscription) as Row | undefined;
-      if (!sub) return { backlog: 0, inFlight: 0, oldestUnackedPublishTime: undefined };
-      const topic = sub.topic as string;
-      const leases = sql(
-        `SELECT sum(held = 1 AND deadline > ?) AS in_flight, count(*) AS total,
-           (SELECT min(e.publish_time) FROM leases l JOIN events e
-              ON e.topic = ? AND e.partition = l.partition AND e.offset = l.offset WHERE l.subscription = ?) AS oldest
-         FROM leases WHERE subscription = ?`,
-      ).get(now, topic, subscription, subscription) as Row;
-      const inFlight = Number(leases.in_flight ?? 0);
-      let backlog = Number(leases.total) - inFlight;
-      let oldest = leases.oldest === null ? undefined : Number(leases.oldest);
-      const cursors = sql(
-        `SELECT c.partition, c.offset, p.next_offset FROM cursors c JOIN partitions p
-           ON p.topic = ? AND p.partition = c.partition WHERE c.subscription = ?`,
-      ).all(topic, subscription) as Row[];
-      const firstAt = sql(
-        "SELECT publish_time FROM events WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT 1",
-      );
-      for (const c of cursors) {
-        const pending = Number(c.next_offset) - Number(c.offset);
-        if (pending <= 0) continue;
-        backlog += pending;
-        const first = firstAt.get(topic, Number(c.partition), Number(c.offset)) as Row | undefined;
-        if (first) oldest = Math.min(oldest ?? Number.POSITIVE_INFINITY, Number(first.publish_time));
-      }
-      return { backlog, inFlight, oldestUnackedPublishTime: oldest };
+      return subscriptionCounts(sql, subscription, now);
     },
 
     async close() {

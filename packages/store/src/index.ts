@@ -1,3 +1,4 @@
+export { isInFlight, unreadRetained, waitsInBacklog } from "./backlog.js";
 export type {
   AppendEvent,
   AppendOptions,

@@ -4,6 +4,7 @@ import { describeDelivery } from "./delivery.js";
 import { describeDurability } from "./durability.js";
 import type { StoreFactory } from "./fixtures.js";
 import { describeOrdering } from "./ordering.js";
+import { describeRetention } from "./retention.js";
 import { describeTopics } from "./topics.js";
 
 export type { StoreFactory } from "./fixtures.js";
@@ -19,6 +20,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeAppend(factory);
     describeDelivery(factory);
     describeOrdering(factory);
+    describeRetention(factory);
     describeDurability(factory);
   });
 }
