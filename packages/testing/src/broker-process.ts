@@ -2,11 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { repoFile } from "./repo.js";
 
-/** The repository root, found from this module's location (src/ or dist/ of packages/testing). */
-export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-export const cliPath = join(repoRoot, "packages/cli/dist/bin.js");
+export { cliPath, repoRoot } from "./repo.js";
 
 export interface BrokerOptions {
   /** "sqlite" (a temp data dir, the default), "memory", or a store URL such as redis://127.0.0.1:6379/0. */
@@ -37,8 +35,12 @@ export interface BrokerProcess extends AsyncDisposable {
   output(): string;
 }
 
-/** Starts `cebus serve` (the built binary) on a free port and waits until it listens. */
+/**
+ * Starts `cebus serve` (the repository's built binary) on a free port and waits until it listens. Repo-internal:
+ * an installed @cebus/testing uses startTestBroker.
+ */
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerProcess> {
+  const cli = repoFile("packages/cli/dist/bin.js", "startBroker");
   const external = options.store !== undefined && options.store !== "memory" && options.store !== "sqlite";
   const ownDir = options.store !== "memory" && !external && !options.dataDir;
   const dataDir =
@@ -53,7 +55,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerPr
 
   async function launch(): Promise<void> {
     const args = [
-      cliPath,
+      cli,
       "serve",
       "--host",
       "127.0.0.1",
@@ -146,13 +148,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built `cebus` binary with arguments and returns its exit code and output. */
+/** Runs the repository's built `cebus` binary with arguments and returns its exit code and output. */
 export function runCli(
   args: string[],
   options: { url?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const all = options.url ? ["--url", options.url, ...args] : args;
-  const child = spawn(process.execPath, [cliPath, ...all], {
+  const child = spawn(process.execPath, [repoFile("packages/cli/dist/bin.js", "runCli"), ...all], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
   });

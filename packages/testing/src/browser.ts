@@ -1,8 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { extname, join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { repoRoot } from "./broker-process.js";
+import { extname } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { installServer } from "./repo.js";
 
 /** Debian's chromium: the one browser the tests drive (never a downloaded one). */
 export const chromiumPath = "/usr/bin/chromium";
@@ -20,9 +19,7 @@ export interface BrowserPage extends AsyncDisposable {
 
 /** Installs chromium from Debian's packages when it is missing (tools/servers/install.sh). */
 export function ensureChromiumInstalled(): void {
-  execFileSync("bash", [join(repoRoot, "tools/servers/install.sh"), "chromium"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  installServer("chromium", "openBrowserPage");
 }
 
 const types: Record<string, string> = {
@@ -55,6 +52,8 @@ export async function openBrowserPage(files: Record<string, string | Uint8Array>
   const origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   let browser: Browser | undefined;
   try {
+    // Loaded here, not at the top: playwright-core is an optional peer dependency that only this helper needs.
+    const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -56,8 +56,8 @@ describe("the cebus binary (real processes)", () => {
     await using broker = await startBroker({ store: "memory" });
     const result = await runCli(["publish", "nope", "--type", "t", "--source", "/s"], { url: broker.url });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(
-      "error: topic 'nope' does not exist; create it with `cebus topics create nope`",
+    expect(result.stderr).toBe(
+      "error: topic 'nope' does not exist; create it first with `cebus topics create nope`\n",
     );
   });
 

@@ -1,3 +1,7 @@
+// For users (README.md): a real broker in the test's own process, and raw wire clients.
+
+// Repo-internal: these run the repository's built CLI and install servers with tools/servers/install.sh; outside a
+// checkout they throw a CebusError that says so.
 export {
   type BrokerOptions,
   type BrokerProcess,
@@ -28,3 +32,4 @@ export {
   type RedisServerOptions,
   startRedis,
 } from "./redis-server.js";
+export { startTestBroker, type TestBroker, type TestBrokerOptions } from "./test-broker.js";

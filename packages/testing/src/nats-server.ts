@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./broker-process.js";
 import { freePort } from "./redis-server.js";
+import { installServer } from "./repo.js";
 
 /** A real `nats-server -js` on a free loopback port with its own temp store dir, for tests and the runners. */
 export interface NatsServer extends AsyncDisposable {
@@ -19,9 +19,7 @@ export interface NatsServer extends AsyncDisposable {
 
 /** Installs nats-server from Debian's packages when it is missing (tools/servers/install.sh). */
 export function ensureNatsInstalled(): void {
-  execFileSync("bash", [join(repoRoot, "tools/servers/install.sh"), "nats-server"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  installServer("nats-server", "startNats");
 }
 
 export interface NatsServerOptions {

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./broker-process.js";
 import { freePort } from "./redis-server.js";
+import { installServer } from "./repo.js";
 
 /** A real PostgreSQL cluster (initdb) on a free loopback port with its own temp data dir, run as `postgres`. */
 export interface PostgresServer extends AsyncDisposable {
@@ -23,9 +23,7 @@ function binDir(): string {
 }
 
 export function ensurePostgresInstalled(): void {
-  execFileSync("bash", [join(repoRoot, "tools/servers/install.sh"), "postgresql"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  installServer("postgresql", "startPostgres");
 }
 
 export async function startPostgres(): Promise<PostgresServer> {

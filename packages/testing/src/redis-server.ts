@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./broker-process.js";
+import { installServer } from "./repo.js";
 
 export interface RedisServerOptions {
   /** AOF fsync policy: "always" loses no acknowledged write on kill -9; "everysec" may lose the last second. */
@@ -35,9 +35,7 @@ export async function freePort(): Promise<number> {
 
 /** Installs redis-server from Debian's packages when it is missing (tools/servers/install.sh). */
 export function ensureRedisInstalled(): void {
-  execFileSync("bash", [join(repoRoot, "tools/servers/install.sh"), "redis-server"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  installServer("redis-server", "startRedis");
 }
 
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
