@@ -3,7 +3,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { parseScriptArgs } from "./args.mjs";
 import { generate, targets } from "./generate.mjs";
+
+parseScriptArgs(
+  "usage: pnpm generate:check\n  fails when the committed generated code differs from what `pnpm generate` writes now",
+);
 
 const root = new URL("../..", import.meta.url).pathname;
 const out = mkdtempSync(join(tmpdir(), "cebus-codegen-"));

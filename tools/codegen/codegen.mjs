@@ -8,21 +8,23 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseScriptArgs } from "./args.mjs";
 import { pluginPath } from "./generate.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const builtins = ["cpp", "csharp", "java", "kotlin", "objc", "php", "pyi", "python", "ruby"];
 
-const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
-const { values } = parseArgs({
-  args: argv,
-  options: { lang: { type: "string" }, out: { type: "string" }, opt: { type: "string", multiple: true } },
+const usage = `usage: pnpm codegen -- --lang <name> --out DIR [--opt KEY=VALUE ...]
+  --lang   ${builtins.join(", ")} (protoc's own), grpc-java, or any plugin protoc-gen-<name> on PATH
+  --out    the directory to write into
+  --opt    a plugin option, repeatable`;
+const values = parseScriptArgs(usage, {
+  lang: { type: "string" },
+  out: { type: "string" },
+  opt: { type: "string", multiple: true },
 });
 if (!values.lang || !values.out) {
-  console.error(
-    "usage: pnpm codegen -- --lang <java|cpp|csharp|kotlin|...|plugin name> --out DIR [--opt KEY=VALUE]",
-  );
+  console.error(`error: give both --lang and --out\n${usage}`);
   process.exit(2);
 }
 const out = resolve(values.out);

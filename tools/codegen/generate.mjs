@@ -7,7 +7,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -72,9 +71,12 @@ export function generate({ out = root, langs = targets.map((t) => t.lang) } = {}
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: { out: { type: "string" }, lang: { type: "string", multiple: true } },
-  });
+  const { parseScriptArgs } = await import("./args.mjs");
+  const values = parseScriptArgs(
+    `usage: pnpm generate [-- --lang ts|go|python ...] [--out DIR]
+  writes the generated TypeScript, Go and Python code from proto/ (all three by default)`,
+    { out: { type: "string" }, lang: { type: "string", multiple: true } },
+  );
   generate({ out: values.out, langs: values.lang });
   console.log(`generated ${(values.lang ?? targets.map((t) => t.lang)).join(", ")}`);
 }

@@ -40,7 +40,7 @@ import {
   defaultLimits,
   normalizeSubscription,
   normalizeTopic,
-  sameSettings,
+  settingDifferences,
 } from "./defaults.js";
 import { isAtMostOnceToken, parseDeliveryId } from "./delivery-id.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -147,6 +147,22 @@ export interface Broker {
 const integerAttribute = (value: number) =>
   create(CloudEvent_CloudEventAttributeValueSchema, { attr: { case: "ceInteger", value } });
 
+/** The already_exists error of a create: which settings differ, and what to do (in the API's words). */
+function alreadyExists(
+  what: string,
+  differences: string[],
+  ifNotExists: boolean | undefined,
+  field: string,
+): CebusError {
+  const differ = differences.length > 0 ? ` with other settings (${differences.join("; ")})` : "";
+  const hint = ifNotExists
+    ? "delete it first, or request the same settings"
+    : differences.length > 0
+      ? "pick another name, or delete it first"
+      : "pick another name, or set if_not_exists to reuse it";
+  return new CebusError("already_exists", `${what} already exists${differ}; ${hint}`, { field });
+}
+
 export function createBroker(options: BrokerOptions): Broker {
   const store = options.store;
   const limits: BrokerLimits = { ...defaultLimits, ...options.limits };
@@ -162,7 +178,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const notFoundTopic = (name: string) =>
     new CebusError(
       "not_found",
-      `topic '${name}' does not exist; create it with \`cebus topics create ${name}\` or AdminService.CreateTopic`,
+      `topic '${name}' does not exist; create it first (AdminService.CreateTopic)`,
       {
         field: "topic",
       },
@@ -170,7 +186,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const notFoundSubscription = (name: string) =>
     new CebusError(
       "not_found",
-      `subscription '${name}' does not exist; create it with \`cebus subscriptions create ${name} --topic TOPIC\` or AdminService.CreateSubscription`,
+      `subscription '${name}' does not exist; create it first (AdminService.CreateSubscription)`,
       { field: "subscription" },
     );
 
@@ -480,14 +496,9 @@ export function createBroker(options: BrokerOptions): Broker {
         return topic;
       }
       const existing = (await store.getTopic(topic.name)) as Topic;
-      if (opts.ifNotExists && sameSettings(existing, topic)) return existing;
-      throw new CebusError(
-        "already_exists",
-        opts.ifNotExists
-          ? `topic '${topic.name}' exists with other settings; delete it first or create it with the same settings`
-          : `topic '${topic.name}' already exists; pick another name, or pass if_not_exists to reuse it`,
-        { field: "topic.name" },
-      );
+      const differences = settingDifferences(existing, topic);
+      if (opts.ifNotExists && differences.length === 0) return existing;
+      throw alreadyExists(`topic '${topic.name}'`, differences, opts.ifNotExists, "topic.name");
     },
     getTopic: requireTopic,
     listTopics: () => store.listTopics(),
@@ -497,7 +508,7 @@ export function createBroker(options: BrokerOptions): Broker {
       if (subscriptions.length > 0 && !opts.force) {
         throw new CebusError(
           "failed_precondition",
-          `topic '${name}' has subscriptions (${subscriptions.map((s) => s.name).join(", ")}); delete them first, or pass force to delete them too`,
+          `topic '${name}' has subscriptions (${subscriptions.map((s) => s.name).join(", ")}); delete them first, or set force to delete them too`,
         );
       }
       for (const subscription of subscriptions) await broker.deleteSubscription(subscription.name);
@@ -526,14 +537,14 @@ export function createBroker(options: BrokerOptions): Broker {
       if (!topic) {
         throw new CebusError(
           "not_found",
-          `subscription.topic '${subscription.topic}' does not exist; create the topic first with \`cebus topics create ${subscription.topic}\``,
+          `subscription.topic '${subscription.topic}' does not exist; create the topic first (AdminService.CreateTopic)`,
           { field: "subscription.topic" },
         );
       }
       if (subscription.deadLetterTopic !== "" && !(await store.getTopic(subscription.deadLetterTopic))) {
         throw new CebusError(
           "not_found",
-          `subscription.dead_letter_topic '${subscription.deadLetterTopic}' does not exist; create it first with \`cebus topics create ${subscription.deadLetterTopic}\``,
+          `subscription.dead_letter_topic '${subscription.deadLetterTopic}' does not exist; create that topic first (AdminService.CreateTopic)`,
           { field: "subscription.dead_letter_topic" },
         );
       }
@@ -543,13 +554,13 @@ export function createBroker(options: BrokerOptions): Broker {
         return subscription;
       }
       const existing = (await store.getSubscription(subscription.name)) as Subscription;
-      if (opts.ifNotExists && sameSettings(existing, subscription)) return existing;
-      throw new CebusError(
-        "already_exists",
-        opts.ifNotExists
-          ? `subscription '${subscription.name}' exists with other settings; delete it first or create it with the same settings`
-          : `subscription '${subscription.name}' already exists; pick another name, or pass if_not_exists to reuse it`,
-        { field: "subscription.name" },
+      const differences = settingDifferences(existing, subscription);
+      if (opts.ifNotExists && differences.length === 0) return existing;
+      throw alreadyExists(
+        `subscription '${subscription.name}'`,
+        differences,
+        opts.ifNotExists,
+        "subscription.name",
       );
     },
     getSubscription: requireSubscription,

@@ -10,7 +10,7 @@ async function* deadLettersOf(store: Store, subscription: Subscription): AsyncGe
   if (subscription.deadLetterTopic === "") {
     throw new CebusError(
       "failed_precondition",
-      `subscription '${subscription.name}' has no dead-letter topic; set one with dead_letter_topic to keep failed events`,
+      `subscription '${subscription.name}' has no dead-letter topic, so it keeps no failed events; a subscription cannot be changed: to keep them, create a new subscription with dead_letter_topic set`,
     );
   }
   for (const partition of await store.partitionStats(subscription.deadLetterTopic)) {

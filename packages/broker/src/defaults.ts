@@ -1,4 +1,4 @@
-import { clone, create, equals } from "@bufbuild/protobuf";
+import { clone, create, type JsonObject, toJson } from "@bufbuild/protobuf";
 import {
   CebusError,
   compileFilter,
@@ -133,18 +133,29 @@ export function normalizeSubscription(input: Subscription, limits: BrokerLimits,
   return sub;
 }
 
+/** The settings in which `requested` differs from `existing` (create times aside), as "name is X, requested Y". */
+export function settingDifferences<T extends Topic | Subscription>(existing: T, requested: T): string[] {
+  const a = settingsJson(existing);
+  const b = settingsJson(requested);
+  return Object.keys({ ...a, ...b })
+    .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
+    .map((key) => `${key} is ${shown(a[key])}, requested ${shown(b[key])}`);
+}
+
 /** True when two configs are the same apart from their create times. */
 export function sameSettings<T extends Topic | Subscription>(a: T, b: T): boolean {
-  if (a.$typeName === "cebus.v1.Topic") {
-    return equals(
-      TopicSchema,
-      { ...(a as Topic), createTime: undefined },
-      { ...(b as Topic), createTime: undefined },
-    );
-  }
-  return equals(
-    SubscriptionSchema,
-    { ...(a as Subscription), createTime: undefined },
-    { ...(b as Subscription), createTime: undefined },
-  );
+  return settingDifferences(a, b).length === 0;
+}
+
+function settingsJson(config: Topic | Subscription): JsonObject {
+  const options = { alwaysEmitImplicit: true };
+  const json =
+    config.$typeName === "cebus.v1.Topic"
+      ? toJson(TopicSchema, { ...config, createTime: undefined }, options)
+      : toJson(SubscriptionSchema, { ...config, createTime: undefined }, options);
+  return json as JsonObject;
+}
+
+function shown(value: unknown): string {
+  return value === undefined ? "unset" : JSON.stringify(value);
 }

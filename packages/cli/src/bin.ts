@@ -18,7 +18,9 @@ const program = new Command()
   .description("Cebus, a CloudEvents bus: run the broker and work with topics, subscriptions and events")
   .version(version)
   .option("--url <url>", "the broker's URL", process.env.CEBUS_URL ?? "http://127.0.0.1:8080")
-  .showHelpAfterError();
+  // Usage errors are one line that says where help is, and exit 2 (help and --version exit 0).
+  .configureOutput({ outputError: (text, write) => write(`${text.trimEnd()} (see --help)\n`) })
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 registerServe(program);
 registerTopics(program);

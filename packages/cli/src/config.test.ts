@@ -78,6 +78,30 @@ describe("serve configuration", () => {
   });
 });
 
+describe("out-of-range settings are refused at start with the allowed range", () => {
+  it("maxEventBytes above the broker's 16 MiB limit (every topic create would fail later)", () => {
+    expect(() => resolveServeConfig({}, { CEBUS_MAX_EVENT_BYTES: "16777217" })).toThrow(
+      'environment variable CEBUS_MAX_EVENT_BYTES: maxEventBytes must be a whole number of bytes from 1 to 16777216 (16 MiB); got "16777217"',
+    );
+    expect(resolveServeConfig({}, { CEBUS_MAX_EVENT_BYTES: "16777216" }).maxEventBytes).toBe(16777216);
+    expect(() => resolveServeConfig({}, { CEBUS_MAX_EVENT_BYTES: "0" })).toThrow(/from 1 to 16777216/);
+  });
+
+  it("a retention interval longer than a Node timer can wait (24 days), or shorter than 100ms", () => {
+    expect(() => resolveServeConfig({ retentionInterval: "30d" }, {})).toThrow(
+      '--retention-interval: retentionInterval must be a duration from 100ms to 24d, such as 30s or 5m; got "30d"',
+    );
+    expect(() => resolveServeConfig({ retentionInterval: "10ms" }, {})).toThrow(/from 100ms to 24d/);
+    expect(resolveServeConfig({ retentionInterval: "24d" }, {}).retentionInterval).toBe(24 * 86_400_000);
+  });
+
+  it("a port out of range names the value", () => {
+    expect(() => resolveServeConfig({ port: "70000" }, {})).toThrow(
+      '--port: port must be a whole number from 0 to 65535 (0 picks a free port); got "70000"',
+    );
+  });
+});
+
 describe("store URLs", () => {
   it("names the accepted forms for an unknown URL, and says a backend is not in this build", async () => {
     await expect(openStore("ftp://x")).rejects.toThrow(

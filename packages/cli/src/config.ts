@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { defaultLimits } from "@cebus/broker";
 import { CebusError, parseDuration } from "@cebus/core";
 
 /** Settings of `cebus serve`, from flags, environment, a config file and defaults (in that order of precedence). */
@@ -29,34 +30,39 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+/** A timer longer than 2^31-1 ms fires at once in Node, so no interval may be longer than 24 days. */
+const maxTimerMs = 24 * 24 * 3600 * 1000;
 const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown> = {
   port: (v, where) => {
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
-      throw new ConfigError(`${where}: port must be a whole number from 0 to 65535 (0 picks a free port)`);
+      throw new ConfigError(`${where}: port must be a whole number from 0 to 65535 (0 picks a free port); got ${JSON.stringify(v)}`);
     }
     return n;
   },
   host: (v, where) => {
     if (typeof v !== "string" || v === "")
-      throw new ConfigError(`${where}: host must be an address such as 127.0.0.1 or 0.0.0.0`);
+      throw new ConfigError(`${where}: host must be an address such as 127.0.0.1 or 0.0.0.0; got ${JSON.stringify(v)}`);
     return v;
   },
   store: (v, where) => {
     if (typeof v !== "string" || v === "")
-      throw new ConfigError(`${where}: store must be a store URL such as sqlite:./cebus-data or memory`);
+      throw new ConfigError(`${where}: store must be a store URL such as sqlite:./cebus-data or memory; got ${JSON.stringify(v)}`);
     return v;
   },
   logLevel: (v, where) => {
     if (typeof v !== "string" || !levels.includes(v))
-      throw new ConfigError(`${where}: logLevel must be one of ${levels.join(", ")}`);
+      throw new ConfigError(`${where}: logLevel must be one of ${levels.join(", ")}; got ${JSON.stringify(v)}`);
     return v;
   },
   maxEventBytes: (v, where) => {
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1)
-      throw new ConfigError(`${where}: maxEventBytes must be a positive whole number of bytes`);
+    const limit = defaultLimits.maxEventBytesLimit;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > limit)
+      throw new ConfigError(
+        `${where}: maxEventBytes must be a whole number of bytes from 1 to ${limit} (16 MiB); got ${JSON.stringify(v)}`,
+      );
     return n;
   },
   corsOrigins: (v, where) => {
@@ -74,12 +80,12 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
   retentionInterval: (v, where) => {
     try {
       const ms = typeof v === "number" ? v : parseDuration(String(v), where);
-      if (!Number.isFinite(ms) || ms < 100) throw new Error("too short");
+      if (!Number.isFinite(ms) || ms < 100 || ms > maxTimerMs) throw new Error("out of range");
       return ms;
     } catch (error) {
-      const detail = error instanceof CebusError ? ` (${error.message})` : "";
+      const detail = error instanceof CebusError ? ` (${error.message})` : `; got ${JSON.stringify(v)}`;
       throw new ConfigError(
-        `${where}: retentionInterval must be a duration of at least 100ms, such as 30s or 5m${detail}`,
+        `${where}: retentionInterval must be a duration from 100ms to 24d, such as 30s or 5m${detail}`,
       );
     }
   },

@@ -2,6 +2,7 @@ import { CebusError, isErrorCode } from "@cebus/core";
 import { AdminService, PublisherService, SubscriberService } from "@cebus/proto";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { inCliWords } from "./hints.js";
 
 export interface Connection {
   url: string;
@@ -31,7 +32,7 @@ export function describeError(error: unknown, url: string): string {
     ) {
       return `cannot reach the Cebus broker at ${url}; start it with \`cebus serve\` or pass --url`;
     }
-    return error.rawMessage;
+    return inCliWords(error.rawMessage);
   }
   if (error instanceof CebusError) return error.message;
   return error instanceof Error ? error.message : String(error);

@@ -133,7 +133,7 @@ describe("@cebus/client against a real broker", () => {
       .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(CebusError);
     expect((unknown as CebusError).code).toBe("not_found");
-    expect((unknown as CebusError).message).toContain("cebus topics create missing-topic");
+    expect((unknown as CebusError).message).toContain("create it first (AdminService.CreateTopic)");
     await cebus.admin.createTopic("strict");
     const invalid = await cebus.publish("strict", { type: "", source: "/s" }).catch((e: unknown) => e);
     expect((invalid as CebusError).code).toBe("invalid_argument");

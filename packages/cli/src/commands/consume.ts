@@ -1,16 +1,32 @@
 import { create } from "@bufbuild/protobuf";
-import { CebusError, createAsyncQueue, eventData, toCloudEventJson } from "@cebus/core";
+import { type AsyncQueue, CebusError, createAsyncQueue, eventData, toCloudEventJson } from "@cebus/core";
 import { type ConsumeRequest, ConsumeRequestSchema, type Delivery, SubscriptionSchema } from "@cebus/proto";
 import type { Command } from "commander";
-import { action, connectTo } from "../connection.js";
+import { action, type Connection, connectTo } from "../connection.js";
+import { wholeNumber } from "../flags.js";
 import { printJson } from "../output.js";
 import { parsePosition } from "./subscriptions.js";
 
 interface ConsumeFlags {
   subscription?: string;
-  max?: string;
+  max?: number;
   json?: boolean;
   from?: string;
+}
+
+/** How long a clean end (half-close, the broker releases what it sent but we did not print) may take. */
+const endGraceMs = 5_000;
+
+/** One consume run: what was printed, which ack batches await confirmation, and the request stream. */
+interface Run {
+  readonly max: number;
+  readonly json: boolean;
+  readonly requests: AsyncQueue<ConsumeRequest>;
+  printed: number;
+  confirmed: number;
+  requestId: bigint;
+  readonly pending: Map<bigint, number>;
+  ending: boolean;
 }
 
 function line(d: Delivery): string {
@@ -25,6 +41,118 @@ function line(d: Delivery): string {
   return `${d.partition}:${d.offset} ${e?.type} ${e?.source} ${e?.id}${d.attempt > 1 ? ` (attempt ${d.attempt})` : ""} ${shown ?? ""}`;
 }
 
+/** Creates a subscription of the topic that only this run uses (deleted at the end). */
+async function createTemporarySubscription(c: Connection, topic: string, from: string): Promise<string> {
+  const name = `cebus-consume-${crypto.randomUUID().slice(0, 8)}`;
+  await c.admin.createSubscription({
+    subscription: create(SubscriptionSchema, {
+      name,
+      topic,
+      startPosition: parsePosition(from, "--from"),
+    }),
+  });
+  return name;
+}
+
+function startRequest(subscription: string, max: number): ConsumeRequest {
+  return create(ConsumeRequestSchema, {
+    request: {
+      case: "start",
+      value: {
+        subscription,
+        consumerName: "cebus consume",
+        flow: { maxOutstandingEvents: Number.isFinite(max) ? Math.min(max, 500) : 500 },
+      },
+    },
+  });
+}
+
+/** Prints the deliveries still wanted and acks them with a confirmed settle; the rest are left to the end. */
+function printAndAck(run: Run, deliveries: Delivery[]): void {
+  if (run.ending) return; // past --max: the broker releases them when the stream ends
+  const batch = deliveries.slice(0, Math.max(0, run.max - run.printed));
+  for (const d of batch) {
+    if (run.json && d.event) printJson(toCloudEventJson(d.event));
+    else console.log(line(d));
+  }
+  run.printed += batch.length;
+  if (batch.length === 0) return;
+  run.requestId++;
+  run.pending.set(run.requestId, batch.length);
+  run.requests.push(
+    create(ConsumeRequestSchema, {
+      request: {
+        case: "settle",
+        value: {
+          requestId: run.requestId,
+          action: { case: "ack", value: { deliveryIds: batch.map((d) => d.deliveryId) } },
+        },
+      },
+    }),
+  );
+}
+
+/**
+ * Ends the run cleanly: half-closing the request stream makes the broker close this consumer and release every
+ * delivery it sent that was not acked, so nothing stays leased until the ack deadline.
+ */
+function endRun(run: Run, abort: AbortController): void {
+  if (run.ending) return;
+  run.ending = true;
+  run.requests.end();
+  setTimeout(() => abort.abort(), endGraceMs).unref();
+}
+
+async function consumeStream(c: Connection, run: Run, abort: AbortController): Promise<void> {
+  for await (const response of c.subscriber.consume(run.requests, { signal: abort.signal })) {
+    const r = response.response;
+    if (r.case === "deliveries") printAndAck(run, r.value.deliveries);
+    else if (r.case === "settled") {
+      const failure = r.value.failures[0];
+      if (failure) process.stderr.write(`warning: ack of ${failure.deliveryId} failed: ${failure.message}\n`);
+      run.confirmed += run.pending.get(r.value.requestId) ?? 0;
+      run.pending.delete(r.value.requestId);
+      if (run.confirmed >= run.max) endRun(run, abort);
+    }
+  }
+}
+
+async function consume(topic: string | undefined, flags: ConsumeFlags, cmd: Command): Promise<void> {
+  if (!topic === !flags.subscription) {
+    throw new CebusError("invalid_argument", "give a topic or --subscription NAME (one of them)");
+  }
+  const c = connectTo(cmd.optsWithGlobals().url);
+  const max = flags.max ?? Number.POSITIVE_INFINITY;
+  const subscription = topic
+    ? await createTemporarySubscription(c, topic, flags.from ?? "latest")
+    : (flags.subscription as string);
+  const run: Run = {
+    max,
+    json: flags.json ?? false,
+    requests: createAsyncQueue<ConsumeRequest>(),
+    printed: 0,
+    confirmed: 0,
+    requestId: 0n,
+    pending: new Map(),
+    ending: false,
+  };
+  const abort = new AbortController();
+  const stop = () => endRun(run, abort); // Ctrl-C ends as cleanly as --max does
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  run.requests.push(startRequest(subscription, max));
+  try {
+    await consumeStream(c, run, abort);
+  } catch (error) {
+    if (!abort.signal.aborted) throw error;
+  } finally {
+    run.requests.end();
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    if (topic) await c.admin.deleteSubscription({ name: subscription }).catch(() => {});
+  }
+}
+
 export function registerConsume(program: Command): void {
   program
     .command("consume [topic]")
@@ -32,92 +160,8 @@ export function registerConsume(program: Command): void {
       "print events and ack them: from a subscription, or from a topic through a temporary subscription",
     )
     .option("--subscription <name>", "consume this subscription")
-    .option("--max <n>", "stop after n events")
+    .option("--max <n>", "stop after n events (the rest stay in the subscription, not leased)", wholeNumber(1))
     .option("--json", "print each event as one CloudEvents JSON object per line")
     .option("--from <position>", "with a topic: earliest, latest or an ISO time [latest]")
-    .action(
-      action(async (topic: string | undefined, flags: ConsumeFlags, cmd: Command) => {
-        if (!topic === !flags.subscription) {
-          throw new CebusError("invalid_argument", "give a topic or --subscription NAME (one of them)");
-        }
-        const c = connectTo(cmd.optsWithGlobals().url);
-        const max = flags.max === undefined ? Number.POSITIVE_INFINITY : Number(flags.max);
-        let subscription = flags.subscription ?? "";
-        let temporary = false;
-        if (topic) {
-          subscription = `cebus-consume-${crypto.randomUUID().slice(0, 8)}`;
-          await c.admin.createSubscription({
-            subscription: create(SubscriptionSchema, {
-              name: subscription,
-              topic,
-              startPosition: parsePosition(flags.from ?? "latest", "--from"),
-            }),
-          });
-          temporary = true;
-        }
-        const requests = createAsyncQueue<ConsumeRequest>();
-        const abort = new AbortController();
-        const stop = () => abort.abort();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-        requests.push(
-          create(ConsumeRequestSchema, {
-            request: {
-              case: "start",
-              value: {
-                subscription,
-                consumerName: "cebus consume",
-                flow: { maxOutstandingEvents: Number.isFinite(max) ? Math.min(max, 500) : 500 },
-              },
-            },
-          }),
-        );
-        let printed = 0;
-        let confirmed = 0;
-        let requestId = 0n;
-        const sent = new Map<bigint, number>();
-        try {
-          for await (const response of c.subscriber.consume(requests, { signal: abort.signal })) {
-            const r = response.response;
-            if (r.case === "deliveries") {
-              const batch = r.value.deliveries.slice(0, Math.max(0, max - printed));
-              for (const d of batch) {
-                if (flags.json && d.event) printJson(toCloudEventJson(d.event));
-                else console.log(line(d));
-              }
-              printed += batch.length;
-              if (batch.length === 0) continue;
-              requestId++;
-              sent.set(requestId, batch.length);
-              requests.push(
-                create(ConsumeRequestSchema, {
-                  request: {
-                    case: "settle",
-                    value: {
-                      requestId,
-                      action: { case: "ack", value: { deliveryIds: batch.map((d) => d.deliveryId) } },
-                    },
-                  },
-                }),
-              );
-            } else if (r.case === "settled") {
-              const failure = r.value.failures[0];
-              if (failure)
-                process.stderr.write(`warning: ack of ${failure.deliveryId} failed: ${failure.message}\n`);
-              confirmed += sent.get(r.value.requestId) ?? 0;
-              sent.delete(r.value.requestId);
-              if (confirmed >= max) break;
-            }
-          }
-        } catch (error) {
-          if (!abort.signal.aborted) throw error;
-        } finally {
-          requests.end();
-          abort.abort();
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          if (temporary) await c.admin.deleteSubscription({ name: subscription }).catch(() => {});
-        }
-      }),
-    );
+    .action(action(consume));
 }

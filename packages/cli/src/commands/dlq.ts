@@ -1,6 +1,7 @@
 import { toCloudEventJson } from "@cebus/core";
 import type { Command } from "commander";
 import { action, connectTo } from "../connection.js";
+import { wholeNumber } from "../flags.js";
 import { printJson, printTable } from "../output.js";
 
 export function registerDlq(program: Command): void {
@@ -8,13 +9,13 @@ export function registerDlq(program: Command): void {
   dlq
     .command("list <subscription>")
     .description("list dead-lettered events with reason, attempts and payload")
-    .option("--limit <n>", "at most n [100]")
+    .option("--limit <n>", "at most n [100]", wholeNumber(1))
     .option("--json", "one JSON object per line, with the full CloudEvent")
     .action(
-      action(async (subscription: string, o: { limit?: string; json?: boolean }, cmd: Command) => {
+      action(async (subscription: string, o: { limit?: number; json?: boolean }, cmd: Command) => {
         const { deadLetters } = await connectTo(cmd.optsWithGlobals().url).admin.listDeadLetters({
           subscription,
-          limit: Number(o.limit ?? 100),
+          limit: o.limit ?? 100,
         });
         if (o.json) {
           for (const d of deadLetters) {

@@ -3,6 +3,7 @@ import { CebusError, toCloudEvent } from "@cebus/core";
 import type { CloudEvent } from "@cebus/proto";
 import type { Command } from "commander";
 import { action, connectTo } from "../connection.js";
+import { wholeNumber } from "../flags.js";
 import { createProgress, printJson } from "../output.js";
 
 interface PublishFlags {
@@ -13,8 +14,8 @@ interface PublishFlags {
   key?: string;
   subject?: string;
   id?: string;
-  count?: string;
-  batch?: string;
+  count?: number;
+  batch?: number;
   json?: boolean;
 }
 
@@ -42,8 +43,8 @@ export function registerPublish(program: Command): void {
     .option("--key <key>", "partition key: events of one key keep their order")
     .option("--subject <subject>", "the event subject")
     .option("--id <id>", "the event id [a random UUID]")
-    .option("--count <n>", 'publish n events (ids unique; data {"n": i} when no data is given)')
-    .option("--batch <n>", "events per publish call with --count [100]")
+    .option("--count <n>", 'publish n events (ids unique; data {"n": i} when no data is given)', wholeNumber(1, Number.MAX_SAFE_INTEGER))
+    .option("--batch <n>", "events per publish call with --count [100]", wholeNumber(1))
     .option("--json", "print results as JSON lines")
     .action(
       action(async (topic: string, flags: PublishFlags, cmd: Command) => {
@@ -65,12 +66,8 @@ export function registerPublish(program: Command): void {
           else console.log(`${r.partition} ${r.offset} ${event.id}${r.duplicate ? " duplicate" : ""}`);
           return;
         }
-        const count = Number(flags.count);
-        const batchSize = Number(flags.batch ?? 100);
-        if (!Number.isInteger(count) || count < 1)
-          throw new CebusError("invalid_argument", "--count must be a whole number of at least 1");
-        if (!Number.isInteger(batchSize) || batchSize < 1)
-          throw new CebusError("invalid_argument", "--batch must be a whole number of at least 1");
+        const count = flags.count;
+        const batchSize = flags.batch ?? 100;
         const progress = createProgress(count, `publish ${topic}`);
         const prefix = flags.id ?? crypto.randomUUID();
         let done = 0;

@@ -1,9 +1,109 @@
-import { createBroker } from "@cebus/broker";
+import { type Broker, createBroker } from "@cebus/broker";
 import { startServer } from "@cebus/server";
+import type { Store } from "@cebus/store";
 import type { Command } from "commander";
-import { pino } from "pino";
-import { ConfigError, resolveServeConfig } from "../config.js";
+import { type Logger, pino } from "pino";
+import { ConfigError, resolveServeConfig, type ServeConfig } from "../config.js";
 import { openStore } from "../open-store.js";
+
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  store?: string;
+  config?: string;
+  logLevel?: string;
+  retentionInterval?: string;
+  corsOrigins?: string;
+}
+
+type Server = Awaited<ReturnType<typeof startServer>>;
+
+/**
+ * JSON lines on stdout, written synchronously: a line logged just before exit (the stop, a crash) is never lost
+ * in a buffer. Logging is rare next to the broker's work, so the synchronous write costs nothing measurable.
+ */
+function createServeLogger(level: string): Logger {
+  const logger = pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }));
+  const crashed = (error: unknown) => {
+    logger.fatal({ err: error }, "cebus crashed");
+    process.exit(1);
+  };
+  process.on("uncaughtException", crashed);
+  process.on("unhandledRejection", crashed);
+  return logger;
+}
+
+/** A usage or configuration problem: one line on stderr, exit 2. */
+function exitWithUsageError(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(2);
+}
+
+async function configAndStore(flags: ServeFlags): Promise<{ config: ServeConfig; store: Store }> {
+  try {
+    const config = resolveServeConfig(flags);
+    return { config, store: await openStore(config.store) };
+  } catch (error) {
+    if (error instanceof ConfigError) exitWithUsageError(error.message);
+    throw error;
+  }
+}
+
+async function listenOrExit(broker: Broker, config: ServeConfig, logger: Logger): Promise<Server> {
+  try {
+    return await startServer({
+      broker,
+      host: config.host,
+      port: config.port,
+      logger,
+      corsOrigins: config.corsOrigins,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === "EADDRINUSE"
+        ? `port ${config.port} is in use; pick another with --port, or stop the other process`
+        : (error as Error).message;
+    await broker.close();
+    exitWithUsageError(`cannot listen on ${config.host}:${config.port}: ${hint}`);
+  }
+}
+
+/** SIGTERM/SIGINT stop gracefully; a second signal exits at once. */
+function stopOnSignals(server: Server, broker: Broker, logger: Logger): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting at once");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "cebus stopping");
+    // GOAWAY and readyz 503 first, then end the consumer streams (leases kept), then wait for calls in flight.
+    const serverClosed = server.close();
+    await broker.drain();
+    await serverClosed;
+    await broker.close();
+    logger.info({}, "cebus stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const { config, store } = await configAndStore(flags);
+  const logger = createServeLogger(config.logLevel);
+  const broker = createBroker({
+    store,
+    logger,
+    retentionIntervalMs: config.retentionInterval,
+    limits: config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : undefined,
+  });
+  const server = await listenOrExit(broker, config, logger);
+  logger.info({ url: server.url, store: store.description }, "cebus listening");
+  stopOnSignals(server, broker, logger);
+}
 
 export function registerServe(program: Command): void {
   program
@@ -31,74 +131,5 @@ export function registerServe(program: Command): void {
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent [info, env CEBUS_LOG_LEVEL]",
     )
-    .action(
-      async (flags: {
-        port?: string;
-        host?: string;
-        store?: string;
-        config?: string;
-        logLevel?: string;
-        retentionInterval?: string;
-        corsOrigins?: string;
-      }) => {
-        let config: ReturnType<typeof resolveServeConfig>;
-        let store: Awaited<ReturnType<typeof openStore>>;
-        try {
-          config = resolveServeConfig(flags);
-          store = await openStore(config.store);
-        } catch (error) {
-          if (error instanceof ConfigError) {
-            process.stderr.write(`error: ${error.message}\n`);
-            process.exit(2);
-          }
-          throw error;
-        }
-        const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-        const broker = createBroker({
-          store,
-          logger,
-          retentionIntervalMs: config.retentionInterval,
-          limits: config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : undefined,
-        });
-        let server: Awaited<ReturnType<typeof startServer>>;
-        try {
-          server = await startServer({
-            broker,
-            host: config.host,
-            port: config.port,
-            logger,
-            corsOrigins: config.corsOrigins,
-          });
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          const hint =
-            code === "EADDRINUSE"
-              ? `port ${config.port} is in use; pick another with --port, or stop the other process`
-              : (error as Error).message;
-          process.stderr.write(`error: cannot listen on ${config.host}:${config.port}: ${hint}\n`);
-          await broker.close();
-          process.exit(2);
-        }
-        logger.info({ url: server.url, store: store.description }, "cebus listening");
-        let stopping = false;
-        const stop = async (signal: string) => {
-          if (stopping) {
-            logger.warn({ signal }, "second signal: exiting at once");
-            process.exit(1);
-          }
-          stopping = true;
-          logger.info({ signal }, "cebus stopping");
-          // GOAWAY and readyz 503 first, then end the consumer streams (leases kept), then wait for calls in flight.
-          const serverClosed = server.close();
-          await broker.drain();
-          await serverClosed;
-          await broker.close();
-          logger.info({}, "cebus stopped");
-          logger.flush();
-          process.exit(0);
-        };
-        process.on("SIGTERM", () => void stop("SIGTERM"));
-        process.on("SIGINT", () => void stop("SIGINT"));
-      },
-    );
+    .action(serve);
 }

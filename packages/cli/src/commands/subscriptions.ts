@@ -9,6 +9,7 @@ import {
 } from "@cebus/proto";
 import type { Command } from "commander";
 import { action, connectTo } from "../connection.js";
+import { wholeNumber } from "../flags.js";
 import { printJson, printTable } from "../output.js";
 
 /** Parses earliest | latest | an ISO time into a Position. */
@@ -46,7 +47,7 @@ export function registerSubscriptions(program: Command): void {
     .option("--ordered", "deliver events of one partitionkey one at a time, in order")
     .option("--at-most-once", "count events as acked when sent (never redelivered)")
     .option("--ack-deadline <duration>", "redeliver when not acked within this, e.g. 30s [30s]")
-    .option("--max-attempts <n>", "dead-letter after this many attempts [unlimited]")
+    .option("--max-attempts <n>", "dead-letter after this many attempts [unlimited]", wholeNumber(1))
     .option("--dead-letter <topic>", "topic for events that reach max attempts or are terminated")
     .option("--start <position>", "earliest, latest or an ISO time [latest]")
     .option("--filter-type <prefix>", "only events whose type starts with this")
@@ -60,7 +61,7 @@ export function registerSubscriptions(program: Command): void {
             ordered?: boolean;
             atMostOnce?: boolean;
             ackDeadline?: string;
-            maxAttempts?: string;
+            maxAttempts?: number;
             deadLetter?: string;
             start?: string;
             filterType?: string;
@@ -76,7 +77,7 @@ export function registerSubscriptions(program: Command): void {
             ackDeadline: o.ackDeadline
               ? msToDuration(parseDuration(o.ackDeadline, "--ack-deadline"))
               : undefined,
-            maxDeliveryAttempts: o.maxAttempts ? Number(o.maxAttempts) : 0,
+            maxDeliveryAttempts: o.maxAttempts ?? 0,
             deadLetterTopic: o.deadLetter ?? "",
             startPosition: o.start ? parsePosition(o.start, "--start") : undefined,
             filter: o.filterType

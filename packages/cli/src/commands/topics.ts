@@ -3,6 +3,7 @@ import { durationMs, msToDuration, parseDuration } from "@cebus/core";
 import { type Topic, TopicSchema } from "@cebus/proto";
 import type { Command } from "commander";
 import { action, connectTo } from "../connection.js";
+import { wholeNumber } from "../flags.js";
 import { printJson, printTable } from "../output.js";
 
 const describeTopic = (t: Topic) => ({
@@ -18,20 +19,20 @@ export function registerTopics(program: Command): void {
   topics
     .command("create <name>")
     .description("create a topic")
-    .option("--partitions <n>", "number of partitions [1]")
+    .option("--partitions <n>", "number of partitions [1]", wholeNumber(1))
     .option("--retention <duration>", "keep events this long, e.g. 7d [7d]")
     .option("--dedupe-window <duration>", "a (source, id) repeated within this is a duplicate, e.g. 2m [2m]")
-    .option("--max-event-bytes <n>", "largest accepted event [1048576]")
+    .option("--max-event-bytes <n>", "largest accepted event [1048576]", wholeNumber(1, Number.MAX_SAFE_INTEGER))
     .option("--if-not-exists", "succeed if the topic exists with the same settings")
     .action(
       action(
         async (
           name: string,
           o: {
-            partitions?: string;
+            partitions?: number;
             retention?: string;
             dedupeWindow?: string;
-            maxEventBytes?: string;
+            maxEventBytes?: number;
             ifNotExists?: boolean;
           },
           cmd: Command,
@@ -39,12 +40,12 @@ export function registerTopics(program: Command): void {
           const c = connectTo(cmd.optsWithGlobals().url);
           const topic = create(TopicSchema, {
             name,
-            partitions: o.partitions ? Number(o.partitions) : 0,
+            partitions: o.partitions ?? 0,
             retention: o.retention ? msToDuration(parseDuration(o.retention, "--retention")) : undefined,
             dedupeWindow: o.dedupeWindow
               ? msToDuration(parseDuration(o.dedupeWindow, "--dedupe-window"))
               : undefined,
-            maxEventBytes: o.maxEventBytes ? BigInt(o.maxEventBytes) : 0n,
+            maxEventBytes: BigInt(o.maxEventBytes ?? 0),
           });
           const created = await c.admin.createTopic({ topic, ifNotExists: o.ifNotExists ?? false });
           console.log(`topic ${created.topic?.name} ready (${created.topic?.partitions} partitions)`);
