@@ -1,45 +1,57 @@
 import { join, resolve } from "node:path";
 import { CebusError } from "@cebus/core";
 import type { Store } from "@cebus/store";
-import { openNatsStore } from "@cebus/store-nats";
-import { openPostgresStore } from "@cebus/store-postgres";
-import { openRedisStore } from "@cebus/store-redis";
-import { createSqliteStore } from "@cebus/store-sqlite";
 import { ConfigError } from "./config.js";
 
 const accepted =
   "memory, sqlite::memory:, sqlite:DIR (the database is DIR/cebus.db), a directory path, redis://host:port[/db], postgres://user@host:port/db or nats://host:port";
 
-/** Opens the store named by a store URL; a store that cannot be used is a ConfigError naming the URL and the cause. */
+/**
+ * Opens the store named by a store URL; a store that cannot be used is a ConfigError naming the URL or path and
+ * the cause. Each store package is imported only in the branch that opens it, so client-only commands never load
+ * one (the embedded store needs `node:sqlite`, which older Node versions lack).
+ */
 export async function openStore(url: string): Promise<Store> {
-  if (url === "memory" || url === "sqlite::memory:") return createSqliteStore({ path: ":memory:" });
+  if (url === "memory" || url === "sqlite::memory:") return openSqlite(":memory:");
   if (/^(redis|rediss|redis\+cluster):\/\//.test(url)) {
-    try {
-      return await openRedisStore(url);
-    } catch (error) {
-      if (error instanceof CebusError) throw new ConfigError(error.message);
-      throw error;
-    }
+    return asConfigError(async () => (await import("@cebus/store-redis")).openRedisStore(url));
   }
   if (/^(postgres|postgresql):\/\//.test(url)) {
-    try {
-      return await openPostgresStore(url);
-    } catch (error) {
-      if (error instanceof CebusError) throw new ConfigError(error.message);
-      throw error;
-    }
+    return asConfigError(async () => (await import("@cebus/store-postgres")).openPostgresStore(url));
   }
   if (/^(nats|tls):\/\//.test(url)) {
-    try {
-      return await openNatsStore(url);
-    } catch (error) {
-      if (error instanceof CebusError) throw new ConfigError(error.message);
-      throw error;
-    }
+    return asConfigError(async () => (await import("@cebus/store-nats")).openNatsStore(url));
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
     throw new ConfigError(`store '${url}' is not a known store URL; use ${accepted}`);
   const dir = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
   if (dir === "") throw new ConfigError(`store '${url}' names no directory; use ${accepted}`);
-  return createSqliteStore({ path: join(resolve(dir), "cebus.db") });
+  return openSqlite(join(resolve(dir), "cebus.db"));
+}
+
+/** The embedded store; a directory that cannot be created, a corrupt file or a held lock is a ConfigError. */
+function openSqlite(path: string): Promise<Store> {
+  return asConfigError(async () => (await importSqliteStore()).createSqliteStore({ path }));
+}
+
+/** The embedded store's package; on a Node without `node:sqlite` a ConfigError that says what to run instead. */
+async function importSqliteStore(): Promise<typeof import("@cebus/store-sqlite")> {
+  try {
+    return await import("@cebus/store-sqlite");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_UNKNOWN_BUILTIN_MODULE") throw error;
+    throw new ConfigError(
+      `the embedded store (memory, sqlite:DIR) needs node:sqlite, which Node ${process.versions.node} lacks; run cebus serve on Node 22.13 or later, or use a redis://, postgres:// or nats:// store`,
+    );
+  }
+}
+
+/** A store that refuses to open (a CebusError: unreachable, wrong credentials, in use, corrupt) is a ConfigError. */
+async function asConfigError(open: () => Promise<Store>): Promise<Store> {
+  try {
+    return await open();
+  } catch (error) {
+    if (error instanceof CebusError) throw new ConfigError(error.message);
+    throw error;
+  }
 }

@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { SQLInputValue, StatementSync } from "node:sqlite";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CebusError } from "@cebus/core";
 import { type Subscription, SubscriptionSchema, type Topic, TopicSchema } from "@cebus/proto";
@@ -16,11 +14,14 @@ import type {
   StoredEvent,
   SubscriptionCounts,
 } from "@cebus/store";
-import { schema, schemaVersion } from "./schema.js";
+import { openDatabase } from "./open-database.js";
 import { subscriptionCounts } from "./sqlite-stats.js";
 
 export interface SqliteStoreOptions {
-  /** A database file (its directory is created), or ":memory:". */
+  /**
+   * A database file (its directory is created), or ":memory:". A file is locked while the store is open: opening
+   * it again, from any process, fails with `failed_precondition` naming the holder's pid (see open-database.ts).
+   */
   path: string;
   /**
    * "normal" (default): in WAL mode a committed append survives the process being killed (kill -9), but the last
@@ -35,22 +36,8 @@ type Row = Record<string, SQLInputValue>;
 /** The embedded store: one SQLite database (node:sqlite), serving one broker process. */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   const memory = options.path === ":memory:";
-  if (!memory) mkdirSync(dirname(options.path), { recursive: true });
-  const db = new DatabaseSync(options.path);
-  if (!memory) db.exec("PRAGMA journal_mode = WAL");
-  db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-  db.exec("PRAGMA busy_timeout = 5000");
-  db.exec(schema);
-  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
-    | { value: string }
-    | undefined;
-  if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
-  else if (Number(version.value) > schemaVersion) {
-    throw new CebusError(
-      "failed_precondition",
-      `${options.path} was written by a newer Cebus (schema ${version.value}); upgrade cebus or use another data directory`,
-    );
-  }
+  const opened = openDatabase(options.path, options.synchronous ?? "normal");
+  const db = opened.db;
 
   const cache = new Map<string, StatementSync>();
   const sql = (text: string): StatementSync => {
@@ -495,7 +482,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async close() {
-      if (db.isOpen) db.close();
+      opened.close();
     },
   };
   return store;
