@@ -7,6 +7,7 @@ export default defineConfig({
       "sdks/client/src/**/*.test.ts",
       "conformance/src/**/*.test.ts",
       "tools/codegen/*.test.mjs",
+      "tools/pack/*.test.mjs",
     ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
