@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, startBroker } from "./index.js";
+import { cliPath, runCli, startBroker } from "./index.js";
 
 describe("the cebus binary (real processes)", () => {
   it("topics, subscriptions, publish --count and consume --json work end to end", async () => {
@@ -84,6 +86,29 @@ describe("the cebus binary (real processes)", () => {
     expect(broker.output()).toContain('"msg":"cebus stopping"');
     expect(broker.output()).toContain('"msg":"cebus stopped"');
     await broker[Symbol.asyncDispose]();
+  });
+
+  it("a crash of serve logs its cause as the last line (the logger writes synchronously), exit 1", async () => {
+    // An uncaught error thrown inside the running broker process, 300 ms after it starts.
+    const inject = "data:text/javascript,setTimeout(()=>{throw new Error('injected crash')},300)";
+    const child = spawn(process.execPath, [
+      "--import",
+      inject,
+      cliPath,
+      "serve",
+      "--store",
+      "memory",
+      "--port",
+      "0",
+    ]);
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code).toBe(1);
+    const last = JSON.parse(output.trimEnd().split("\n").at(-1) ?? "{}");
+    expect(last).toMatchObject({ level: 60, msg: "cebus crashed", err: { message: "injected crash" } });
   });
 
   it("/healthz and /readyz answer over plain HTTP", async () => {
