@@ -37,23 +37,31 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
   port: (v, where) => {
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
-      throw new ConfigError(`${where}: port must be a whole number from 0 to 65535 (0 picks a free port); got ${JSON.stringify(v)}`);
+      throw new ConfigError(
+        `${where}: port must be a whole number from 0 to 65535 (0 picks a free port); got ${JSON.stringify(v)}`,
+      );
     }
     return n;
   },
   host: (v, where) => {
     if (typeof v !== "string" || v === "")
-      throw new ConfigError(`${where}: host must be an address such as 127.0.0.1 or 0.0.0.0; got ${JSON.stringify(v)}`);
+      throw new ConfigError(
+        `${where}: host must be an address such as 127.0.0.1 or 0.0.0.0; got ${JSON.stringify(v)}`,
+      );
     return v;
   },
   store: (v, where) => {
     if (typeof v !== "string" || v === "")
-      throw new ConfigError(`${where}: store must be a store URL such as sqlite:./cebus-data or memory; got ${JSON.stringify(v)}`);
+      throw new ConfigError(
+        `${where}: store must be a store URL such as sqlite:./cebus-data or memory; got ${JSON.stringify(v)}`,
+      );
     return v;
   },
   logLevel: (v, where) => {
     if (typeof v !== "string" || !levels.includes(v))
-      throw new ConfigError(`${where}: logLevel must be one of ${levels.join(", ")}; got ${JSON.stringify(v)}`);
+      throw new ConfigError(
+        `${where}: logLevel must be one of ${levels.join(", ")}; got ${JSON.stringify(v)}`,
+      );
     return v;
   },
   maxEventBytes: (v, where) => {

@@ -160,7 +160,11 @@ export function registerConsume(program: Command): void {
       "print events and ack them: from a subscription, or from a topic through a temporary subscription",
     )
     .option("--subscription <name>", "consume this subscription")
-    .option("--max <n>", "stop after n events (the rest stay in the subscription, not leased)", wholeNumber(1))
+    .option(
+      "--max <n>",
+      "stop after n events (the rest stay in the subscription, not leased)",
+      wholeNumber(1),
+    )
     .option("--json", "print each event as one CloudEvents JSON object per line")
     .option("--from <position>", "with a topic: earliest, latest or an ISO time [latest]")
     .action(action(consume));

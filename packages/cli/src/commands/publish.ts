@@ -43,7 +43,11 @@ export function registerPublish(program: Command): void {
     .option("--key <key>", "partition key: events of one key keep their order")
     .option("--subject <subject>", "the event subject")
     .option("--id <id>", "the event id [a random UUID]")
-    .option("--count <n>", 'publish n events (ids unique; data {"n": i} when no data is given)', wholeNumber(1, Number.MAX_SAFE_INTEGER))
+    .option(
+      "--count <n>",
+      'publish n events (ids unique; data {"n": i} when no data is given)',
+      wholeNumber(1, Number.MAX_SAFE_INTEGER),
+    )
     .option("--batch <n>", "events per publish call with --count [100]", wholeNumber(1))
     .option("--json", "print results as JSON lines")
     .action(

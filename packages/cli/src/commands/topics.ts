@@ -22,7 +22,11 @@ export function registerTopics(program: Command): void {
     .option("--partitions <n>", "number of partitions [1]", wholeNumber(1))
     .option("--retention <duration>", "keep events this long, e.g. 7d [7d]")
     .option("--dedupe-window <duration>", "a (source, id) repeated within this is a duplicate, e.g. 2m [2m]")
-    .option("--max-event-bytes <n>", "largest accepted event [1048576]", wholeNumber(1, Number.MAX_SAFE_INTEGER))
+    .option(
+      "--max-event-bytes <n>",
+      "largest accepted event [1048576]",
+      wholeNumber(1, Number.MAX_SAFE_INTEGER),
+    )
     .option("--if-not-exists", "succeed if the topic exists with the same settings")
     .action(
       action(
