@@ -2,7 +2,7 @@
 // subscriptions with confirmed acks. It is a thin layer over the Connect stubs generated from the broker's
 // Protobuf contract (package gen/...).
 //
-//	client, _ := cebus.NewClient("http://127.0.0.1:7070")
+//	client, _ := cebus.NewClient("http://127.0.0.1:8080")
 //	event, _ := cebus.NewEvent("/shop", "order.created", map[string]any{"id": 1})
 //	client.Publish(ctx, "orders", event)
 //	client.Subscribe(ctx, "orders-billing", func(ctx context.Context, m *cebus.Message) error { ...; return nil })
@@ -52,7 +52,7 @@ func WithHeader(name, value string) ClientOption {
 func NewClient(rawURL string, options ...ClientOption) (*Client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("%q is not a broker URL; give one like http://127.0.0.1:7070", rawURL)}
+		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("%q is not a broker URL; give one like http://127.0.0.1:8080", rawURL)}
 	}
 	cfg := clientConfig{httpClient: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, IdleConnTimeout: 90 * time.Second, MaxIdleConnsPerHost: 16}}, headers: http.Header{}}
 	for _, option := range options {

@@ -166,8 +166,13 @@ func TestAnInvalidEventIsRejectedAndNothingIsStored(t *testing.T) {
 }
 
 func TestABadURLOrAnUnreachableBrokerGivesOneClearError(t *testing.T) {
-	if _, err := cebus.NewClient("localhost:7070"); cebus.CodeOf(err) != cebus.CodeInvalidArgument {
+	_, err := cebus.NewClient("localhost:8080")
+	if cebus.CodeOf(err) != cebus.CodeInvalidArgument {
 		t.Fatalf("bad URL: %v", err)
+	}
+	// The example it gives is the broker's default address (cebus serve listens on 8080).
+	if !strings.Contains(err.Error(), "give one like http://127.0.0.1:8080") {
+		t.Fatalf("the bad-URL error does not give the default broker URL as its example: %v", err)
 	}
 	client, err := cebus.NewClient("http://127.0.0.1:1")
 	if err != nil {
