@@ -87,12 +87,15 @@ async function startInstalledBroker() {
     },
   };
   brokers.push(broker);
+  let url;
   for await (const line of createInterface({ input: child.stdout })) {
     if (!line.includes('"cebus listening"')) continue;
-    child.stdout.resume(); // keep draining the log
-    return { ...broker, url: JSON.parse(line).url };
+    url = JSON.parse(line).url;
+    break;
   }
-  throw new Error(`the installed cebus serve exited (${await exited}) before it listened`);
+  if (!url) throw new Error(`the installed cebus serve exited (${await exited}) before it listened`);
+  child.stdout.resume(); // readline paused it on leaving the loop: keep draining the log so the broker never blocks
+  return { ...broker, url };
 }
 
 /** Every package.json in a tarball, as text. */
@@ -207,5 +210,21 @@ describe("npm tarballs installed into an empty folder outside the repository", (
     expect(summary.numPassedTests).toBeGreaterThan(0);
     expect(summary.numPassedTests).toBe(summary.numTotalTests);
     expect(result.code).toBe(0);
+  });
+
+  it("loads the installed @cebus/testing without playwright-core, and its repo-only helpers say to use startTestBroker", async () => {
+    expect(existsSync(join(project, "node_modules/playwright-core"))).toBe(false);
+    const script = [
+      'import { startBroker } from "@cebus/testing";',
+      "const failure = await startBroker().then(() => undefined, (error) => error);",
+      "console.log(JSON.stringify({ name: failure?.name, code: failure?.code, message: failure?.message }));",
+    ].join("\n");
+    writeFileSync(join(project, "repo-helper.mjs"), script);
+    const ran = await run(process.execPath, ["repo-helper.mjs"], { timeoutMs: 60_000 });
+    expect(ran.code, ran.stderr).toBe(0);
+    const failure = JSON.parse(ran.stdout);
+    expect(failure.name).toBe("CebusError");
+    expect(failure.code).toBe("failed_precondition");
+    expect(failure.message).toContain("outside the repository use startTestBroker()");
   });
 });
