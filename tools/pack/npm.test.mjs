@@ -131,7 +131,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("npm tarballs installed into an empty folder outside the repository", () => {
+// Each step runs npm or a whole program: generous per-test time for a loaded machine.
+describe("npm tarballs installed into an empty folder outside the repository", { timeout: 180_000 }, () => {
   it("packs one tarball per package, each bundling its workspace packages, with no workspace: ranges left", () => {
     expect(project.startsWith(root)).toBe(false);
     expect(
