@@ -28,16 +28,16 @@ async function serve(wrap: (broker: Broker) => Broker = (b) => b): Promise<strin
 }
 
 /** A valid PublishRequest, cut short in the middle of its event: "premature EOF" for the parser. */
-function truncatedPublish(): Uint8Array {
+function truncatedPublish(): Uint8Array<ArrayBuffer> {
   const event = create(CloudEventSchema, { id: "e1", source: "/t", specVersion: "1.0", type: "t" });
   const bytes = toBinary(
     PublishRequestSchema,
     create(PublishRequestSchema, { topic: "orders", events: [event] }),
   );
-  return bytes.subarray(0, bytes.length - 3);
+  return bytes.slice(0, bytes.length - 3);
 }
 
-function envelope(data: Uint8Array, flags = 0): Uint8Array {
+function envelope(data: Uint8Array, flags = 0): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(5 + data.length);
   out[0] = flags;
   new DataView(out.buffer).setUint32(1, data.length);
