@@ -133,6 +133,11 @@ export function stageNpmPackage(workspace, name, stageRoot) {
   progress(`${name}: staging with ${bundled.length ? bundled.join(", ") : "nothing"} bundled`);
   const files = manifest.files ?? ["dist"];
   copyShippedFiles(dir, stageDir, [...files.filter((entry) => !entry.startsWith("!")), "README.md"]);
+  // The license text the manifest's "license" names: the package's own, else the repository's.
+  cpSync(
+    existsSync(join(dir, "LICENSE")) ? join(dir, "LICENSE") : join(root, "LICENSE"),
+    join(stageDir, "LICENSE"),
+  );
   const top = shippedManifest(workspace, manifest, {
     files,
     dependencies: mergedDependencies(workspace, name, bundled),
