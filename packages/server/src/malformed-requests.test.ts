@@ -165,6 +165,27 @@ describe("malformed requests are the caller's fault", () => {
     expect(grpc.message).toContain("flagged compressed");
   });
 
+  it("a gRPC Publish whose body ends in a frame header promising more bytes answers invalid_argument and publishes nothing", async () => {
+    const url = await serve();
+    await broker?.createTopic(create(TopicSchema, { name: "orders", partitions: 1 }));
+    const valid = toBinary(
+      PublishRequestSchema,
+      create(PublishRequestSchema, {
+        topic: "orders",
+        events: [create(CloudEventSchema, { id: "e1", source: "/t", specVersion: "1.0", type: "t" })],
+      }),
+    );
+    const dangling = new Uint8Array([0, 0, 0, 0, 9]); // a header promising 9 bytes, then the body ends
+    const grpc = await grpcCall(
+      url,
+      "/cebus.v1.PublisherService/Publish",
+      new Uint8Array([...envelope(valid), ...dangling]),
+    );
+    expect(grpc.status).toBe("3");
+    expect(grpc.message).toContain("ends inside a message frame");
+    expect((await broker?.topicStats("orders"))?.eventCount).toBe(0n);
+  });
+
   it("a failure inside the broker on a valid request still answers internal", async () => {
     const url = await serve(
       (real) =>

@@ -12,6 +12,7 @@ import {
 import { file_grpc_health_v1_health } from "@cebus/proto/grpc";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { refuseIncompleteFrames } from "./complete-frames.js";
 import { withCors } from "./cors.js";
 import { errorInterceptor } from "./errors.js";
 import { createHealth } from "./health.js";
@@ -63,6 +64,7 @@ export async function startServer(options: ServerOptions): Promise<CebusServer> 
     router.service(AdminService, createAdminService(broker));
     health.register(router);
     registerReflection(router, reflectedFiles);
+    refuseIncompleteFrames(router);
   };
   const handler = connectNodeAdapter({
     routes,

@@ -28,22 +28,6 @@ function gunzip(bytes: Uint8Array): Uint8Array | undefined {
   }
 }
 
-/**
- * The part of a framed body connect-es 2.2 reads. Its envelope decoder counts only buffered bytes, so a stream that
- * ends right after a frame header (a length, then nothing) reads as ended cleanly before that frame: the header is
- * dropped, not reported as an incomplete frame. (A connect-es bug, still in its main branch; see the fuzz test.)
- */
-function readableFrames(body: Uint8Array): Uint8Array {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  let at = 0;
-  while (at + 5 <= body.length) {
-    const end = at + 5 + view.getUint32(at + 1);
-    if (end > body.length) return at + 5 === body.length ? body.subarray(0, at) : body;
-    at = end;
-  }
-  return body;
-}
-
 /** The flag of request frames connect-es skips unread: end-of-stream in Connect, trailers in gRPC-Web; none in gRPC. */
 function skippedFlag(shape: ProtocolShape): number | undefined {
   if (shape === "grpc-web") return trailerFlag;
@@ -72,7 +56,7 @@ export function isMalformed(call: RpcCall): boolean {
     const bytes = gzip ? gunzip(call.body) : call.body;
     return bytes === undefined || !parses(method.input, bytes, json);
   }
-  const envelopes = splitEnvelopes(readableFrames(call.body));
+  const envelopes = splitEnvelopes(call.body);
   if (envelopes === undefined) return true;
   let messages = 0;
   for (const envelope of envelopes) {
