@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { CebusError } from "@cebus/core";
@@ -80,7 +80,7 @@ function prepare(db: DatabaseSync, path: string, synchronous: "normal" | "full")
 
 function createDataDirectory(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
@@ -88,16 +88,42 @@ function createDataDirectory(dir: string): void {
         ? "a file with that name exists"
         : code === "ENOTDIR"
           ? "a part of the path is a file, not a directory"
-          : code === "EACCES" || code === "EPERM"
-            ? "permission denied"
-            : code === "EROFS"
-              ? "the file system is read-only"
-              : ((error as Error).message ?? String(error));
+          : code === "ENOENT"
+            ? "the file system does not allow a directory there"
+            : code === "EACCES" || code === "EPERM"
+              ? "permission denied"
+              : code === "EROFS"
+                ? "the file system is read-only"
+                : ((error as Error).message ?? String(error));
     throw new CebusError(
       "failed_precondition",
       `cannot create the data directory ${dir} (${reason}); use a directory you can write to`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * mkdir -p. Not `mkdirSync(dir, { recursive: true })`: that loops forever where mkdir answers ENOENT although the
+ * parent exists (e.g. under /proc). Here each level is tried once, from the deepest existing one down.
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirOne(dir);
+  } catch (error) {
+    const parent = dirname(dir);
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || parent === dir) throw error;
+    makeDirectory(parent);
+    mkdirOne(dir);
+  }
+}
+
+/** Creates one directory; one that exists already (made by us or a racing process) is fine. */
+function mkdirOne(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(dir).isDirectory()) throw error;
   }
 }
 
