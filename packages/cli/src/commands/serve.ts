@@ -101,8 +101,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     limits: config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : undefined,
   });
   const server = await listenOrExit(broker, config, logger);
-  logger.info({ url: server.url, store: store.description }, "cebus listening");
+  // Signals are handled before anyone can know the URL: a SIGTERM right after "listening" still stops gracefully.
   stopOnSignals(server, broker, logger);
+  logger.info({ url: server.url, store: store.description }, "cebus listening");
 }
 
 export function registerServe(program: Command): void {
