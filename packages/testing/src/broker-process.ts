@@ -148,15 +148,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the repository's built `cebus` binary with arguments and returns its exit code and output. */
-export function runCli(
-  args: string[],
-  options: { url?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<CliResult> {
-  const all = options.url ? ["--url", options.url, ...args] : args;
-  const child = spawn(process.execPath, [repoFile("packages/cli/dist/bin.js", "runCli"), ...all], {
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** Runs a program to its end (killed after `timeoutMs`, 30 s by default) and returns its exit code and output. */
+export function runProcess(command: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
   });
   let stdout = "";
   let stderr = "";
@@ -174,4 +178,10 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs the repository's built `cebus` binary with arguments and returns its exit code and output. */
+export function runCli(args: string[], options: RunOptions & { url?: string } = {}): Promise<CliResult> {
+  const all = options.url ? ["--url", options.url, ...args] : args;
+  return runProcess(process.execPath, [repoFile("packages/cli/dist/bin.js", "runCli"), ...all], options);
 }

@@ -7,8 +7,10 @@ export {
   type BrokerProcess,
   type CliResult,
   cliPath,
+  type RunOptions,
   repoRoot,
   runCli,
+  runProcess,
   startBroker,
 } from "./broker-process.js";
 export {

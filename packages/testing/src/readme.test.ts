@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BrokerProcess, repoRoot, startBroker } from "./index.js";
+import { type BrokerProcess, type CliResult, repoRoot, runProcess, startBroker } from "./index.js";
 
 // README.md, run as a newcomer would: the ten-line snippet, then every line of "The CLI", in order, against one
 // fresh broker. A line's `# → text` comment is what it must print.
@@ -35,30 +34,8 @@ function shellLines(block: string): ShellLine[] {
     });
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) => {
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (command: string, args: string[], env: Record<string, string>) =>
+  runProcess(command, args, { env, cwd: repoRoot, timeoutMs: 60_000 });
 
 describe("README.md runs top to bottom as written", () => {
   let broker: BrokerProcess;
@@ -94,7 +71,7 @@ describe("README.md runs top to bottom as written", () => {
   it("every line of the CLI section exits 0 and prints what the README says", async () => {
     const lines = shellLines(fencedBlock("The CLI", "sh"));
     expect(lines.length).toBeGreaterThanOrEqual(9);
-    const outputs: Run[] = [];
+    const outputs: CliResult[] = [];
     for (const line of lines) {
       expect(line.command).toMatch(/^\.\/tools\/run cebus /);
       // The test run has built everything: CEBUS_NO_BUILD skips tools/run's install and build, nothing else.
