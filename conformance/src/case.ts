@@ -133,8 +133,13 @@ export interface Expectation {
   /** Minimum and maximum attempt numbers seen across deliveries. */
   minMaxAttempt?: number;
   maxAttempt?: number;
-  /** Gaps between a nack and the next delivery follow the subscription's backoff within this tolerance (ms). */
+  /**
+   * Redeliveries after a nack without a delay, and after an expired lease (ack deadline + backoff), follow the
+   * subscription's backoff at every attempt: not early (beyond the clock's tolerance), and late by at most this (ms).
+   */
   backoffToleranceMs?: number;
+  /** Redeliveries after a nack with a delay (`nackDelayMs`) come after the delay, and late by at most this (ms). */
+  nackDelayToleranceMs?: number;
   /** Every publish call must fail with this code (bad-input cases). */
   publishError?: string;
   /** Stored events in the topic at the end. */
@@ -154,7 +159,10 @@ export interface Expectation {
   everySubscriberDelivered?: boolean;
   /** Every delivered event carries these attributes with these values ("type", "source" included). */
   attributes?: Record<string, string>;
-  /** How long to keep watching after everything settled, for late redeliveries [300 ms]. */
+  /**
+   * How long to keep watching after everything settled, for late redeliveries [300 ms; with dead letters, at least
+   * a subscription's ack deadline + maximum backoff + 300 ms, so a second dead letter of one event shows up].
+   */
   quietMs?: number;
 }
 
@@ -177,6 +185,20 @@ export interface ConformanceCase {
   /** Raw events to publish as-is for bad-input cases (JSON CloudEvents in proto JSON form). */
   rawEvents?: unknown[];
   timeoutMs: number;
+}
+
+/**
+ * How long the runner watches after a case settled. A dead-lettered event written twice comes back at the latest
+ * after a lease (the ack deadline) and a backoff: watch longer than that on every dead-lettering subscription (with
+ * an explicit ack deadline; the 30 s default would make the case too slow, so such cases set one).
+ */
+export function quietPeriodMs(c: ConformanceCase): number {
+  let quiet = c.expect.quietMs ?? 300;
+  for (const s of c.subscriptions) {
+    if (!s.deadLetter) continue;
+    quiet = Math.max(quiet, (s.ackDeadlineMs ?? 0) + (s.retry?.maxMs ?? 1000) + 300);
+  }
+  return quiet;
 }
 
 const durationKeys = /(Ms|^ms)$/;

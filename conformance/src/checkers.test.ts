@@ -178,3 +178,156 @@ describe("history checkers", () => {
     expect(checkHistory(twice, new Map(), undefined)).toMatchObject([{ kind: "processed", id: "a" }]);
   });
 });
+
+const timed = (yamlSubscription: string, expect: string, policy = "{}") => `- id: t
+  name: t
+  guarantee: g
+  subscriptions: [${yamlSubscription}]
+  steps: [{ subscribe: { subscriber: s1, subscription: main, policy: ${policy} } }]
+  expect: ${expect}
+`;
+const deliverAt = (
+  at: number,
+  id: string,
+  attempt: number,
+  subscriber = "s1",
+  key?: string,
+): HistoryEntry => ({
+  ...(deliver(id, attempt, key) as Extract<HistoryEntry, { op: "deliver" }>),
+  at,
+  subscriber,
+  client: subscriber === "s1" ? "c1" : "c2",
+});
+const settleAt = (
+  at: number,
+  id: string,
+  attempt: number,
+  action: "ack" | "nack",
+  subscriber = "s1",
+): HistoryEntry => ({
+  ...(settle(id, attempt) as Extract<HistoryEntry, { op: "settle" }>),
+  at,
+  end: at + 2,
+  action,
+  subscriber,
+});
+
+describe("retry timing checkers", () => {
+  const nackDelay = (redeliveredAt: number) =>
+    context(
+      timed("{ name: main }", "{ nackDelayToleranceMs: 400 }", "{ nackAttempts: [1], nackDelayMs: 300 }"),
+      [
+        deliverAt(10, "a", 1),
+        settleAt(12, "a", 1, "nack"),
+        deliverAt(redeliveredAt, "a", 2),
+        settleAt(redeliveredAt + 1, "a", 2, "ack"),
+      ],
+      [["a", undefined]],
+    );
+
+  it("refuse a redelivery that ignores the nack's delay, and pass one after it", () => {
+    expect(checkHistory(nackDelay(20), new Map(), undefined)).toMatchObject([
+      { kind: "nack-delay", id: "a" },
+    ]);
+    expect(checkHistory(nackDelay(330), new Map(), undefined)).toEqual([]);
+  });
+
+  it("refuse a redelivery long after the nack's delay", () => {
+    expect(checkHistory(nackDelay(900), new Map(), undefined)).toMatchObject([{ kind: "nack-delay" }]);
+  });
+
+  const expiry = (redeliveredAt: number, jitter = 0) =>
+    context(
+      timed(
+        `{ name: main, ackDeadlineMs: 300, retry: { minMs: 400, maxMs: 2000, jitter: ${jitter} } }`,
+        "{ backoffToleranceMs: 200 }",
+        "{ ignoreAttempts: [1] }",
+      ),
+      [deliverAt(10, "a", 1), deliverAt(redeliveredAt, "a", 2), settleAt(redeliveredAt + 1, "a", 2, "ack")],
+      [["a", undefined]],
+    );
+
+  it("refuse a redelivery at an expired lease's deadline that skips the backoff", () => {
+    expect(checkHistory(expiry(315), new Map(), undefined)).toMatchObject([{ kind: "backoff", id: "a" }]);
+    expect(checkHistory(expiry(715), new Map(), undefined)).toEqual([]);
+  });
+
+  it("hold a redelivery after an expiry to the jitter band in both directions", () => {
+    expect(checkHistory(expiry(515, 0.5), new Map(), undefined)).toEqual([]);
+    expect(checkHistory(expiry(905, 0.5), new Map(), undefined)).toEqual([]);
+    expect(checkHistory(expiry(1400, 0.5), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
+    expect(checkHistory(expiry(315, 0.5), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
+  });
+
+  /** Four nacks in a row, the redelivery after the nack of attempt n coming gaps[n-1] ms later. */
+  const nacked = (gaps: number[]) => {
+    const entries: HistoryEntry[] = [];
+    let at = 10;
+    for (const [n, gap] of gaps.entries()) {
+      entries.push(deliverAt(at, "a", n + 1), settleAt(at + 1, "a", n + 1, "nack"));
+      at += 1 + gap;
+    }
+    entries.push(deliverAt(at, "a", gaps.length + 1), settleAt(at + 1, "a", gaps.length + 1, "ack"));
+    return context(
+      timed(
+        "{ name: main, retry: { minMs: 100, maxMs: 2000, multiplier: 2 } }",
+        "{ backoffToleranceMs: 150 }",
+        "{ nackIds: a }",
+      ),
+      entries,
+      [["a", undefined]],
+    );
+  };
+
+  it("check the backoff at every attempt, so a linear curve is refused at attempt 3's nack", () => {
+    expect(checkHistory(nacked([102, 202, 402, 802]), new Map(), undefined)).toEqual([]);
+    const linear = checkHistory(nacked([102, 202, 302, 402]), new Map(), undefined);
+    expect(linear.map((a) => a.detail)).toEqual([
+      expect.stringContaining("after a nack of attempt 3"),
+      expect.stringContaining("after a nack of attempt 4"),
+    ]);
+  });
+});
+
+describe("key order checker", () => {
+  const ordered = (entries: HistoryEntry[]) => {
+    const ctx = context(yaml("{ allDelivered: true }", true), entries, [
+      ["a", "k"],
+      ["b", "k"],
+    ]);
+    ctx.subscribers.set("s2", { subscription: SUB, client: "c2" });
+    return checkHistory(ctx, new Map(), undefined);
+  };
+
+  it("refuse the next event of a key delivered to another consumer while the previous one is held", () => {
+    const held = [
+      deliverAt(10, "a", 1, "s1", "k"),
+      deliverAt(20, "b", 1, "s2", "k"),
+      settleAt(40, "b", 1, "ack", "s2"),
+      settleAt(45, "a", 1, "ack", "s1"),
+    ];
+    expect(ordered(held)).toMatchObject([{ kind: "reordered", id: "b" }]);
+  });
+
+  it("refuse the next event of a key delivered while the previous one waits for its redelivery", () => {
+    const waiting = [
+      deliverAt(10, "a", 1, "s1", "k"),
+      settleAt(30, "a", 1, "nack", "s1"),
+      deliverAt(40, "b", 1, "s2", "k"),
+      settleAt(70, "b", 1, "ack", "s2"),
+      deliverAt(150, "a", 2, "s1", "k"),
+      settleAt(170, "a", 2, "ack", "s1"),
+    ];
+    expect(ordered(waiting)).toMatchObject([{ kind: "reordered", id: "b" }]);
+  });
+
+  it("pass the next event of a key delivered after the previous one's ack", () => {
+    const inTurn = [
+      deliverAt(10, "a", 1, "s1", "k"),
+      settleAt(40, "a", 1, "ack", "s1"),
+      deliverAt(50, "b", 1, "s2", "k"),
+      settleAt(80, "b", 1, "ack", "s2"),
+    ];
+    expect(ordered(inTurn)).toEqual([]);
+  });
+});

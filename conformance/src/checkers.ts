@@ -1,5 +1,6 @@
 import type { HistoryEntry } from "./history.js";
 import type { CaseContext } from "./run-case.js";
+import { checkRetryTiming } from "./timing.js";
 
 /** Something the history shows that the guarantee forbids. */
 export interface Anomaly {
@@ -14,6 +15,7 @@ export interface Anomaly {
     | "dead-letter-duplicate"
     | "dead-letter-early"
     | "backoff"
+    | "nack-delay"
     | "attempts"
     | "publish"
     | "stored"
@@ -226,26 +228,8 @@ export function checkHistory(
       }
     }
 
-    // backoff: gaps between a nack without delay and the redelivery follow the retry policy
-    if (e.backoffToleranceMs !== undefined && spec.retry) {
-      const { minMs, maxMs, multiplier = 2, jitter = 0 } = spec.retry;
-      for (const s of mySettles.filter((x) => x.ok && x.action === "nack")) {
-        const nacked = mine.find((d) => d.deliveryId === s.deliveryId);
-        const next = mine.find((d) => d.id === s.id && d.at > s.at && d !== nacked);
-        if (!nacked || !next) continue;
-        const expected = Math.min(maxMs, minMs * multiplier ** (nacked.attempt - 1));
-        const gap = next.at - s.end;
-        const low = expected * (1 - jitter) - e.backoffToleranceMs;
-        const high = expected * (1 + jitter) + e.backoffToleranceMs + 100;
-        if (gap < low || gap > high)
-          add({
-            kind: "backoff",
-            subscription: spec.name,
-            id: s.id,
-            detail: `attempt ${nacked.attempt}: redelivered after ${Math.round(gap)} ms, expected ${Math.round(low)}..${Math.round(high)} ms`,
-          });
-      }
-    }
+    // retry timing: nack delays, backoff after nacks and after expired leases, at every attempt, both directions
+    for (const a of checkRetryTiming({ c, spec, delivers: mine, settles: mySettles, faults, kills })) add(a);
 
     if (e.maxAttempt !== undefined) {
       for (const d of mine)

@@ -12,7 +12,13 @@ import {
 } from "@cebus/proto";
 import type { DeliveryEvent } from "@cebus/proto/conformance";
 import { createRawClients, type RawClients } from "@cebus/testing";
-import type { ConformanceCase, SettlePolicy, Step, SubscriptionSpec } from "./case.js";
+import {
+  type ConformanceCase,
+  quietPeriodMs,
+  type SettlePolicy,
+  type Step,
+  type SubscriptionSpec,
+} from "./case.js";
 import { type Anomaly, ambiguousAcks, checkHistory, type DeadLetterRecord } from "./checkers.js";
 import { type ClientProcess, startClientProcess } from "./client-process.js";
 import { createHistory, type History } from "./history.js";
@@ -691,7 +697,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       if (done || performance.now() > deadline) break;
       await sleep(100);
     }
-    await sleep(c.expect.quietMs ?? 300); // late redeliveries after a confirmed ack would show up here
+    await sleep(quietPeriodMs(c)); // late redeliveries and second dead letters would show up here
     for (const spec of ctx.subscriptions.values()) {
       dead.set(spec.fullName, await deadLetters(spec));
       if (pending.has(spec.fullName)) pending.set(spec.fullName, await pendingOf(spec));

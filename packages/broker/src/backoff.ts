@@ -18,3 +18,11 @@ export function retryDelay(
   const spread = base * jitter * (2 * random() - 1);
   return Math.max(0, Math.min(max, Math.round(base + spread)));
 }
+
+/** The least and the most `retryDelay` returns for this attempt: the ends of its jitter band. */
+export function retryDelayRange(
+  policy: RetryPolicy | undefined,
+  attempt: number,
+): { min: number; max: number } {
+  return { min: retryDelay(policy, attempt, () => 0), max: retryDelay(policy, attempt, () => 1) };
+}

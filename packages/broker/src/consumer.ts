@@ -16,7 +16,7 @@ import {
   type Topic,
 } from "@cebus/proto";
 import type { Lease, LeaseRef } from "@cebus/store";
-import { retryDelay } from "./backoff.js";
+import { retryDelay, retryDelayRange } from "./backoff.js";
 import type { DeliveryOwner, EngineContext } from "./context.js";
 import { deliveryId, newToken } from "./delivery-id.js";
 
@@ -78,7 +78,12 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
   let nextDeadline = Number.POSITIVE_INFINITY;
   let wakeQueued = false;
   let idlePollMs = ctx.pollIntervalMs; // grows while polls find nothing, so idle consumers cost (almost) nothing
-  let nextVisible = Number.POSITIVE_INFINITY; // when an expired lease of ours is visible again (after its backoff)
+  // When expired leases of ours are visible again: deadline + the backoff the store applied (drawn once per attempt
+  // per pump and shared with the store's claim, so both agree under jitter), and deadline + the top of the jitter
+  // band, in case another consumer's claim drew the backoff. Each time wakes this consumer.
+  const visibleAt = new Set<number>();
+  let draws = new Map<number, number>();
+  let claimedAt = Number.NEGATIVE_INFINITY;
 
   function forget(deliveryIdValue: string): Outstanding | undefined {
     const entry = outstanding.get(deliveryIdValue);
@@ -89,23 +94,43 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     return entry;
   }
 
+  /** The backoff after an expired lease of this attempt: one draw per attempt and pump (see `visibleAt`). */
+  function expiryDelay(attempt: number): number {
+    let delay = draws.get(attempt);
+    if (delay === undefined) {
+      delay = retryDelay(subscription.retryPolicy, attempt);
+      draws.set(attempt, delay);
+    }
+    return delay;
+  }
+
   function expire(now: number): void {
     if (now < nextDeadline) return;
     nextDeadline = Number.POSITIVE_INFINITY;
     for (const [key, entry] of outstanding) {
       if (entry.deadline <= now) {
         forget(key);
-        const visible = entry.deadline + retryDelay(subscription.retryPolicy, entry.attempt);
-        if (visible > now) nextVisible = Math.min(nextVisible, visible);
+        const band = retryDelayRange(subscription.retryPolicy, entry.attempt);
+        for (const delay of [expiryDelay(entry.attempt), band.max])
+          if (entry.deadline + delay > now) visibleAt.add(entry.deadline + delay);
       } else nextDeadline = Math.min(nextDeadline, entry.deadline);
     }
+  }
+
+  /** The next time an expired lease becomes visible that no claim has looked at yet. */
+  function nextVisible(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const at of visibleAt) {
+      if (at < claimedAt) visibleAt.delete(at);
+      else next = Math.min(next, at);
+    }
+    return next;
   }
 
   function schedule(): void {
     if (closed) return;
     const now = ctx.now();
-    if (nextVisible <= now) nextVisible = Number.POSITIVE_INFINITY;
-    const at = Math.min(now + idlePollMs, nextDeadline + 1, nextVisible + 1);
+    const at = Math.min(now + idlePollMs, nextDeadline + 1, nextVisible() + 1);
     if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
     timerAt = at;
@@ -122,6 +147,8 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
 
   async function pumpOnce(): Promise<boolean> {
     const now = ctx.now();
+    draws = new Map();
+    claimedAt = now;
     expire(now);
     let credit = flow.maxEvents - outstanding.size;
     let bytesCredit = flow.maxBytes - outstandingBytes;
@@ -143,7 +170,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         token,
         autoAck: atMostOnce,
         ordered: subscription.ordered,
-        expiryDelayMs: (attempt) => retryDelay(subscription.retryPolicy, attempt),
+        expiryDelayMs: expiryDelay,
       });
       if (leases.length === 0) continue;
       claimedAny = true;
@@ -241,13 +268,14 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     }
     queue.end(error);
     if (!releaseLeases) {
-      // The leases stay until their deadlines; make sure the subscription's other consumers look again then.
+      // The leases stay until their deadlines; make sure the subscription's other consumers look again then. The
+      // backoff is drawn by whichever claim sees the expired lease first: wake at the ends of its jitter band.
       let first = Number.POSITIVE_INFINITY;
       let last = 0;
       for (const entry of left) {
-        const visible = entry.deadline + retryDelay(subscription.retryPolicy, entry.attempt);
-        first = Math.min(first, visible);
-        last = Math.max(last, visible);
+        const band = retryDelayRange(subscription.retryPolicy, entry.attempt);
+        first = Math.min(first, entry.deadline + band.min);
+        last = Math.max(last, entry.deadline + band.max);
       }
       if (left.length > 0) {
         ctx.wakeSubscriptionAt(subscription.name, subscription.topic, first);
