@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pnpm conformance:mutants: applies each mutant of conformance/mutants/catalogue/ to a temporary copy of the
 // repository, builds, runs the mutant's case groups with one backend and client, and reports killed/survived.
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,14 @@ import {
   notApplicable,
 } from "./catalogue.js";
 import { judgeRun, loadKnownSurvivors } from "./known-survivors.js";
-import { countLine, formatMarkdown, formatTable, type RunMeta, writeRunReport } from "./mutant-report.js";
+import {
+  countLine,
+  formatSection,
+  formatTable,
+  mergeIntoReport,
+  type RunMeta,
+  writeRunReport,
+} from "./mutant-report.js";
 import { staleness } from "./patch.js";
 import { type MutantResult, runMutant } from "./run-mutant.js";
 import { createWorkspace, type Workspace } from "./workspace.js";
@@ -23,12 +30,13 @@ import { createWorkspace, type Workspace } from "./workspace.js";
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const usage = `usage: pnpm conformance:mutants [--backend sqlite|redis|postgres|nats] [--client node|go|python|browser]
                                 [--only GLOB] [--cases GLOB] [--report DIR] [--write-report] [--timeout SECONDS]
-                                [--build-only] [--list] [--help]
+                                [--head] [--build-only] [--list] [--help]
   Applies each mutant of conformance/mutants/catalogue/*.yaml to a temporary copy of the repository, builds it, runs
   the mutant's case groups and prints which mutants the suite killed. Exit 1 when a mutant survives that is not in
   conformance/mutants/known-survivors.yaml, a listed one is killed, or a mutant is stale or does not build.
   --only selects mutants by id; --cases runs these cases instead of each mutant's own; --build-only applies, builds
-  and restores each mutant without running cases (a quick check that the catalogue compiles).`;
+  and restores each mutant without running cases (a quick check that the catalogue compiles); --head tests the last
+  commit instead of the working tree (uncommitted edits are left out of the copy).`;
 
 const options = {
   backend: { type: "string", default: "sqlite" },
@@ -36,6 +44,7 @@ const options = {
   only: { type: "string", default: "**" },
   cases: { type: "string" },
   "build-only": { type: "boolean", default: false },
+  head: { type: "boolean", default: false },
   report: { type: "string", default: join(root, "conformance", "results", "mutants") },
   "write-report": { type: "boolean", default: false },
   timeout: { type: "string", default: "900" },
@@ -122,7 +131,8 @@ function finish(results: MutantResult[], known: Map<string, string>, meta: RunMe
   console.log(`report: ${join(values.report, "mutants.md")}`);
   if (values["write-report"]) {
     const path = join(root, "conformance", "mutants", "report.md");
-    writeFileSync(path, formatMarkdown(results, known, meta));
+    const existing = existsSync(path) ? readFileSync(path, "utf8") : undefined;
+    writeFileSync(path, mergeIntoReport(existing, formatSection(results, known, meta)));
     console.log(`report: ${path}`);
   }
   const verdict = judgeRun(results, known);
@@ -151,7 +161,7 @@ async function main(): Promise<void> {
   console.log(
     `mutants: ${mutants.length}, backend ${values.backend}, client ${values.client}; copying the repository`,
   );
-  const workspace = createWorkspace(root);
+  const workspace = createWorkspace(root, { head: values.head });
   const cleanUp = () => {
     workspace.remove();
     process.exit(130);

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadCatalogue } from "./catalogue.js";
 import { judgeRun, loadKnownSurvivors } from "./known-survivors.js";
+import { formatSection, mergeIntoReport } from "./mutant-report.js";
 import { judgeResults, type MutantResult } from "./run-mutant.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -104,5 +105,26 @@ describe("judging a conformance report", () => {
     const none = judgeResults(report([{ id: "a/s", status: "skipped", anomalies: [] }]));
     expect(none.status).toBe("SURVIVED");
     expect(none.detail).toMatch(/no case ran/);
+  });
+});
+
+describe("the committed report", () => {
+  const meta = (backend: string) => ({ date: "d", backend, client: "node", seconds: 60, cores: 2 });
+
+  it("keeps one section per backend and client, replacing the one of the same run", () => {
+    const first = mergeIntoReport(
+      undefined,
+      formatSection([result("a", "KILLED")], new Map(), meta("sqlite")),
+    );
+    const second = mergeIntoReport(first, formatSection([result("b", "KILLED")], new Map(), meta("redis")));
+    const third = mergeIntoReport(
+      second,
+      formatSection([result("c", "SURVIVED")], new Map(), meta("sqlite")),
+    );
+    expect(third.match(/^## /gm)).toHaveLength(2);
+    expect(third.indexOf("## redis · node")).toBeLessThan(third.indexOf("## sqlite · node"));
+    expect(third).toContain("| c | g | SURVIVED |");
+    expect(third).not.toContain("| a | g | KILLED |");
+    expect(third).toContain("| b | g | KILLED |");
   });
 });

@@ -41,17 +41,19 @@ export function formatTable(results: MutantResult[], known: Map<string, string>)
 
 const cellText = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
-/** The Markdown report: the meta, then one row per mutant with what caught it and its first anomaly. */
-export function formatMarkdown(results: MutantResult[], known: Map<string, string>, meta: RunMeta): string {
+const reportTitle = "# Mutation runs";
+const reportIntro =
+  'Produced by `pnpm conformance:mutants --write-report` (see conformance/README.md, "Mutation run"): one section per backend and client, each replaced by its latest run.';
+
+/** One run as a Markdown section: the meta, then one row per mutant with what caught it and its first anomaly. */
+export function formatSection(results: MutantResult[], known: Map<string, string>, meta: RunMeta): string {
   const lines = [
-    "# Mutation run",
+    `## ${meta.backend} · ${meta.client}`,
     "",
     `- date: ${meta.date}`,
     `- backend: ${meta.backend}, client: ${meta.client}`,
     `- duration: ${(meta.seconds / 60).toFixed(1)} min on ${meta.cores} cores`,
     `- result: ${countLine(results)}`,
-    "",
-    'Produced by `pnpm conformance:mutants` (see conformance/README.md, "Mutation run").',
     "",
     "| mutant | guarantee | result | caught by | first anomaly / reason | s |",
     "| --- | --- | --- | --- | --- | --- |",
@@ -65,6 +67,25 @@ export function formatMarkdown(results: MutantResult[], known: Map<string, strin
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** A report of one run (the report directory's mutants.md). */
+export function formatMarkdown(results: MutantResult[], known: Map<string, string>, meta: RunMeta): string {
+  return `${reportTitle}\n\n${reportIntro}\n\n${formatSection(results, known, meta)}`;
+}
+
+/**
+ * The committed report (conformance/mutants/report.md) with this run's section put in: the section of the same
+ * backend and client is replaced, the others are kept, sorted by title.
+ */
+export function mergeIntoReport(existing: string | undefined, section: string): string {
+  const sections = new Map<string, string>();
+  for (const part of (existing ?? "").split(/^(?=## )/m)) {
+    if (part.startsWith("## ")) sections.set(part.split("\n")[0] as string, `${part.trimEnd()}\n`);
+  }
+  sections.set(section.split("\n")[0] as string, section);
+  const ordered = [...sections.keys()].sort().map((title) => sections.get(title));
+  return `${reportTitle}\n\n${reportIntro}\n\n${ordered.join("\n")}`;
 }
 
 /** Writes <dir>/mutants.md and <dir>/mutants.json. */

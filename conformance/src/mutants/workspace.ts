@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -17,10 +17,12 @@ export interface Workspace {
 
 /**
  * Copies the repository at `root` with `cp -a` (node_modules included: pnpm links packages with relative symlinks,
- * which resolve inside the copy), without .git and run results. The toolchain (Node, pnpm, the Python SDK's
- * virtualenv) is linked, not copied: it holds no repository code.
+ * which resolve inside the copy), without .git and run results, then builds the copy (`pnpm build`) so every dist
+ * matches its sources. The toolchain (Node, pnpm, the Python SDK's virtualenv) is linked, not copied: it holds no
+ * repository code. `head`: the copy holds the last commit's files instead of the working tree's (uncommitted edits
+ * undone, untracked files removed), for a report that describes a commit.
  */
-export function createWorkspace(root: string): Workspace {
+export function createWorkspace(root: string, options: { head?: boolean } = {}): Workspace {
   const copy = mkdtempSync(join(tmpdir(), "cebus-mutants-"));
   try {
     for (const entry of readdirSync(root)) {
@@ -28,13 +30,41 @@ export function createWorkspace(root: string): Workspace {
       execFileSync("cp", ["-a", join(root, entry), join(copy, entry)]);
     }
     for (const path of removedPaths) rmSync(join(copy, path), { recursive: true, force: true });
+    if (options.head) checkOutHead(root, copy);
     if (existsSync(join(root, ".toolchain"))) symlinkSync(join(root, ".toolchain"), join(copy, ".toolchain"));
     checkLinks(copy);
+    buildCopy(copy);
   } catch (error) {
     rmSync(copy, { recursive: true, force: true });
     throw error;
   }
   return { root: copy, remove: () => rmSync(copy, { recursive: true, force: true }) };
+}
+
+/**
+ * Puts the last commit's files over the copy: tracked files from `git archive HEAD` (with the current time as their
+ * mtime, so incremental builds see them as changed), and files git does not know about removed.
+ */
+function checkOutHead(root: string, copy: string): void {
+  execFileSync("bash", ["-c", 'git -C "$1" archive HEAD | tar -x -m -C "$2"', "checkout", root, copy]);
+  const untracked = execFileSync("git", ["-C", root, "ls-files", "-z", "--others", "--exclude-standard"], {
+    encoding: "utf8",
+  });
+  for (const path of untracked.split("\0").filter(Boolean)) rmSync(join(copy, path), { force: true });
+}
+
+/** Builds every package of the copy, so no dist is older than its sources. */
+function buildCopy(copy: string): void {
+  const run = spawnSync("pnpm", ["build"], {
+    cwd: copy,
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0" },
+  });
+  if (run.status !== 0)
+    throw new CebusError(
+      "failed_precondition",
+      `the copy of the repository does not build (pnpm build in ${copy}); fix the build first:\n${`${run.stdout}${run.stderr}`.trim().split("\n").slice(-15).join("\n")}`,
+    );
 }
 
 /** The node_modules directories of the workspace: the root's and each package's. */
