@@ -24,19 +24,20 @@ import {
   writeRunReport,
 } from "./mutant-report.js";
 import { staleness } from "./patch.js";
-import { type MutantResult, runMutant } from "./run-mutant.js";
+import { type MutantResult, type RunOptions, runBaseline, runMutant } from "./run-mutant.js";
 import { createWorkspace, type Workspace } from "./workspace.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const usage = `usage: pnpm conformance:mutants [--backend sqlite|redis|postgres|nats] [--client node|go|python|browser]
                                 [--only GLOB] [--cases GLOB] [--report DIR] [--write-report] [--timeout SECONDS]
-                                [--head] [--build-only] [--list] [--help]
+                                [--head] [--skip-baseline] [--build-only] [--list] [--help]
   Applies each mutant of conformance/mutants/catalogue/*.yaml to a temporary copy of the repository, builds it, runs
   the mutant's case groups and prints which mutants the suite killed. Exit 1 when a mutant survives that is not in
   conformance/mutants/known-survivors.yaml, a listed one is killed, or a mutant is stale or does not build.
   --only selects mutants by id; --cases runs these cases instead of each mutant's own; --build-only applies, builds
   and restores each mutant without running cases (a quick check that the catalogue compiles); --head tests the last
-  commit instead of the working tree (uncommitted edits are left out of the copy).`;
+  commit instead of the working tree (uncommitted edits are left out of the copy). The selected cases run once
+  unmutated first: a case failing there kills no mutant (--skip-baseline leaves that run out).`;
 
 const options = {
   backend: { type: "string", default: "sqlite" },
@@ -45,6 +46,7 @@ const options = {
   cases: { type: "string" },
   "build-only": { type: "boolean", default: false },
   head: { type: "boolean", default: false },
+  "skip-baseline": { type: "boolean", default: false },
   report: { type: "string", default: join(root, "conformance", "results", "mutants") },
   "write-report": { type: "boolean", default: false },
   timeout: { type: "string", default: "900" },
@@ -93,29 +95,45 @@ const clock = (seconds: number) =>
   `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, "0")}`;
 
 /** Runs the mutants one after another in the workspace, printing progress (n/N, elapsed, ETA). */
-async function runAll(mutants: Mutant[], workspace: Workspace, values: Values): Promise<MutantResult[]> {
+async function runAll(
+  mutants: Mutant[],
+  workspace: Workspace,
+  values: Values,
+  meta: RunMeta,
+): Promise<MutantResult[]> {
   const started = performance.now();
   const results: MutantResult[] = [];
   const applies = (m: Mutant) => values["build-only"] || !notApplicable(m, values.backend, values.client);
-  const runnable = mutants.filter(applies).length;
+  const runnable = mutants.filter(applies);
+  const options: RunOptions = {
+    root: workspace.root,
+    backend: values.backend,
+    client: values.client,
+    reportDir: values.report,
+    timeoutMs: Number(values.timeout) * 1000,
+    cases: values.cases?.split(","),
+    buildOnly: values["build-only"],
+  };
+  if (!values["build-only"] && !values["skip-baseline"] && runnable.length > 0) {
+    const globs = options.cases ?? [...new Set(runnable.flatMap((m) => m.cases))];
+    console.log(`unmutated: ${globs.join(",")} ...`);
+    const baseline = await runBaseline(globs, options);
+    options.failingUnmutated = baseline.failing;
+    meta.failingUnmutated = [...baseline.failing];
+    console.log(
+      `unmutated: ${baseline.failing.size ? `FAILING ${[...baseline.failing].join(", ")} (they kill no mutant)` : baseline.detail}`,
+    );
+  }
   let ran = 0;
   for (const [i, mutant] of mutants.entries()) {
     const prefix = `[${i + 1}/${mutants.length}]`;
     if (applies(mutant)) console.log(`${prefix} ${mutant.id} ...`);
-    const result = await runMutant(mutant, {
-      root: workspace.root,
-      backend: values.backend,
-      client: values.client,
-      reportDir: values.report,
-      timeoutMs: Number(values.timeout) * 1000,
-      cases: values.cases?.split(","),
-      buildOnly: values["build-only"],
-    });
+    const result = await runMutant(mutant, options);
     results.push(result);
     if (result.status === "SKIPPED") continue;
     ran++;
     const elapsed = (performance.now() - started) / 1000;
-    const eta = (elapsed / ran) * Math.max(0, runnable - ran);
+    const eta = (elapsed / ran) * Math.max(0, runnable.length - ran);
     const by = result.status === "KILLED" ? ` by ${result.caughtBy[0]}` : "";
     console.log(
       `${prefix} ${result.status} ${mutant.id}${by} (${result.seconds.toFixed(0)} s; elapsed ${clock(elapsed)}, ETA ${clock(eta)})`,
@@ -169,19 +187,22 @@ async function main(): Promise<void> {
   process.once("SIGINT", cleanUp);
   process.once("SIGTERM", cleanUp);
   console.log(`workspace: ${workspace.root}`);
-  let results: MutantResult[];
-  try {
-    results = await runAll(mutants, workspace, values);
-  } finally {
-    workspace.remove();
-  }
   const meta: RunMeta = {
     date: new Date().toISOString(),
     backend: values.backend,
     client: values.client,
-    seconds: (performance.now() - started) / 1000,
+    seconds: 0,
     cores: cpus().length,
+    tree: values.head ? "last commit" : "working tree",
+    failingUnmutated: [],
   };
+  let results: MutantResult[];
+  try {
+    results = await runAll(mutants, workspace, values, meta);
+  } finally {
+    workspace.remove();
+  }
+  meta.seconds = (performance.now() - started) / 1000;
   finish(results, known, meta, values);
 }
 

@@ -97,6 +97,15 @@ describe("judging a conformance report", () => {
     expect(outcome.casesRun).toBe(3);
   });
 
+  it("a case that fails unmutated kills no mutant", () => {
+    const outcome = judgeResults(
+      report([{ id: "a/flaky", status: "failed", anomalies: [{ kind: "lost", detail: "x" }] }]),
+      new Set(["a/flaky"]),
+    );
+    expect(outcome.status).toBe("SURVIVED");
+    expect(outcome.detail).toMatch(/fail unmutated too: a\/flaky/);
+  });
+
   it("SURVIVED when only known failures fail, and says when no case ran at all", () => {
     const known = judgeResults(
       report([{ id: "a/k", status: "failed", anomalies: [{ kind: "lost", detail: "x" }] }], { "a/k": "why" }),
@@ -109,7 +118,15 @@ describe("judging a conformance report", () => {
 });
 
 describe("the committed report", () => {
-  const meta = (backend: string) => ({ date: "d", backend, client: "node", seconds: 60, cores: 2 });
+  const meta = (backend: string) => ({
+    date: "d",
+    backend,
+    client: "node",
+    seconds: 60,
+    cores: 2,
+    tree: "last commit",
+    failingUnmutated: [],
+  });
 
   it("keeps one section per backend and client, replacing the one of the same run", () => {
     const first = mergeIntoReport(

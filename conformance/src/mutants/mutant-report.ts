@@ -9,6 +9,10 @@ export interface RunMeta {
   /** Seconds the whole run took. */
   seconds: number;
   cores: number;
+  /** What was copied: "last commit" (--head) or "working tree". */
+  tree: string;
+  /** Cases that failed on the unmutated copy (they kill no mutant). */
+  failingUnmutated: string[];
 }
 
 /** A short count per status, e.g. "41 killed, 3 survived, 19 skipped". */
@@ -52,7 +56,8 @@ export function formatSection(results: MutantResult[], known: Map<string, string
     "",
     `- date: ${meta.date}`,
     `- backend: ${meta.backend}, client: ${meta.client}`,
-    `- duration: ${(meta.seconds / 60).toFixed(1)} min on ${meta.cores} cores`,
+    `- tree: ${meta.tree}; duration: ${(meta.seconds / 60).toFixed(1)} min on ${meta.cores} cores`,
+    `- cases failing unmutated (they kill no mutant): ${meta.failingUnmutated.join(", ") || "none"}`,
     `- result: ${countLine(results)}`,
     "",
     "| mutant | guarantee | result | caught by | first anomaly / reason | s |",

@@ -37,6 +37,8 @@ export interface RunOptions {
   cases?: string[];
   /** Apply, build and restore only: checks that the mutants compile, runs no case. */
   buildOnly?: boolean;
+  /** Cases that fail on the unmutated tree (see runBaseline): their failures kill no mutant. */
+  failingUnmutated?: Set<string>;
 }
 
 /** Applies one mutant, builds, runs its case groups, and puts the tree back (rebuilt) whatever happened. */
@@ -104,7 +106,7 @@ interface CasesOutcome {
 }
 
 /** Runs `node conformance/dist/src/cli.js` in the copy over the mutant's case groups and judges its report. */
-async function runCases(mutant: Mutant, options: RunOptions): Promise<CasesOutcome> {
+async function runCases(mutant: Pick<Mutant, "id" | "cases">, options: RunOptions): Promise<CasesOutcome> {
   const dir = join(options.reportDir, "runs", mutant.id);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -128,7 +130,24 @@ async function runCases(mutant: Mutant, options: RunOptions): Promise<CasesOutco
     if (code === 2) return { status: "ERROR", caughtBy: [], detail: lastLines(log, 2), casesRun: 0 };
     return { status: "KILLED", caughtBy: ["(run failed)"], detail: lastLines(log, 2), casesRun: 0 };
   }
-  return judgeResults(readFileSync(join(dir, "results.json"), "utf8"));
+  return judgeResults(readFileSync(join(dir, "results.json"), "utf8"), options.failingUnmutated);
+}
+
+/**
+ * Runs the given case globs once on the unmutated copy and returns the cases that fail there: a case that fails
+ * without a mutant proves nothing about one (a flaky or broken case), so its failures kill no mutant.
+ */
+export async function runBaseline(
+  globs: string[],
+  options: RunOptions,
+): Promise<{ failing: Set<string>; detail: string }> {
+  const outcome = await runCases(
+    { id: "_unmutated", cases: globs },
+    { ...options, failingUnmutated: undefined },
+  );
+  if (outcome.status === "ERROR" || outcome.caughtBy.some((id) => id.startsWith("(")))
+    throw new CebusError("failed_precondition", `the unmutated run failed to run: ${outcome.detail}`);
+  return { failing: new Set(outcome.caughtBy), detail: outcome.detail };
 }
 
 interface ReportedResult {
@@ -139,22 +158,26 @@ interface ReportedResult {
 }
 
 /** KILLED when a case failed that is not a known failure of the column; SURVIVED when every case that ran passed. */
-export function judgeResults(json: string): CasesOutcome {
+export function judgeResults(json: string, ignored: Set<string> = new Set()): CasesOutcome {
   const report = JSON.parse(json) as {
     columns: { results: ReportedResult[]; known: Record<string, string> }[];
   };
   const failed: ReportedResult[] = [];
+  const excused: string[] = [];
   let casesRun = 0;
   for (const column of report.columns) {
     for (const r of column.results) {
       if (r.status !== "skipped") casesRun++;
-      if (r.status === "failed" && !(r.id in column.known)) failed.push(r);
+      if (r.status !== "failed" || r.id in column.known) continue;
+      if (ignored.has(r.id)) excused.push(r.id);
+      else failed.push(r);
     }
   }
   const first = failed[0];
   if (!first) {
+    const also = excused.length > 0 ? `; failed but fail unmutated too: ${excused.join(", ")}` : "";
     const detail =
-      casesRun === 0 ? "no case ran (every selected case was skipped)" : `${casesRun} cases passed`;
+      casesRun === 0 ? "no case ran (every selected case was skipped)" : `${casesRun} cases passed${also}`;
     return { status: "SURVIVED", caughtBy: [], detail, casesRun };
   }
   const anomaly = first.anomalies[0];
