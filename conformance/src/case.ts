@@ -83,6 +83,10 @@ export type Step =
         retryUntilOk?: boolean;
         /** Per publish call deadline [5 s]. */
         timeoutMs?: number;
+        /** The CloudEvents source of every event ["/conformance"]; dedupe is on (source, id). */
+        source?: string;
+        /** Background publishes: stop after the current batch once the case reaches the `mark` step of this name. */
+        stopAtMark?: string;
       };
     }
   | {
@@ -108,7 +112,24 @@ export type Step =
         forMs?: number;
       };
     }
-  | { seek: { subscription: string; to?: "earliest" | "latest" | number; mark?: string } }
+  | {
+      seek: {
+        subscription: string;
+        to?: "earliest" | "latest" | number;
+        mark?: string;
+        /** Seek to the publish time the broker stored for this event id (read back with ReadTopic). */
+        publishTimeOf?: string;
+        /** The seek must fail with this code (e.g. out_of_range past the end offset). */
+        expectError?: string;
+      };
+    }
+  /**
+   * kill -9 the broker the instant it has sent a response to a publish (the case runs through the proxy, which
+   * sees the response end and kills before passing it on), restart it, and repeat `times` times: a broker that
+   * acks a few ms before its write is durable loses a publish the client saw acknowledged. A background publish
+   * (with `stopAtMark`) must run across the step.
+   */
+  | { killAtPublishAck: { times: number; timeoutMs?: number } }
   /** Remember the wall-clock time under a name (for seek by time). */
   | { mark: string }
   /** Read the topic (partition 0) from an offset without a subscription, until it fails with `expectError`. */
@@ -177,6 +198,11 @@ export interface ConformanceCase {
   needsProxy: boolean;
   /** Kills and restarts the backend server (only for backends the runner starts, such as redis). */
   needsBackend: boolean;
+  /**
+   * false: the runner's brokers run no periodic retention sweep during this case (it would enforce the dedupe
+   * window by dropping old dedupe entries, hiding a broken append-time check) [true].
+   */
+  retentionSweep: boolean;
   topic: { partitions?: number; dedupeWindowMs?: number; retentionMs?: number; maxEventBytes?: number };
   subscriptions: SubscriptionSpec[];
   clients: string[];
@@ -231,9 +257,13 @@ export function parseSuite(text: string, file: string): ConformanceCase[] {
       name: c.name,
       guarantee: c.guarantee,
       level: c.level ?? "must",
-      needsBrokerControl: steps.some((s) => "fault" in s && s.fault.broker !== undefined),
-      needsProxy: steps.some((s) => "fault" in s && s.fault.proxy !== undefined),
+      needsBrokerControl: steps.some(
+        (s) => ("fault" in s && s.fault.broker !== undefined) || "killAtPublishAck" in s,
+      ),
+      // a killAtPublishAck step watches the broker's responses in the proxy, to kill the instant an ack leaves
+      needsProxy: steps.some((s) => ("fault" in s && s.fault.proxy !== undefined) || "killAtPublishAck" in s),
       needsBackend: steps.some((s) => "fault" in s && s.fault.backend !== undefined),
+      retentionSweep: c.retentionSweep ?? true,
       topic: c.topic ?? {},
       subscriptions: c.subscriptions ?? [],
       clients: c.clients ?? ["c1"],

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parseSuite } from "./case.js";
 import { checkHistory } from "./checkers.js";
+import {
+  excuseTable,
+  excusingFaults,
+  type FaultKind,
+  faultKindOf,
+  faultKinds,
+  guarantees,
+} from "./excuses.js";
 import { createHistory, type HistoryEntry } from "./history.js";
 import type { CaseContext } from "./run-case.js";
 
@@ -77,7 +85,14 @@ const settle = (id: string, attempt = 1, ok = true, error?: string): HistoryEntr
   error,
 });
 
-const kill = (): HistoryEntry => ({ op: "fault", at: ++clock, fault: "consumer killed" });
+/** A clean close of subscriber s1: the one fault that releases its leases at once (src/excuses.ts). */
+const release = (): HistoryEntry => ({
+  op: "fault",
+  at: ++clock,
+  fault: "unsubscribed s1",
+  kind: "unsubscribe",
+  subscriber: "s1",
+});
 
 describe("history checkers", () => {
   it("pass a clean history", () => {
@@ -166,13 +181,13 @@ describe("history checkers", () => {
   it("require exactly one processing per event in idempotent mode", () => {
     const once = context(
       yaml("{ exactlyOnceProcessing: true, noRedeliveryAfterAck: false }"),
-      [deliver("a"), kill(), { ...deliver("a", 2), redundant: true } as HistoryEntry, settle("a", 2)],
+      [deliver("a"), release(), { ...deliver("a", 2), redundant: true } as HistoryEntry, settle("a", 2)],
       [["a", undefined]],
     );
     expect(checkHistory(once, new Map(), undefined)).toEqual([]);
     const twice = context(
       yaml("{ exactlyOnceProcessing: true, noRedeliveryAfterAck: false }"),
-      [deliver("a"), kill(), deliver("a", 2), settle("a", 2)],
+      [deliver("a"), release(), deliver("a", 2), settle("a", 2)],
       [["a", undefined]],
     );
     expect(checkHistory(twice, new Map(), undefined)).toMatchObject([{ kind: "processed", id: "a" }]);
@@ -329,5 +344,165 @@ describe("key order checker", () => {
       settleAt(80, "b", 1, "ack", "s2"),
     ];
     expect(ordered(inTurn)).toEqual([]);
+  });
+});
+
+/** A history of one event delivered twice to s1 at 10 and 100 ms (lease 1000 ms), with `between` at 50 ms. */
+function secondCopy(
+  guarantee: string,
+  between: HistoryEntry[],
+  expect = "{ allDelivered: true }",
+): CaseContext {
+  const [c] = parseSuite(
+    `- id: t
+  name: t
+  guarantee: ${guarantee}
+  subscriptions: [{ name: main, ackDeadlineMs: 1000 }]
+  steps: [{ wait: { ms: 1 } }]
+  expect: ${expect}
+`,
+    "test.yaml",
+  );
+  if (!c) throw new Error("no case");
+  const ctx = context(
+    "- id: t\n  name: t\n  guarantee: g\n  steps: [{ wait: { ms: 1 } }]\n",
+    [],
+    [["a", undefined]],
+  );
+  const history = createHistory();
+  for (const e of [
+    ...ctx.history.entries, // the publish of "a"
+    { ...(deliver("a") as object), at: 10 },
+    ...between,
+    { ...(deliver("a", 2) as object), at: 100 },
+    { ...(settle("a", 2) as object), at: 110, end: 111 },
+  ] as HistoryEntry[])
+    history.add(e);
+  return {
+    ...ctx,
+    c,
+    history,
+    subscriptions: new Map(c.subscriptions.map((x) => [x.name, { ...x, fullName: SUB }])),
+  };
+}
+
+const faultAt = (at: number, kind: FaultKind, scope: { subscriber?: string; subscription?: string } = {}) =>
+  ({ op: "fault", at, fault: kind, kind, ...scope }) as HistoryEntry;
+
+describe("the fault excuse table", () => {
+  it("has a row for every guarantee of every anomaly it covers, naming only releases the contract makes", () => {
+    for (const rows of Object.values(excuseTable)) {
+      expect(Object.keys(rows).sort()).toEqual([...guarantees].sort());
+      for (const kinds of Object.values(rows))
+        for (const kind of kinds) expect(["unsubscribe", "seek", "redrive"]).toContain(kind);
+    }
+    expect(excusingFaults("duplicated", "at-most-once")).toEqual([]);
+    expect(excusingFaults("duplicated-while-leased", "bad-input")).toEqual([]);
+    expect(excusingFaults("duplicated-while-leased", "no-such-guarantee")).toEqual(
+      excusingFaults("duplicated-while-leased", "at-least-once"),
+    );
+  });
+
+  it("let no broker, backend, proxy or client fault excuse a second copy within the lease", () => {
+    const keepLeases = faultKinds.filter((k) => !["unsubscribe", "seek", "redrive"].includes(k));
+    expect(keepLeases).toContain("proxy-reset");
+    for (const guarantee of guarantees) {
+      for (const kind of keepLeases) {
+        const found = checkHistory(secondCopy(guarantee, [faultAt(50, kind)]), new Map(), undefined);
+        expect(
+          found.map((a) => a.kind),
+          `${guarantee} after ${kind}`,
+        ).toEqual(["duplicated-while-leased"]);
+        expect(found[0]?.detail).toContain(`not excused by ${kind}`);
+      }
+    }
+  });
+
+  it("let a clean close of the same subscriber, or a seek of the same subscription, excuse it (not another's)", () => {
+    const excused = (between: HistoryEntry[]) =>
+      checkHistory(secondCopy("at-least-once", between), new Map(), undefined).map((a) => a.kind);
+    expect(excused([faultAt(50, "unsubscribe", { subscriber: "s1" })])).toEqual([]);
+    expect(excused([faultAt(50, "unsubscribe", { subscriber: "s2" })])).toEqual(["duplicated-while-leased"]);
+    expect(excused([faultAt(50, "seek", { subscription: SUB })])).toEqual([]);
+    expect(excused([faultAt(50, "seek", { subscription: "topic-other" })])).toEqual([
+      "duplicated-while-leased",
+    ]);
+    // a fault before the first copy or after the second is no excuse either
+    expect(excused([faultAt(5, "unsubscribe", { subscriber: "s1" })])).toEqual(["duplicated-while-leased"]);
+    expect(
+      checkHistory(secondCopy("bad-input", [faultAt(50, "unsubscribe")]), new Map(), undefined).map(
+        (a) => a.kind,
+      ),
+    ).toEqual(["duplicated-while-leased"]);
+  });
+
+  it("let only a seek or redrive after the ack excuse a redelivery after a confirmed ack", () => {
+    const afterAck = (kind: FaultKind) => {
+      const ctx = secondCopy("replay", [
+        { ...(settle("a") as object), at: 20, end: 21 } as HistoryEntry,
+        faultAt(50, kind),
+      ]);
+      return checkHistory(ctx, new Map(), undefined).map((a) => a.kind);
+    };
+    expect(afterAck("seek")).toEqual([]);
+    expect(afterAck("redrive")).toEqual([]);
+    expect(afterAck("broker-restart")).toEqual(["redelivered-after-ack"]);
+    expect(afterAck("unsubscribe")).toEqual(["redelivered-after-ack"]);
+  });
+
+  it("let nothing excuse a duplicate where the guarantee allows one delivery", () => {
+    const ctx = secondCopy(
+      "at-least-once",
+      [faultAt(50, "seek", { subscription: SUB })],
+      "{ noDuplicates: true }",
+    );
+    expect(checkHistory(ctx, new Map(), undefined).map((a) => a.kind)).toEqual(["duplicated"]);
+  });
+
+  it("name the kind of each runner fault step", () => {
+    expect(faultKindOf({ broker: "kill" })).toBe("broker-kill");
+    expect(faultKindOf({ client: "c1", clientFault: "restart" })).toBe("client-restart");
+    expect(faultKindOf({ backend: "restart" })).toBe("backend-restart");
+    expect(faultKindOf({ proxy: "swallow-responses" })).toBe("proxy-swallow-responses");
+    expect(faultKindOf({})).toBeUndefined();
+  });
+});
+
+describe("events are (source, id)", () => {
+  it("take one id from two sources as two events, and the same source again as a duplicate", () => {
+    const publish = (source: string, duplicate: boolean, offset: number): HistoryEntry => ({
+      op: "publish",
+      at: ++clock,
+      end: ++clock,
+      client: "c1",
+      ids: ["x"],
+      keys: [undefined],
+      sources: [source],
+      ok: true,
+      duplicate: [duplicate],
+      offsets: [offset],
+      partitions: [0],
+    });
+    const fromSource = (source: string, attempt: number): HistoryEntry =>
+      ({ ...(deliver("x", attempt) as object), attributes: { source } }) as HistoryEntry;
+    const run = (entries: HistoryEntry[]) => {
+      const ctx = context(yaml("{ duplicatesReported: true }"), [], [["x", undefined]]);
+      for (const e of entries) ctx.history.add(e);
+      return checkHistory(ctx, new Map(), undefined).filter((a) => a.kind !== "lost");
+    };
+    const a1 = fromSource("/a", 1);
+    const b1 = fromSource("/b", 1);
+    const ackOf = (d: HistoryEntry) => ({
+      ...(settle("x") as object),
+      deliveryId: (d as { deliveryId: string }).deliveryId,
+    });
+    const twoEvents = [publish("/a", false, 0), publish("/b", false, 1), publish("/a", true, 0)];
+    expect(
+      run([...twoEvents, a1, ackOf(a1) as HistoryEntry, { ...b1, deliveryId: "x.b" } as HistoryEntry]),
+    ).toEqual([]);
+    expect(run([publish("/a", false, 0), publish("/a", false, 1)])).toMatchObject([
+      { kind: "publish", id: "x", detail: "publishes of one id returned different offsets 0, 1" },
+      { kind: "publish", id: "x" },
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import type { HistoryEntry } from "./history.js";
+import { checkDuplicatedWhileLeased, checkDuplicates, checkRedeliveryAfterAck } from "./lease-checks.js";
 import type { CaseContext } from "./run-case.js";
 import { checkRetryTiming } from "./timing.js";
 
@@ -80,7 +81,6 @@ export function checkHistory(
   );
   const attempted = new Set(publishes.flatMap((p) => p.ids));
   const never = e.neverDelivered ? new RegExp(e.neverDelivered) : undefined;
-  const movesCursor = c.steps.some((s) => "seek" in s || "redrive" in s);
 
   // unexpected: delivered ids nobody published, or ids the filter must keep out
   for (const d of delivers) {
@@ -143,55 +143,21 @@ export function checkHistory(
       }
     }
 
-    // at-most-once: never twice
-    if (e.noDuplicates ?? atMostOnce) {
-      const count = new Map<string, number>();
-      for (const d of mine) count.set(d.id, (count.get(d.id) ?? 0) + 1);
-      for (const [id, n] of count)
-        if (n > 1) add({ kind: "duplicated", subscription: spec.name, id, detail: `delivered ${n} times` });
-    }
-
-    // confirmed acks: nothing after an ack that returned OK
-    if ((e.noRedeliveryAfterAck ?? true) && !movesCursor) {
-      const ackedAt = new Map<string, number>();
-      for (const s of mySettles)
-        if (s.ok && s.action === "ack" && !ackedAt.has(s.id)) ackedAt.set(s.id, s.end);
-      for (const d of mine) {
-        const at = ackedAt.get(d.id);
-        if (at !== undefined && d.at > at)
-          add({
-            kind: "redelivered-after-ack",
-            subscription: spec.name,
-            id: d.id,
-            detail: `attempt ${d.attempt} at ${d.at} ms after the ack confirmed at ${at} ms`,
-          });
-      }
-    }
-
-    // a lease is exclusive: no second delivery while the first is held, unless something released it
-    const deadlineMs = spec.ackDeadlineMs ?? 30_000;
-    const byId = new Map<string, Deliver[]>();
-    for (const d of mine) byId.set(d.id, [...(byId.get(d.id) ?? []), d]);
-    if (!movesCursor) {
-      for (const [id, list] of byId) {
-        for (let i = 1; i < list.length; i++) {
-          const prev = list[i - 1] as Deliver;
-          const next = list[i] as Deliver;
-          const released =
-            mySettles.some((s) => s.deliveryId === prev.deliveryId && s.at <= next.at) ||
-            faults.some((f) => f >= prev.at && f <= next.at) ||
-            kills.some((k) => k.client === prev.client && k.at <= prev.at);
-          if (!released && next.at - prev.at < deadlineMs * 0.9) {
-            add({
-              kind: "duplicated-while-leased",
-              subscription: spec.name,
-              id,
-              detail: `attempt ${next.attempt} ${Math.round(next.at - prev.at)} ms after attempt ${prev.attempt}, within the ${deadlineMs} ms lease`,
-            });
-          }
-        }
-      }
-    }
+    // second copies: at most once, none after a confirmed ack, none while leased (src/lease-checks.ts); a fault
+    // excuses one only where the excuse table (src/excuses.ts) says so for this guarantee
+    const copies = {
+      entries: history.entries,
+      guarantee: c.guarantee,
+      name: spec.name,
+      fullName: sub,
+      ackDeadlineMs: spec.ackDeadlineMs ?? 30_000,
+      delivers: mine,
+      settles: mySettles,
+      kills,
+    };
+    if (e.noDuplicates ?? atMostOnce) for (const a of checkDuplicates(copies)) add(a);
+    if (e.noRedeliveryAfterAck ?? true) for (const a of checkRedeliveryAfterAck(copies)) add(a);
+    for (const a of checkDuplicatedWhileLeased(copies)) add(a);
 
     // ordered: the next event of a key only after the previous one was acked or dead-lettered
     if (e.keyOrder ?? spec.ordered) {
@@ -318,14 +284,20 @@ export function checkHistory(
   if (e.duplicatesReported === true) {
     // Order-independent: concurrent publishers of one id may see their responses in any order.
     const outcomes = new Map<string, { offset: number; duplicate: boolean }[]>();
-    const failed = new Set(publishes.filter((x) => !x.ok).flatMap((x) => x.ids));
+    // dedupe is on (source, id): the same id from another source is another event
+    const dedupeKey = (p: Publish, i: number) => `${p.sources?.[i] ?? ""} ${p.ids[i]}`;
+    const failed = new Set(
+      publishes.filter((x) => !x.ok).flatMap((x) => x.ids.map((_, i) => dedupeKey(x, i))),
+    );
     for (const p of publishes.filter((x) => x.ok)) {
-      p.ids.forEach((id, i) => {
+      p.ids.forEach((_, i) => {
         const outcome = { offset: p.offsets?.[i] ?? -1, duplicate: p.duplicate?.[i] ?? false };
-        outcomes.set(id, [...(outcomes.get(id) ?? []), outcome]);
+        const key = dedupeKey(p, i);
+        outcomes.set(key, [...(outcomes.get(key) ?? []), outcome]);
       });
     }
-    for (const [id, list] of outcomes) {
+    for (const [key, list] of outcomes) {
+      const id = key.slice(key.indexOf(" ") + 1);
       const offsets = new Set(list.map((o) => o.offset));
       const originals = list.filter((o) => !o.duplicate).length;
       if (offsets.size > 1)
@@ -341,7 +313,7 @@ export function checkHistory(
           detail: `${originals} publishes of one id reported duplicate=false; a republish must report duplicate=true`,
         });
       // an id whose first publish failed on the wire may have been stored anyway: then every OK reports a duplicate
-      if (originals === 0 && !failed.has(id))
+      if (originals === 0 && !failed.has(key))
         add({
           kind: "publish",
           id,

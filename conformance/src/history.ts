@@ -1,3 +1,5 @@
+import type { FaultKind } from "./excuses.js";
+
 /**
  * The recorded history of a case: every publish, delivery, settle and fault, stamped with one clock (the runner's
  * monotonic milliseconds since the case started). Checkers read only this.
@@ -15,6 +17,8 @@ export type HistoryEntry =
       duplicate?: boolean[];
       offsets?: number[];
       partitions?: number[];
+      /** The events' sources, when not all "/conformance" (dedupe is on source and id). */
+      sources?: string[];
     }
   | {
       op: "deliver";
@@ -46,7 +50,18 @@ export type HistoryEntry =
       ok: boolean;
       error?: string;
     }
-  | { op: "fault"; at: number; fault: string /** the client this fault killed */; killed?: string }
+  | {
+      op: "fault";
+      at: number;
+      fault: string;
+      /** The client this fault killed. */
+      killed?: string;
+      /** What the fault was, for the excuse table (src/excuses.ts); unset for notes such as "broker resumed". */
+      kind?: FaultKind;
+      /** Scope: the fault concerns only this subscription (a seek) or subscriber (an unsubscribe). */
+      subscription?: string;
+      subscriber?: string;
+    }
   | { op: "read"; at: number; from: number; ok: boolean; error?: string; count: number }
   | { op: "notice"; at: number; client: string; text: string };
 

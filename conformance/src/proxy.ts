@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { createResponseWatch } from "./response-watch.js";
 
 /**
  * A loopback TCP proxy between clients and the broker that injects network faults: added latency, connection
@@ -14,6 +15,11 @@ export interface FaultProxy {
   blackhole(on: boolean): void;
   swallowResponses(on: boolean): void;
   latency(ms: number): void;
+  /**
+   * Calls `listener` the instant the broker has sent a response on any connection (an HTTP/2 END_STREAM, or the
+   * first bytes of an HTTP/1.1 response), before the bytes go on to the client. Returns a function that removes it.
+   */
+  onResponseSent(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -23,6 +29,7 @@ export async function startFaultProxy(targetPort: number, host = "127.0.0.1"): P
   let swallowing = false;
   let delayMs = 0;
   const pairs = new Set<[Socket, Socket]>();
+  const responseListeners = new Set<() => void>();
 
   const forward = (from: Socket, to: Socket, isResponse: boolean) => {
     from.on("data", (chunk) => {
@@ -43,6 +50,12 @@ export async function startFaultProxy(targetPort: number, host = "127.0.0.1"): P
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
+    // before forwarding: a listener acts before the client has the response
+    const watch = createResponseWatch();
+    client.on("data", (chunk: Buffer) => watch.fromClient(chunk));
+    upstream.on("data", (chunk: Buffer) => {
+      if (watch.fromBroker(chunk)) for (const listener of [...responseListeners]) listener();
+    });
     forward(client, upstream, false);
     forward(upstream, client, true);
   });
@@ -71,6 +84,10 @@ export async function startFaultProxy(targetPort: number, host = "127.0.0.1"): P
     },
     latency(ms) {
       delayMs = ms;
+    },
+    onResponseSent(listener) {
+      responseListeners.add(listener);
+      return () => responseListeners.delete(listener);
     },
     async close() {
       for (const [client, upstream] of pairs) {

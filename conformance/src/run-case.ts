@@ -21,8 +21,11 @@ import {
 } from "./case.js";
 import { type Anomaly, ambiguousAcks, checkHistory, type DeadLetterRecord } from "./checkers.js";
 import { type ClientProcess, startClientProcess } from "./client-process.js";
+import { faultKindOf } from "./excuses.js";
 import { createHistory, type History } from "./history.js";
+import { createPublishAcks, killAtPublishAck } from "./kill-at-ack.js";
 import { type FaultProxy, startFaultProxy } from "./proxy.js";
+import { seekStep } from "./seek-step.js";
 import type { BrokerTarget } from "./target.js";
 
 export interface CaseEnvironment {
@@ -93,10 +96,11 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   }
   const restarts = c.steps.some(
     (s) =>
-      "fault" in s &&
-      s.fault.broker !== undefined &&
-      s.fault.broker !== "pause" &&
-      s.fault.broker !== "resume",
+      ("fault" in s &&
+        s.fault.broker !== undefined &&
+        s.fault.broker !== "pause" &&
+        s.fault.broker !== "resume") ||
+      "killAtPublishAck" in s,
   );
   if (restarts && !env.durable) {
     return {
@@ -133,6 +137,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   const clients = new Map<string, ClientProcess>();
   const background: Promise<void>[] = [];
   const counters = new Map<string, number>();
+  const publishAcks = createPublishAcks();
   let failure: string | undefined;
 
   /** Clients spread over the broker processes (one subscription's consumers then sit on different brokers). */
@@ -256,6 +261,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
           at: history.now(),
           fault: `client ${clientName} killed after ${policy.crashAfter} deliveries`,
           killed: clientName,
+          kind: "client-kill",
         });
         await clients.get(clientName)?.kill();
       }
@@ -364,7 +370,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         attributes[name] = stringAttribute(value);
       return create(CloudEventSchema, {
         id,
-        source: step.invalid === "missing-source" ? "" : "/conformance",
+        source: step.invalid === "missing-source" ? "" : (step.source ?? "/conformance"),
         specVersion: step.invalid === "bad-specversion" ? "0.3" : "1.0",
         type: step.invalid === "missing-type" ? "" : (step.type ?? "conformance.event"),
         attributes,
@@ -378,6 +384,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       publishers.map(async (clientName, index) => {
         const mine = step.sameIds ? events : events.filter((_, n) => n % publishers.length === index);
         for (let i = 0; i < mine.length; i += batch) {
+          if (step.stopAtMark !== undefined && marks.has(step.stopAtMark)) return;
           const chunk = mine.slice(i, i + batch);
           const attempts = step.retryEachBatch ? 2 : 1;
           for (let attempt = 0; attempt < attempts; attempt++) {
@@ -410,12 +417,14 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       client: clientName,
       ids: events.map((e) => e.id),
       keys: events.map((e) => e.attributes.partitionkey?.attr.value as string | undefined),
+      sources: events.map((e) => e.source),
       ok,
       error: ok ? undefined : `${result.errorCode}: ${result.errorMessage}`,
       duplicate: result.published.map((p) => p.duplicate),
       offsets: result.published.map((p) => Number(p.offset)),
       partitions: result.published.map((p) => p.partition),
     });
+    if (ok) publishAcks.notify(); // a killAtPublishAck step kills the broker right here, in this tick
     if (ok) {
       result.published.forEach((p, i) => {
         const event = events[i] as CloudEvent;
@@ -486,7 +495,13 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         `unsubscribe ${step.unsubscribe.subscriber}`,
       );
       // a clean close releases the subscriber's leases: redeliveries to others are expected from here on
-      history.add({ op: "fault", at: history.now(), fault: `unsubscribed ${step.unsubscribe.subscriber}` });
+      history.add({
+        op: "fault",
+        at: history.now(),
+        fault: `unsubscribed ${step.unsubscribe.subscriber}`,
+        kind: "unsubscribe",
+        subscriber: step.unsubscribe.subscriber,
+      });
     } else if ("publish" in step) {
       const run = publish(step.publish);
       if (step.publish.background)
@@ -505,33 +520,29 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     } else if ("read" in step) {
       await read(step.read);
     } else if ("seek" in step) {
-      const spec = ctx.subscriptions.get(step.seek.subscription);
-      const { to, mark } = step.seek;
-      const markAt = mark === undefined ? undefined : marks.get(mark);
-      if (mark !== undefined && markAt === undefined) throw new Error(`seek to unknown mark '${mark}'`);
-      await ctx.admin().seek({
-        subscription: spec?.fullName ?? "",
-        position: {
-          position:
-            markAt !== undefined
-              ? {
-                  case: "time",
-                  value: { seconds: BigInt(Math.floor(markAt / 1000)), nanos: (markAt % 1000) * 1_000_000 },
-                }
-              : typeof to === "number"
-                ? { case: "offsets", value: { offsets: [{ partition: 0, offset: BigInt(to) }] } }
-                : { case: to ?? "earliest", value: {} },
-        },
+      await seekStep(step.seek, {
+        ctx,
+        marks,
+        subscriber: () => raw().subscriber,
+        url: env.target.url,
       });
-      history.add({
-        op: "fault",
-        at: history.now(),
-        fault: `seek ${step.seek.subscription} to ${mark ?? to}`,
+    } else if ("killAtPublishAck" in step) {
+      await killAtPublishAck(step.killAtPublishAck, {
+        history,
+        target: env.target,
+        acks: proxy ?? publishAcks,
+        restart: () => fault({ broker: "restart" }),
       });
     } else if ("redrive" in step) {
       const spec = ctx.subscriptions.get(step.redrive.subscription);
+      history.add({
+        op: "fault",
+        at: history.now(),
+        fault: `redrive ${step.redrive.subscription}`,
+        kind: "redrive",
+        subscription: spec?.fullName,
+      });
       await ctx.admin().redriveDeadLetters({ subscription: spec?.fullName ?? "" });
-      history.add({ op: "fault", at: history.now(), fault: `redrive ${step.redrive.subscription}` });
     }
   }
 
@@ -539,7 +550,14 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     const label = JSON.stringify(f);
     const killed =
       f.client && (f.clientFault === "kill" || f.clientFault === "restart") ? f.client : undefined;
-    history.add({ op: "fault", at: history.now(), fault: label, ...(killed ? { killed } : {}) });
+    const kind = faultKindOf(f);
+    history.add({
+      op: "fault",
+      at: history.now(),
+      fault: label,
+      ...(killed ? { killed } : {}),
+      ...(kind ? { kind } : {}),
+    });
     if (f.broker === "kill") await env.target.kill("SIGKILL");
     else if (f.broker === "term") await env.target.kill("SIGTERM");
     else if (f.broker === "pause") env.target.pause();
@@ -709,6 +727,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   try {
     await Promise.race([
       (async () => {
+        await env.target.useRetentionSweep(c.retentionSweep);
         await setup();
         for (const step of c.steps) await runStep(step);
         const { dead, pending } = await settleDown();

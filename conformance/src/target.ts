@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type BrokerProcess,
   type NatsServer,
@@ -21,6 +24,12 @@ export interface BrokerTarget {
   restart(): Promise<void>;
   pause(): void;
   resume(): void;
+  /**
+   * Runs the brokers' periodic retention sweep every 250 ms (true, the default) or not at all during a case (false):
+   * the sweep also drops dedupe entries older than the window, so a case that checks the append-time window check
+   * must not have it help. Relaunches every broker process (graceful stop, same data and ports) when it changes.
+   */
+  useRetentionSweep(on: boolean): Promise<void>;
   /** The backend server, when the runner started one (redis): kill -9 it, and start it again on its data. */
   readonly backendServer?: { kill(): Promise<void>; restart(): Promise<void>; description: string };
   close(): Promise<void>;
@@ -50,9 +59,12 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
         : backend === "memory"
           ? "memory"
           : "sqlite";
-  const start = () => startBroker({ store, args: ["--retention-interval", "250ms", "--cors-origins", "*"] });
-  const broker: BrokerProcess = await start();
-  const others: BrokerProcess[] = [];
+  // sqlite: one data directory of our own, so brokers relaunched with other flags find the same database
+  const dataDir = store === "sqlite" ? mkdtempSync(join(tmpdir(), "cebus-conformance-")) : undefined;
+  let sweep = true;
+  const start = (port?: number) => startBroker({ store, dataDir, port, args: brokerArgs(sweep) });
+  let broker: BrokerProcess = await start();
+  let others: BrokerProcess[] = [];
   for (let i = 1; i < count; i++) others.push(await start());
   const all = () => [broker, ...others];
   // the brokers reconnect by themselves; go on once every one reports ready again
@@ -99,9 +111,17 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
     restart: () => broker.restart(),
     pause: () => broker.pause(),
     resume: () => broker.resume(),
+    useRetentionSweep: async (on) => {
+      if (on === sweep) return;
+      sweep = on;
+      const relaunched: BrokerProcess[] = [];
+      for (const b of all()) relaunched.push(await relaunch(b, start));
+      [broker, ...others] = relaunched as [BrokerProcess, ...BrokerProcess[]];
+    },
     backendServer: server,
     close: async () => {
       for (const b of [broker, ...others]) await b[Symbol.asyncDispose]();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
       await redis?.[Symbol.asyncDispose]();
       await postgres?.[Symbol.asyncDispose]();
       await nats?.[Symbol.asyncDispose]();
@@ -122,8 +142,29 @@ export function externalBroker(url: string): BrokerTarget {
     restart: async () => refuse(),
     pause: refuse,
     resume: refuse,
+    useRetentionSweep: async () => {}, // not ours to change: a case that needs it no sweep is as sharp as the broker allows
     close: async () => {},
   };
+}
+
+/** The runner's brokers sweep retention every 250 ms (retention cases need not wait a minute), or once an hour. */
+function brokerArgs(sweep: boolean): string[] {
+  return ["--retention-interval", sweep ? "250ms" : "1h", "--cors-origins", "*"];
+}
+
+/** Stops a broker gracefully and starts it again with the current flags, on its port when that is still free. */
+async function relaunch(
+  broker: BrokerProcess,
+  start: (port?: number) => Promise<BrokerProcess>,
+): Promise<BrokerProcess> {
+  const port = broker.port;
+  await broker.stop();
+  try {
+    return await start(port);
+  } catch (error) {
+    if (!/EADDRINUSE|in use/.test(String(error))) throw error;
+    return start();
+  }
 }
 
 /** Polls GET /readyz until it answers 200 (at most 20 s). */
