@@ -5,41 +5,20 @@ import type { BrokerTarget } from "./target.js";
 
 type KillAtAck = Extract<Step, { killAtPublishAck: unknown }>["killAtPublishAck"];
 
-/** Listeners called synchronously when the runner records a publish that returned OK. */
-export interface PublishAcks {
-  on(listener: () => void): () => void;
-  notify(): void;
-}
-
-export function createPublishAcks(): PublishAcks {
-  const listeners = new Set<() => void>();
-  return {
-    on(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    notify() {
-      for (const listener of [...listeners]) listener();
-    },
-  };
-}
-
 export interface KillAtAckDeps {
   history: History;
   target: BrokerTarget;
-  /**
-   * Where the acks are seen: the proxy between client and broker (the broker has sent its response; the kill lands
-   * before the client has it), else the runner's record of an OK publish (a few ms later: client, adapter, pipe).
-   */
-  acks: PublishAcks | FaultProxy;
+  /** The proxy the case runs through: it sees the broker's responses before the client does. */
+  proxy: FaultProxy;
   /** Restarts the broker and points the clients at it again (the runner's `fault: { broker: restart }`). */
   restart(): Promise<void>;
 }
 
 /**
- * Waits for the next acknowledged publish and sends SIGKILL in the same tick the runner records it, so the kill
- * lands within about a millisecond of the broker's ack: a broker that acks before its write is durable loses
- * that publish. Resolves once the broker process is gone.
+ * Waits for the broker's next response (in this case, the ack of a publish: nothing else is asked of it) and sends
+ * SIGKILL from the proxy before the bytes go on to the client, a few hundred microseconds after they left the
+ * broker on an idle machine: a broker that acks before its write is durable loses a publish the client then sees
+ * acknowledged. Resolves once the broker process is gone.
  */
 function killAtNextAck(deps: KillAtAckDeps, round: number, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -51,15 +30,14 @@ function killAtNextAck(deps: KillAtAckDeps, round: number, timeoutMs: number): P
         ),
       );
     }, timeoutMs);
-    const acks = deps.acks;
-    const off = ("onResponseSent" in acks ? acks.onResponseSent : acks.on)(() => {
+    const off = deps.proxy.onResponseSent(() => {
       off();
       clearTimeout(timer);
       const killed = deps.target.kill("SIGKILL"); // the signal is sent before this call returns
       deps.history.add({
         op: "fault",
         at: deps.history.now(),
-        fault: `broker killed (SIGKILL) at a publish ack (${"onResponseSent" in acks ? "its response sent" : "the OK recorded"}), ${round}`,
+        fault: `broker killed (SIGKILL) as its response to a publish left it, ${round}`,
         kind: "broker-kill",
       });
       killed.then(resolve, reject);

@@ -23,7 +23,7 @@ import { type Anomaly, ambiguousAcks, checkHistory, type DeadLetterRecord } from
 import { type ClientProcess, startClientProcess } from "./client-process.js";
 import { faultKindOf } from "./excuses.js";
 import { createHistory, type History } from "./history.js";
-import { createPublishAcks, killAtPublishAck } from "./kill-at-ack.js";
+import { killAtPublishAck } from "./kill-at-ack.js";
 import { type FaultProxy, startFaultProxy } from "./proxy.js";
 import { seekStep } from "./seek-step.js";
 import type { BrokerTarget } from "./target.js";
@@ -137,7 +137,6 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   const clients = new Map<string, ClientProcess>();
   const background: Promise<void>[] = [];
   const counters = new Map<string, number>();
-  const publishAcks = createPublishAcks();
   let failure: string | undefined;
 
   /** Clients spread over the broker processes (one subscription's consumers then sit on different brokers). */
@@ -424,7 +423,6 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       offsets: result.published.map((p) => Number(p.offset)),
       partitions: result.published.map((p) => p.partition),
     });
-    if (ok) publishAcks.notify(); // a killAtPublishAck step kills the broker right here, in this tick
     if (ok) {
       result.published.forEach((p, i) => {
         const event = events[i] as CloudEvent;
@@ -527,10 +525,11 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
         url: env.target.url,
       });
     } else if ("killAtPublishAck" in step) {
+      if (!proxy) throw new Error("killAtPublishAck needs the case to run through the proxy");
       await killAtPublishAck(step.killAtPublishAck, {
         history,
         target: env.target,
-        acks: proxy ?? publishAcks,
+        proxy,
         restart: () => fault({ broker: "restart" }),
       });
     } else if ("redrive" in step) {
