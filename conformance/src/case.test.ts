@@ -25,6 +25,24 @@ describe("suite files", () => {
     });
   });
 
+  it("run a killAtPublishAck case through the proxy with control of the broker, and keep the sweep unless told", () => {
+    const [killing, quiet] = parseSuite(
+      `- id: a/kill
+  name: n
+  guarantee: at-least-once
+  steps: [{ killAtPublishAck: { times: 10 } }]
+- id: a/quiet
+  name: n
+  guarantee: exactly-once
+  retentionSweep: false
+  steps: [{ wait: { ms: 1 } }]
+`,
+      "x.yaml",
+    );
+    expect(killing).toMatchObject({ needsBrokerControl: true, needsProxy: true, retentionSweep: true });
+    expect(quiet).toMatchObject({ needsBrokerControl: false, needsProxy: false, retentionSweep: false });
+  });
+
   it("name the file and the case when a case is malformed", () => {
     expect(() =>
       parseSuite("- id: Bad Id\n  name: n\n  guarantee: g\n  steps: [{ wait: { ms: 1 } }]\n", "s.yaml"),
