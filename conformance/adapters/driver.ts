@@ -9,7 +9,7 @@ import {
   type Message,
   type Subscription,
 } from "@cebus/client";
-import { CebusError, durationMs } from "@cebus/core";
+import { CebusError, durationMs, msToTimestamp } from "@cebus/core";
 import {
   type ClientCommand,
   type ClientEvent,
@@ -66,6 +66,7 @@ export function createDriver(options: DriverOptions): Driver {
         offset: BigInt(message.offset),
         event: message.event,
         redundant,
+        leaseDeadline: message.leaseDeadline ? msToTimestamp(message.leaseDeadline.getTime()) : undefined,
       },
     });
   }

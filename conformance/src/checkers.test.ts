@@ -132,6 +132,35 @@ describe("history checkers", () => {
     expect(kinds).toContain("duplicated-while-leased");
   });
 
+  it("judge a lease on the broker's clock when deliveries carry their deadlines, not on when the runner recorded them", () => {
+    const brokerLeasedFirst = 1_764_640_000_000; // epoch ms on the broker's clock
+    /** Two copies of `a` under a 300 ms lease: recorded at the given runner times, leased `leasedApartMs` apart. */
+    const copies = (recordedAt: [number, number], leasedApartMs: number | undefined) => {
+      const first = { ...deliver("a"), at: recordedAt[0], leaseDeadline: brokerLeasedFirst + 300 };
+      const second = {
+        ...deliver("a", 2),
+        at: recordedAt[1],
+        leaseDeadline: leasedApartMs === undefined ? undefined : brokerLeasedFirst + leasedApartMs + 300,
+      };
+      const acked = { ...settle("a", 2), at: recordedAt[1] + 5, end: recordedAt[1] + 6 };
+      const spec = yaml("{ allDelivered: true }").replace("ackDeadlineMs: 1000", "ackDeadlineMs: 300");
+      const ctx = context(spec, [first, second, acked] as HistoryEntry[], [["a", undefined]]);
+      return checkHistory(ctx, new Map(), undefined);
+    };
+    // a client that recorded the first copy 150 ms late: 199 ms apart on the runner, 350 ms apart on the broker
+    expect(copies([160, 359], 350)).toEqual([]);
+    expect(copies([160, 459], 300)).toEqual([]); // leased again the instant the first lease ended
+    // the broker leased the second copy inside the first lease, however far apart the runner recorded them
+    const inside = copies([10, 360], 199);
+    expect(inside.map((a) => a.kind)).toEqual(["duplicated-while-leased"]);
+    expect(inside[0]?.detail).toBe(
+      "attempt 2 leased 199 ms after attempt 1 on the broker's clock, 101 ms before that 300 ms lease ended",
+    );
+    // without the second deadline (an older adapter), the record times are the fallback
+    expect(copies([10, 360], undefined)).toEqual([]);
+    expect(copies([160, 359], undefined).map((a) => a.kind)).toEqual(["duplicated-while-leased"]);
+  });
+
   it("do not hold a delivery recorded after its client was killed to the lease window (it left before the kill)", () => {
     const killedC1: HistoryEntry = { op: "fault", at: ++clock, fault: "client c1 killed", killed: "c1" };
     const afterKill = context(

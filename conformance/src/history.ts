@@ -35,6 +35,11 @@ export type HistoryEntry =
       attributes: Record<string, string>;
       /** The client's idempotent handler recognised the event as already processed. */
       redundant: boolean;
+      /**
+       * The delivery's lease deadline on the broker's clock (epoch ms), as the client received it; unset for
+       * at-most-once and for clients that do not report it.
+       */
+      leaseDeadline?: number;
     }
   | {
       op: "settle";

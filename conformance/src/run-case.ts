@@ -1,6 +1,6 @@
 import { create, fromJson } from "@bufbuild/protobuf";
 import { toCebusError } from "@cebus/client";
-import { msToDuration, stringAttribute } from "@cebus/core";
+import { msToDuration, stringAttribute, timestampMs } from "@cebus/core";
 import {
   type CloudEvent,
   CloudEventSchema,
@@ -249,6 +249,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
       offset: Number(d.offset),
       attributes,
       redundant: d.redundant,
+      leaseDeadline: d.leaseDeadline ? timestampMs(d.leaseDeadline) : undefined,
     });
     const policy = policies.get(d.subscriber) ?? {};
     const seen = (counters.get(d.subscriber) ?? 0) + 1;

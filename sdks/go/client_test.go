@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cebus "github.com/cebus/cebus/sdks/go"
+	cebusv1 "github.com/cebus/cebus/sdks/go/gen/cebus/v1"
 	cloudeventsv1 "github.com/cebus/cebus/sdks/go/gen/io/cloudevents/v1"
 )
 
@@ -99,6 +100,36 @@ func TestNackRedeliversWithTheNextAttempt(t *testing.T) {
 	}
 	if err := again.Term(ctx, "poison"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAMessageCarriesItsLeaseDeadlineAndNoneAtMostOnce(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, sub, ctx := setup(t, b, cebus.WithAckDeadline(45*time.Second))
+	once := unique("once")
+	atMostOnce := func(s *cebus.SubscriptionConfig) { s.DeliveryMode = cebusv1.DeliveryMode_DELIVERY_MODE_AT_MOST_ONCE }
+	if _, err := client.CreateSubscription(ctx, once, topic, false, cebus.FromEarliest(), atMostOnce); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Publish(ctx, topic, event(t, "x")); err != nil {
+		t.Fatal(err)
+	}
+	s := client.Consume(ctx, sub)
+	defer s.Close()
+	m, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the broker leased it after storing it and before this process received it (one machine, one clock)
+	leasedAt := m.LeaseDeadline.Add(-45 * time.Second)
+	if m.LeaseDeadline.IsZero() || leasedAt.Before(m.PublishTime) || leasedAt.After(time.Now()) {
+		t.Fatalf("lease deadline %v: published %v, received by %v", m.LeaseDeadline, m.PublishTime, time.Now())
+	}
+	o := client.Consume(ctx, once)
+	defer o.Close()
+	unleased, err := o.Next(ctx)
+	if err != nil || !unleased.LeaseDeadline.IsZero() {
+		t.Fatalf("at-most-once delivery: %v, lease deadline %v", err, unleased)
 	}
 }
 

@@ -19,6 +19,9 @@ type Message struct {
 	Partition   uint32
 	Offset      int64
 	PublishTime time.Time
+	// LeaseDeadline is when the broker redelivers the event unless it is settled (as delivered; Extend moves it on at
+	// the broker). Zero for at-most-once.
+	LeaseDeadline time.Time
 
 	sub     *Subscription
 	mu      sync.Mutex

@@ -227,6 +227,9 @@ func (s *Subscription) receive(ctx context.Context, connected func()) error {
 				Event: d.GetEvent(), DeliveryID: d.GetDeliveryId(), Attempt: d.GetAttempt(),
 				Partition: d.GetPartition(), Offset: d.GetOffset(), PublishTime: d.GetPublishTime().AsTime(), sub: s,
 			}
+			if deadline := d.GetLeaseDeadline(); deadline != nil {
+				m.LeaseDeadline = deadline.AsTime()
+			}
 			s.mu.Lock()
 			s.unsettled[m.DeliveryID] = struct{}{}
 			s.mu.Unlock()

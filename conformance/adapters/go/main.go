@@ -15,6 +15,7 @@ import (
 	cebus "github.com/cebus/cebus/sdks/go"
 	conformancev1 "github.com/cebus/cebus/sdks/go/gen/cebus/conformance/v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 type adapter struct {
@@ -43,10 +44,14 @@ func (a *adapter) emit(event *conformancev1.ClientEvent) {
 }
 
 func (a *adapter) report(subscriber string, m *cebus.Message, redundant bool) {
-	a.emit(&conformancev1.ClientEvent{Event: &conformancev1.ClientEvent_Delivery{Delivery: &conformancev1.DeliveryEvent{
+	delivery := &conformancev1.DeliveryEvent{
 		Subscriber: subscriber, DeliveryId: m.DeliveryID, Attempt: m.Attempt, Partition: m.Partition,
 		Offset: m.Offset, Event: m.Event, Redundant: redundant,
-	}}})
+	}
+	if !m.LeaseDeadline.IsZero() {
+		delivery.LeaseDeadline = timestamppb.New(m.LeaseDeadline)
+	}
+	a.emit(&conformancev1.ClientEvent{Event: &conformancev1.ClientEvent_Delivery{Delivery: delivery}})
 }
 
 func (a *adapter) consume(subscriber string, s *cebus.Subscription, once bool) {

@@ -31,6 +31,8 @@ def report(subscriber: str, message: cebus.Message, redundant: bool) -> None:
     d.subscriber, d.delivery_id, d.attempt = subscriber, message.delivery_id, message.attempt
     d.partition, d.offset, d.redundant = message.partition, message.offset, redundant
     d.event.CopyFrom(message.proto)
+    if message.lease_deadline is not None:
+        d.lease_deadline.FromDatetime(message.lease_deadline)
     emit(event)
 
 

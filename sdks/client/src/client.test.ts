@@ -106,6 +106,46 @@ describe("@cebus/client against a real broker", () => {
     await cebus.close();
   });
 
+  it("a message carries its lease deadline (the ack deadline after the broker leased it) in both modes, none at most once", async () => {
+    const cebus = createClient({ url: broker.url });
+    await cebus.admin.createTopic("leases");
+    await cebus.admin.createSubscription("leases-consume", {
+      topic: "leases",
+      startAt: "earliest",
+      ackDeadlineMs: 60_000,
+    });
+    await cebus.admin.createSubscription("leases-receive", {
+      topic: "leases",
+      startAt: "earliest",
+      ackDeadlineMs: 45_000,
+    });
+    await cebus.admin.createSubscription("leases-once", {
+      topic: "leases",
+      startAt: "earliest",
+      deliveryMode: "at-most-once",
+    });
+    await cebus.publish("leases", { id: "l1", type: "t", source: "/s" });
+    const cases = [
+      { name: "leases-consume", mode: "stream", ackDeadlineMs: 60_000 },
+      { name: "leases-receive", mode: "receive", ackDeadlineMs: 45_000 },
+    ] as const;
+    for (const { name, mode, ackDeadlineMs } of cases) {
+      const subscription = cebus.subscribe(name, { mode });
+      const [message] = await take(subscription[Symbol.asyncIterator](), 1);
+      const leasedAt = (message?.leaseDeadline?.getTime() ?? Number.NaN) - ackDeadlineMs;
+      // the broker leased it after storing it and before this process received it (one machine, one clock)
+      expect(leasedAt).toBeGreaterThanOrEqual(message?.publishTime.getTime() ?? Number.NaN);
+      expect(leasedAt).toBeLessThanOrEqual(Date.now());
+      await message?.ack();
+      await subscription.close();
+    }
+    const once = cebus.subscribe("leases-once");
+    const [unleased] = await take(once[Symbol.asyncIterator](), 1);
+    expect([unleased?.id, unleased?.leaseDeadline]).toEqual(["l1", undefined]);
+    await once.close();
+    await cebus.close();
+  });
+
   it("never holds more unacked messages than maxOutstanding", async () => {
     const cebus = createClient({ url: broker.url });
     await cebus.admin.createTopic("flow");

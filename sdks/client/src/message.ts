@@ -21,6 +21,11 @@ export interface Message {
   readonly partition: number;
   readonly offset: number;
   readonly publishTime: Date;
+  /**
+   * Settle before this (on the broker's clock) or the event is redelivered: the deadline as delivered (`extend` moves
+   * it on at the broker). Undefined for at-most-once.
+   */
+  readonly leaseDeadline: Date | undefined;
   /** The event's data: parsed JSON for JSON content types, text, or bytes. */
   data<T = unknown>(): T;
   /** The event in the CloudEvents JSON format. */
@@ -60,6 +65,7 @@ export function createMessage(delivery: Delivery, settler: Settler): Message {
     partition: delivery.partition,
     offset: Number(delivery.offset),
     publishTime: new Date(delivery.publishTime ? timestampMs(delivery.publishTime) : 0),
+    leaseDeadline: delivery.leaseDeadline ? new Date(timestampMs(delivery.leaseDeadline)) : undefined,
     data: <T>() => eventData(event) as T,
     json: () => toCloudEventJson(event),
     ack: () => once("acked", () => settler.ack(delivery.deliveryId)),

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from cloudevents.core.v1.event import CloudEvent
@@ -32,6 +32,18 @@ async def test_publish_then_subscribe_delivers_the_event_and_ack_settles_it(brok
         with pytest.raises(cebus.CebusError) as second:
             await message.ack()
         assert second.value.code == "failed_precondition"
+
+
+async def test_a_message_carries_its_lease_deadline(broker, unique):
+    async with cebus.Client(broker.url) as client:
+        topic, name = await setup(client, unique, ack_deadline=timedelta(seconds=45))
+        await client.publish(topic, {"type": "t", "source": "/s", "data": "x"})
+        message = await next_message(client.subscribe(name))
+        assert message.lease_deadline is not None
+        # the broker leased it after storing it and before this process received it (one machine, one clock)
+        leased_at = message.lease_deadline - timedelta(seconds=45)
+        assert message.publish_time <= leased_at <= datetime.now(timezone.utc)
+        await message.ack()
 
 
 async def test_cloudevents_sdk_events_map_to_and_from_the_wire(broker, unique):

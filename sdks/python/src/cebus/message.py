@@ -29,6 +29,11 @@ class Message:
         self.partition: int = delivery.partition
         self.offset: int = delivery.offset
         self.publish_time: datetime = delivery.publish_time.ToDatetime(tzinfo=timezone.utc)
+        self.lease_deadline: datetime | None = (
+            delivery.lease_deadline.ToDatetime(tzinfo=timezone.utc) if delivery.HasField("lease_deadline") else None
+        )
+        """Settle before this (on the broker's clock) or the event is redelivered: the deadline as delivered
+        (``extend()`` moves it on at the broker). None for at-most-once."""
         self._subscription = subscription
         self._settled: str | None = None
 

@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -755,7 +756,10 @@ type DeliveryEvent struct {
 	Offset     int64                  `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
 	Event      *v1.CloudEvent         `protobuf:"bytes,6,opt,name=event,proto3" json:"event,omitempty"`
 	// Set in idempotent mode when the helper recognised the event as already processed.
-	Redundant     bool `protobuf:"varint,7,opt,name=redundant,proto3" json:"redundant,omitempty"`
+	Redundant bool `protobuf:"varint,7,opt,name=redundant,proto3" json:"redundant,omitempty"`
+	// The delivery's lease_deadline as the SDK received it (unset for at-most-once). The runner judges lease
+	// exclusivity on it (the broker's clock) rather than on when it recorded the delivery.
+	LeaseDeadline *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=lease_deadline,json=leaseDeadline,proto3" json:"lease_deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -837,6 +841,13 @@ func (x *DeliveryEvent) GetRedundant() bool {
 		return x.Redundant
 	}
 	return false
+}
+
+func (x *DeliveryEvent) GetLeaseDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeaseDeadline
+	}
+	return nil
 }
 
 type SettleCommand_Ack struct {
@@ -1012,7 +1023,7 @@ var File_cebus_conformance_v1_client_proto protoreflect.FileDescriptor
 
 const file_cebus_conformance_v1_client_proto_rawDesc = "" +
 	"\n" +
-	"!cebus/conformance/v1/client.proto\x12\x14cebus.conformance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a#io/cloudevents/v1/cloudevents.proto\"\x83\x03\n" +
+	"!cebus/conformance/v1/client.proto\x12\x14cebus.conformance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#io/cloudevents/v1/cloudevents.proto\"\x83\x03\n" +
 	"\rClientCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12@\n" +
 	"\aconnect\x18\x02 \x01(\v2$.cebus.conformance.v1.ConnectCommandH\x00R\aconnect\x12@\n" +
@@ -1073,7 +1084,7 @@ const file_cebus_conformance_v1_client_proto_rawDesc = "" +
 	"\x0ePublishOutcome\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\xf3\x01\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\xb6\x02\n" +
 	"\rDeliveryEvent\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -1084,7 +1095,8 @@ const file_cebus_conformance_v1_client_proto_rawDesc = "" +
 	"\tpartition\x18\x04 \x01(\rR\tpartition\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\x03R\x06offset\x123\n" +
 	"\x05event\x18\x06 \x01(\v2\x1d.io.cloudevents.v1.CloudEventR\x05event\x12\x1c\n" +
-	"\tredundant\x18\a \x01(\bR\tredundantBGZEgithub.com/cebus/cebus/sdks/go/gen/cebus/conformance/v1;conformancev1b\x06proto3"
+	"\tredundant\x18\a \x01(\bR\tredundant\x12A\n" +
+	"\x0elease_deadline\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rleaseDeadlineBGZEgithub.com/cebus/cebus/sdks/go/gen/cebus/conformance/v1;conformancev1b\x06proto3"
 
 var (
 	file_cebus_conformance_v1_client_proto_rawDescOnce sync.Once
@@ -1100,22 +1112,23 @@ func file_cebus_conformance_v1_client_proto_rawDescGZIP() []byte {
 
 var file_cebus_conformance_v1_client_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_cebus_conformance_v1_client_proto_goTypes = []any{
-	(*ClientCommand)(nil),        // 0: cebus.conformance.v1.ClientCommand
-	(*ConnectCommand)(nil),       // 1: cebus.conformance.v1.ConnectCommand
-	(*PublishCommand)(nil),       // 2: cebus.conformance.v1.PublishCommand
-	(*SubscribeCommand)(nil),     // 3: cebus.conformance.v1.SubscribeCommand
-	(*SettleCommand)(nil),        // 4: cebus.conformance.v1.SettleCommand
-	(*UnsubscribeCommand)(nil),   // 5: cebus.conformance.v1.UnsubscribeCommand
-	(*ClientEvent)(nil),          // 6: cebus.conformance.v1.ClientEvent
-	(*CommandResult)(nil),        // 7: cebus.conformance.v1.CommandResult
-	(*PublishOutcome)(nil),       // 8: cebus.conformance.v1.PublishOutcome
-	(*DeliveryEvent)(nil),        // 9: cebus.conformance.v1.DeliveryEvent
-	(*SettleCommand_Ack)(nil),    // 10: cebus.conformance.v1.SettleCommand.Ack
-	(*SettleCommand_Nack)(nil),   // 11: cebus.conformance.v1.SettleCommand.Nack
-	(*SettleCommand_Extend)(nil), // 12: cebus.conformance.v1.SettleCommand.Extend
-	(*SettleCommand_Term)(nil),   // 13: cebus.conformance.v1.SettleCommand.Term
-	(*v1.CloudEvent)(nil),        // 14: io.cloudevents.v1.CloudEvent
-	(*durationpb.Duration)(nil),  // 15: google.protobuf.Duration
+	(*ClientCommand)(nil),         // 0: cebus.conformance.v1.ClientCommand
+	(*ConnectCommand)(nil),        // 1: cebus.conformance.v1.ConnectCommand
+	(*PublishCommand)(nil),        // 2: cebus.conformance.v1.PublishCommand
+	(*SubscribeCommand)(nil),      // 3: cebus.conformance.v1.SubscribeCommand
+	(*SettleCommand)(nil),         // 4: cebus.conformance.v1.SettleCommand
+	(*UnsubscribeCommand)(nil),    // 5: cebus.conformance.v1.UnsubscribeCommand
+	(*ClientEvent)(nil),           // 6: cebus.conformance.v1.ClientEvent
+	(*CommandResult)(nil),         // 7: cebus.conformance.v1.CommandResult
+	(*PublishOutcome)(nil),        // 8: cebus.conformance.v1.PublishOutcome
+	(*DeliveryEvent)(nil),         // 9: cebus.conformance.v1.DeliveryEvent
+	(*SettleCommand_Ack)(nil),     // 10: cebus.conformance.v1.SettleCommand.Ack
+	(*SettleCommand_Nack)(nil),    // 11: cebus.conformance.v1.SettleCommand.Nack
+	(*SettleCommand_Extend)(nil),  // 12: cebus.conformance.v1.SettleCommand.Extend
+	(*SettleCommand_Term)(nil),    // 13: cebus.conformance.v1.SettleCommand.Term
+	(*v1.CloudEvent)(nil),         // 14: io.cloudevents.v1.CloudEvent
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
 }
 var file_cebus_conformance_v1_client_proto_depIdxs = []int32{
 	1,  // 0: cebus.conformance.v1.ClientCommand.connect:type_name -> cebus.conformance.v1.ConnectCommand
@@ -1132,13 +1145,14 @@ var file_cebus_conformance_v1_client_proto_depIdxs = []int32{
 	9,  // 11: cebus.conformance.v1.ClientEvent.delivery:type_name -> cebus.conformance.v1.DeliveryEvent
 	8,  // 12: cebus.conformance.v1.CommandResult.published:type_name -> cebus.conformance.v1.PublishOutcome
 	14, // 13: cebus.conformance.v1.DeliveryEvent.event:type_name -> io.cloudevents.v1.CloudEvent
-	15, // 14: cebus.conformance.v1.SettleCommand.Nack.delay:type_name -> google.protobuf.Duration
-	15, // 15: cebus.conformance.v1.SettleCommand.Extend.extension:type_name -> google.protobuf.Duration
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	15, // 14: cebus.conformance.v1.DeliveryEvent.lease_deadline:type_name -> google.protobuf.Timestamp
+	16, // 15: cebus.conformance.v1.SettleCommand.Nack.delay:type_name -> google.protobuf.Duration
+	16, // 16: cebus.conformance.v1.SettleCommand.Extend.extension:type_name -> google.protobuf.Duration
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_cebus_conformance_v1_client_proto_init() }

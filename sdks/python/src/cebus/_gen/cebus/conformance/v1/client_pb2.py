@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from cebus._gen.io.cloudevents.v1 import cloudevents_pb2 as io_dot_cloudevents_dot_v1_dot_cloudevents__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cebus/conformance/v1/client.proto\x12\x14\x63\x65\x62us.conformance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a#io/cloudevents/v1/cloudevents.proto\"\x83\x03\n\rClientCommand\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12@\n\x07\x63onnect\x18\x02 \x01(\x0b\x32$.cebus.conformance.v1.ConnectCommandH\x00R\x07\x63onnect\x12@\n\x07publish\x18\x03 \x01(\x0b\x32$.cebus.conformance.v1.PublishCommandH\x00R\x07publish\x12\x46\n\tsubscribe\x18\x04 \x01(\x0b\x32&.cebus.conformance.v1.SubscribeCommandH\x00R\tsubscribe\x12=\n\x06settle\x18\x05 \x01(\x0b\x32#.cebus.conformance.v1.SettleCommandH\x00R\x06settle\x12L\n\x0bunsubscribe\x18\x06 \x01(\x0b\x32(.cebus.conformance.v1.UnsubscribeCommandH\x00R\x0bunsubscribeB\t\n\x07\x63ommand\"\"\n\x0e\x43onnectCommand\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\"|\n\x0ePublishCommand\x12\x14\n\x05topic\x18\x01 \x01(\tR\x05topic\x12\x35\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x06\x65vents\x12\x1d\n\ntimeout_ms\x18\x03 \x01(\rR\ttimeoutMs\"\x9f\x01\n\x10SubscribeCommand\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\x12\"\n\x0csubscription\x18\x02 \x01(\tR\x0csubscription\x12\'\n\x0fmax_outstanding\x18\x03 \x01(\rR\x0emaxOutstanding\x12\x1e\n\nidempotent\x18\x04 \x01(\x08R\nidempotent\"\x80\x04\n\rSettleCommand\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12;\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\'.cebus.conformance.v1.SettleCommand.AckH\x00R\x03\x61\x63k\x12>\n\x04nack\x18\x04 \x01(\x0b\x32(.cebus.conformance.v1.SettleCommand.NackH\x00R\x04nack\x12\x44\n\x06\x65xtend\x18\x05 \x01(\x0b\x32*.cebus.conformance.v1.SettleCommand.ExtendH\x00R\x06\x65xtend\x12>\n\x04term\x18\x06 \x01(\x0b\x32(.cebus.conformance.v1.SettleCommand.TermH\x00R\x04term\x1a\x05\n\x03\x41\x63k\x1a\x37\n\x04Nack\x12/\n\x05\x64\x65lay\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\x05\x64\x65lay\x1a\x41\n\x06\x45xtend\x12\x37\n\textension\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\textension\x1a\x1e\n\x04Term\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reasonB\x08\n\x06\x61\x63tion\"4\n\x12UnsubscribeCommand\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\"\xb2\x01\n\x0b\x43lientEvent\x12=\n\x06result\x18\x01 \x01(\x0b\x32#.cebus.conformance.v1.CommandResultH\x00R\x06result\x12\x41\n\x08\x64\x65livery\x18\x02 \x01(\x0b\x32#.cebus.conformance.v1.DeliveryEventH\x00R\x08\x64\x65livery\x12\x18\n\x06notice\x18\x03 \x01(\tH\x00R\x06noticeB\x07\n\x05\x65vent\"\xa7\x01\n\rCommandResult\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n\nerror_code\x18\x02 \x01(\tR\terrorCode\x12#\n\rerror_message\x18\x03 \x01(\tR\x0c\x65rrorMessage\x12\x42\n\tpublished\x18\x04 \x03(\x0b\x32$.cebus.conformance.v1.PublishOutcomeR\tpublished\"d\n\x0ePublishOutcome\x12\x1c\n\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"\xf3\x01\n\rDeliveryEvent\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\rR\x07\x61ttempt\x12\x1c\n\tpartition\x18\x04 \x01(\rR\tpartition\x12\x16\n\x06offset\x18\x05 \x01(\x03R\x06offset\x12\x33\n\x05\x65vent\x18\x06 \x01(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x05\x65vent\x12\x1c\n\tredundant\x18\x07 \x01(\x08R\tredundantBGZEgithub.com/cebus/cebus/sdks/go/gen/cebus/conformance/v1;conformancev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cebus/conformance/v1/client.proto\x12\x14\x63\x65\x62us.conformance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#io/cloudevents/v1/cloudevents.proto\"\x83\x03\n\rClientCommand\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12@\n\x07\x63onnect\x18\x02 \x01(\x0b\x32$.cebus.conformance.v1.ConnectCommandH\x00R\x07\x63onnect\x12@\n\x07publish\x18\x03 \x01(\x0b\x32$.cebus.conformance.v1.PublishCommandH\x00R\x07publish\x12\x46\n\tsubscribe\x18\x04 \x01(\x0b\x32&.cebus.conformance.v1.SubscribeCommandH\x00R\tsubscribe\x12=\n\x06settle\x18\x05 \x01(\x0b\x32#.cebus.conformance.v1.SettleCommandH\x00R\x06settle\x12L\n\x0bunsubscribe\x18\x06 \x01(\x0b\x32(.cebus.conformance.v1.UnsubscribeCommandH\x00R\x0bunsubscribeB\t\n\x07\x63ommand\"\"\n\x0e\x43onnectCommand\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\"|\n\x0ePublishCommand\x12\x14\n\x05topic\x18\x01 \x01(\tR\x05topic\x12\x35\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x06\x65vents\x12\x1d\n\ntimeout_ms\x18\x03 \x01(\rR\ttimeoutMs\"\x9f\x01\n\x10SubscribeCommand\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\x12\"\n\x0csubscription\x18\x02 \x01(\tR\x0csubscription\x12\'\n\x0fmax_outstanding\x18\x03 \x01(\rR\x0emaxOutstanding\x12\x1e\n\nidempotent\x18\x04 \x01(\x08R\nidempotent\"\x80\x04\n\rSettleCommand\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12;\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\'.cebus.conformance.v1.SettleCommand.AckH\x00R\x03\x61\x63k\x12>\n\x04nack\x18\x04 \x01(\x0b\x32(.cebus.conformance.v1.SettleCommand.NackH\x00R\x04nack\x12\x44\n\x06\x65xtend\x18\x05 \x01(\x0b\x32*.cebus.conformance.v1.SettleCommand.ExtendH\x00R\x06\x65xtend\x12>\n\x04term\x18\x06 \x01(\x0b\x32(.cebus.conformance.v1.SettleCommand.TermH\x00R\x04term\x1a\x05\n\x03\x41\x63k\x1a\x37\n\x04Nack\x12/\n\x05\x64\x65lay\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\x05\x64\x65lay\x1a\x41\n\x06\x45xtend\x12\x37\n\textension\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\textension\x1a\x1e\n\x04Term\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reasonB\x08\n\x06\x61\x63tion\"4\n\x12UnsubscribeCommand\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\"\xb2\x01\n\x0b\x43lientEvent\x12=\n\x06result\x18\x01 \x01(\x0b\x32#.cebus.conformance.v1.CommandResultH\x00R\x06result\x12\x41\n\x08\x64\x65livery\x18\x02 \x01(\x0b\x32#.cebus.conformance.v1.DeliveryEventH\x00R\x08\x64\x65livery\x12\x18\n\x06notice\x18\x03 \x01(\tH\x00R\x06noticeB\x07\n\x05\x65vent\"\xa7\x01\n\rCommandResult\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n\nerror_code\x18\x02 \x01(\tR\terrorCode\x12#\n\rerror_message\x18\x03 \x01(\tR\x0c\x65rrorMessage\x12\x42\n\tpublished\x18\x04 \x03(\x0b\x32$.cebus.conformance.v1.PublishOutcomeR\tpublished\"d\n\x0ePublishOutcome\x12\x1c\n\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"\xb6\x02\n\rDeliveryEvent\x12\x1e\n\nsubscriber\x18\x01 \x01(\tR\nsubscriber\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\rR\x07\x61ttempt\x12\x1c\n\tpartition\x18\x04 \x01(\rR\tpartition\x12\x16\n\x06offset\x18\x05 \x01(\x03R\x06offset\x12\x33\n\x05\x65vent\x18\x06 \x01(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x05\x65vent\x12\x1c\n\tredundant\x18\x07 \x01(\x08R\tredundant\x12\x41\n\x0elease_deadline\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rleaseDeadlineBGZEgithub.com/cebus/cebus/sdks/go/gen/cebus/conformance/v1;conformancev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,32 +35,32 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cebus.conformance.v1.client
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZEgithub.com/cebus/cebus/sdks/go/gen/cebus/conformance/v1;conformancev1'
-  _globals['_CLIENTCOMMAND']._serialized_start=129
-  _globals['_CLIENTCOMMAND']._serialized_end=516
-  _globals['_CONNECTCOMMAND']._serialized_start=518
-  _globals['_CONNECTCOMMAND']._serialized_end=552
-  _globals['_PUBLISHCOMMAND']._serialized_start=554
-  _globals['_PUBLISHCOMMAND']._serialized_end=678
-  _globals['_SUBSCRIBECOMMAND']._serialized_start=681
-  _globals['_SUBSCRIBECOMMAND']._serialized_end=840
-  _globals['_SETTLECOMMAND']._serialized_start=843
-  _globals['_SETTLECOMMAND']._serialized_end=1355
-  _globals['_SETTLECOMMAND_ACK']._serialized_start=1184
-  _globals['_SETTLECOMMAND_ACK']._serialized_end=1189
-  _globals['_SETTLECOMMAND_NACK']._serialized_start=1191
-  _globals['_SETTLECOMMAND_NACK']._serialized_end=1246
-  _globals['_SETTLECOMMAND_EXTEND']._serialized_start=1248
-  _globals['_SETTLECOMMAND_EXTEND']._serialized_end=1313
-  _globals['_SETTLECOMMAND_TERM']._serialized_start=1315
-  _globals['_SETTLECOMMAND_TERM']._serialized_end=1345
-  _globals['_UNSUBSCRIBECOMMAND']._serialized_start=1357
-  _globals['_UNSUBSCRIBECOMMAND']._serialized_end=1409
-  _globals['_CLIENTEVENT']._serialized_start=1412
-  _globals['_CLIENTEVENT']._serialized_end=1590
-  _globals['_COMMANDRESULT']._serialized_start=1593
-  _globals['_COMMANDRESULT']._serialized_end=1760
-  _globals['_PUBLISHOUTCOME']._serialized_start=1762
-  _globals['_PUBLISHOUTCOME']._serialized_end=1862
-  _globals['_DELIVERYEVENT']._serialized_start=1865
-  _globals['_DELIVERYEVENT']._serialized_end=2108
+  _globals['_CLIENTCOMMAND']._serialized_start=162
+  _globals['_CLIENTCOMMAND']._serialized_end=549
+  _globals['_CONNECTCOMMAND']._serialized_start=551
+  _globals['_CONNECTCOMMAND']._serialized_end=585
+  _globals['_PUBLISHCOMMAND']._serialized_start=587
+  _globals['_PUBLISHCOMMAND']._serialized_end=711
+  _globals['_SUBSCRIBECOMMAND']._serialized_start=714
+  _globals['_SUBSCRIBECOMMAND']._serialized_end=873
+  _globals['_SETTLECOMMAND']._serialized_start=876
+  _globals['_SETTLECOMMAND']._serialized_end=1388
+  _globals['_SETTLECOMMAND_ACK']._serialized_start=1217
+  _globals['_SETTLECOMMAND_ACK']._serialized_end=1222
+  _globals['_SETTLECOMMAND_NACK']._serialized_start=1224
+  _globals['_SETTLECOMMAND_NACK']._serialized_end=1279
+  _globals['_SETTLECOMMAND_EXTEND']._serialized_start=1281
+  _globals['_SETTLECOMMAND_EXTEND']._serialized_end=1346
+  _globals['_SETTLECOMMAND_TERM']._serialized_start=1348
+  _globals['_SETTLECOMMAND_TERM']._serialized_end=1378
+  _globals['_UNSUBSCRIBECOMMAND']._serialized_start=1390
+  _globals['_UNSUBSCRIBECOMMAND']._serialized_end=1442
+  _globals['_CLIENTEVENT']._serialized_start=1445
+  _globals['_CLIENTEVENT']._serialized_end=1623
+  _globals['_COMMANDRESULT']._serialized_start=1626
+  _globals['_COMMANDRESULT']._serialized_end=1793
+  _globals['_PUBLISHOUTCOME']._serialized_start=1795
+  _globals['_PUBLISHOUTCOME']._serialized_end=1895
+  _globals['_DELIVERYEVENT']._serialized_start=1898
+  _globals['_DELIVERYEVENT']._serialized_end=2208
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from cebus._gen.io.cloudevents.v1 import cloudevents_pb2 as _cloudevents_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -127,7 +128,7 @@ class PublishOutcome(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., offset: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class DeliveryEvent(_message.Message):
-    __slots__ = ("subscriber", "delivery_id", "attempt", "partition", "offset", "event", "redundant")
+    __slots__ = ("subscriber", "delivery_id", "attempt", "partition", "offset", "event", "redundant", "lease_deadline")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +136,7 @@ class DeliveryEvent(_message.Message):
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     REDUNDANT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     subscriber: str
     delivery_id: str
     attempt: int
@@ -142,4 +144,5 @@ class DeliveryEvent(_message.Message):
     offset: int
     event: _cloudevents_pb2.CloudEvent
     redundant: bool
-    def __init__(self, subscriber: _Optional[str] = ..., delivery_id: _Optional[str] = ..., attempt: _Optional[int] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., event: _Optional[_Union[_cloudevents_pb2.CloudEvent, _Mapping]] = ..., redundant: _Optional[bool] = ...) -> None: ...
+    lease_deadline: _timestamp_pb2.Timestamp
+    def __init__(self, subscriber: _Optional[str] = ..., delivery_id: _Optional[str] = ..., attempt: _Optional[int] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., event: _Optional[_Union[_cloudevents_pb2.CloudEvent, _Mapping]] = ..., redundant: _Optional[bool] = ..., lease_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
