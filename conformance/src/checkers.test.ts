@@ -283,7 +283,7 @@ describe("retry timing checkers", () => {
   const expiry = (redeliveredAt: number, jitter = 0) =>
     context(
       timed(
-        `{ name: main, ackDeadlineMs: 300, retry: { minMs: 400, maxMs: 2000, jitter: ${jitter} } }`,
+        `{ name: main, ackDeadlineMs: 500, retry: { minMs: 600, maxMs: 2000, jitter: ${jitter} } }`,
         "{ backoffToleranceMs: 200 }",
         "{ ignoreAttempts: [1] }",
       ),
@@ -292,15 +292,15 @@ describe("retry timing checkers", () => {
     );
 
   it("refuse a redelivery at an expired lease's deadline that skips the backoff", () => {
-    expect(checkHistory(expiry(315), new Map(), undefined)).toMatchObject([{ kind: "backoff", id: "a" }]);
-    expect(checkHistory(expiry(715), new Map(), undefined)).toEqual([]);
+    expect(checkHistory(expiry(515), new Map(), undefined)).toMatchObject([{ kind: "backoff", id: "a" }]);
+    expect(checkHistory(expiry(1115), new Map(), undefined)).toEqual([]);
   });
 
   it("hold a redelivery after an expiry to the jitter band in both directions", () => {
-    expect(checkHistory(expiry(515, 0.5), new Map(), undefined)).toEqual([]);
-    expect(checkHistory(expiry(905, 0.5), new Map(), undefined)).toEqual([]);
-    expect(checkHistory(expiry(1400, 0.5), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
-    expect(checkHistory(expiry(315, 0.5), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
+    expect(checkHistory(expiry(965, 0.25), new Map(), undefined)).toEqual([]);
+    expect(checkHistory(expiry(1265, 0.25), new Map(), undefined)).toEqual([]);
+    expect(checkHistory(expiry(2000, 0.25), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
+    expect(checkHistory(expiry(515, 0.25), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
   });
 
   /** Four nacks in a row, the redelivery after the nack of attempt n coming gaps[n-1] ms later. */
