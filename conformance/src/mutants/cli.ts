@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // pnpm conformance:mutants: applies each mutant of conformance/mutants/catalogue/ to a temporary copy of the
 // repository, builds, runs the mutant's case groups with one backend and client, and reports killed/survived.
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -91,6 +92,15 @@ function listMutants(mutants: Mutant[], backend: string, client: string): void {
   }
 }
 
+/** The commit the tree is at (short hash), or "?" outside git. */
+function headCommit(): string {
+  try {
+    return execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  } catch {
+    return "?";
+  }
+}
+
 const clock = (seconds: number) =>
   `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, "0")}`;
 
@@ -101,7 +111,6 @@ async function runAll(
   values: Values,
   meta: RunMeta,
 ): Promise<MutantResult[]> {
-  const started = performance.now();
   const results: MutantResult[] = [];
   const applies = (m: Mutant) => values["build-only"] || !notApplicable(m, values.backend, values.client);
   const runnable = mutants.filter(applies);
@@ -124,6 +133,7 @@ async function runAll(
       `unmutated: ${baseline.failing.size ? `FAILING ${[...baseline.failing].join(", ")} (they kill no mutant)` : baseline.detail}`,
     );
   }
+  const started = performance.now();
   let ran = 0;
   for (const [i, mutant] of mutants.entries()) {
     const prefix = `[${i + 1}/${mutants.length}]`;
@@ -177,7 +187,7 @@ async function main(): Promise<void> {
   );
   const started = performance.now();
   console.log(
-    `mutants: ${mutants.length}, backend ${values.backend}, client ${values.client}; copying the repository`,
+    `mutants: ${mutants.length}, backend ${values.backend}, client ${values.client}; copying the ${values.head ? "last commit" : "working tree"} and building it`,
   );
   const workspace = createWorkspace(root, { head: values.head });
   const cleanUp = () => {
@@ -193,7 +203,7 @@ async function main(): Promise<void> {
     client: values.client,
     seconds: 0,
     cores: cpus().length,
-    tree: values.head ? "last commit" : "working tree",
+    tree: `${values.head ? "last commit" : "working tree"} (${headCommit()})`,
     failingUnmutated: [],
   };
   let results: MutantResult[];
