@@ -303,6 +303,20 @@ describe("retry timing checkers", () => {
     expect(checkHistory(expiry(515, 0.25), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
   });
 
+  it("time an expiry on the broker's clock when the client reports lease deadlines (no hop in the gap)", () => {
+    const onBroker = (began: number) => {
+      const ctx = expiry(2000);
+      for (const e of ctx.history.entries)
+        if (e.op === "deliver")
+          Object.assign(e, { leaseDeadline: e.attempt === 1 ? 1_000_500 : began + 500 });
+      return checkHistory(ctx, new Map(), undefined);
+    };
+    expect(onBroker(1_001_100)).toEqual([]);
+    expect(onBroker(1_000_510)).toMatchObject([
+      { kind: "backoff", detail: expect.stringContaining("broker's clock") },
+    ]);
+  });
+
   /** Four nacks in a row, the redelivery after the nack of attempt n coming gaps[n-1] ms later. */
   const nacked = (gaps: number[]) => {
     const entries: HistoryEntry[] = [];

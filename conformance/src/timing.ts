@@ -19,6 +19,12 @@ export const EARLY_TOLERANCE_MS = 30;
  */
 export const EXPIRY_EARLY_TOLERANCE_MS = 250;
 
+/**
+ * When both deliveries carry the broker's lease deadline, an expiry is timed on the broker's clock instead (the
+ * redelivery's lease began at its deadline minus the ack deadline): no hop in between, only whole milliseconds.
+ */
+export const BROKER_CLOCK_TOLERANCE_MS = 5;
+
 /** The retry policy the runner gives a subscription that names none (see `setup` in run-case.ts). */
 export const DEFAULT_RETRY = { minMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 };
 
@@ -96,6 +102,20 @@ export function checkRetryTiming(input: TimingInput): Anomaly[] {
         },
         next.attempt,
       );
+    } else if (own.length === 0 && leaseDeadlineOf(d) !== undefined && leaseDeadlineOf(next) !== undefined) {
+      const ended = leaseDeadlineOf(d) as number;
+      const began = (leaseDeadlineOf(next) as number) - (spec.ackDeadlineMs ?? 30_000);
+      verdict = judge(
+        ended,
+        ended,
+        began,
+        {
+          low: band.low - BROKER_CLOCK_TOLERANCE_MS,
+          high: band.high + e.backoffToleranceMs,
+          what: `after attempt ${d.attempt}'s lease expired unsettled (broker's clock)`,
+        },
+        next.attempt,
+      );
     } else if (own.length === 0) {
       const deadline = spec.ackDeadlineMs ?? 30_000;
       verdict = judge(
@@ -113,6 +133,11 @@ export function checkRetryTiming(input: TimingInput): Anomaly[] {
     if (verdict) anomalies.push({ kind: "backoff", subscription: spec.name, id: d.id, detail: verdict });
   }
   return anomalies;
+}
+
+/** The broker's lease deadline of a delivery (epoch ms), when its client reports it. */
+function leaseDeadlineOf(d: Deliver): number | undefined {
+  return (d as { leaseDeadline?: number }).leaseDeadline;
 }
 
 /** A fault between the two deliveries, or a delivery that reached a client already killed, has no rule to time. */
