@@ -21,7 +21,8 @@ const endGraceMs = 5_000;
 interface Run {
   readonly max: number;
   readonly json: boolean;
-  readonly requests: AsyncQueue<ConsumeRequest>;
+  /** The request side of the current stream (a new one after a reconnect). */
+  requests: AsyncQueue<ConsumeRequest>;
   printed: number;
   confirmed: number;
   requestId: bigint;
@@ -103,6 +104,9 @@ function endRun(run: Run, abort: AbortController): void {
   setTimeout(() => abort.abort(), endGraceMs).unref();
 }
 
+/** How often a stream the broker ended early (a broker restart, a lost connection) is opened again. */
+const maxReconnects = 5;
+
 async function consumeStream(c: Connection, run: Run, abort: AbortController): Promise<void> {
   for await (const response of c.subscriber.consume(run.requests, { signal: abort.signal })) {
     const r = response.response;
@@ -114,6 +118,34 @@ async function consumeStream(c: Connection, run: Run, abort: AbortController): P
       run.pending.delete(r.value.requestId);
       if (run.confirmed >= run.max) endRun(run, abort);
     }
+  }
+}
+
+/**
+ * Runs streams until the run ends: a stream the broker ends before --max is reached (its unconfirmed acks may not
+ * have been applied; the broker released what it had sent) is opened again, so --max N prints N events.
+ */
+async function consumeUntilDone(
+  c: Connection,
+  run: Run,
+  subscription: string,
+  abort: AbortController,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    run.requests.push(startRequest(subscription, run.max - run.printed));
+    await consumeStream(c, run, abort);
+    if (run.ending || abort.signal.aborted || run.printed >= run.max) return;
+    if (attempt === maxReconnects) {
+      throw new CebusError(
+        "unavailable",
+        `the broker ended the stream ${maxReconnects + 1} times after ${run.printed} events; check the broker's log`,
+      );
+    }
+    process.stderr.write(`warning: the broker ended the stream after ${run.printed} events; reconnecting\n`);
+    run.requests = createAsyncQueue<ConsumeRequest>();
+    // Acks the old stream did not confirm are given up (their events may come back and be printed again).
+    run.pending.clear();
+    run.confirmed = run.printed;
   }
 }
 
@@ -140,9 +172,8 @@ async function consume(topic: string | undefined, flags: ConsumeFlags, cmd: Comm
   const stop = () => endRun(run, abort); // Ctrl-C ends as cleanly as --max does
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  run.requests.push(startRequest(subscription, max));
   try {
-    await consumeStream(c, run, abort);
+    await consumeUntilDone(c, run, subscription, abort);
   } catch (error) {
     if (!abort.signal.aborted) throw error;
   } finally {
