@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import type { ConformanceCase } from "./case.js";
 import { parseSuite } from "./case.js";
 import { resolveClient } from "./clients.js";
+import { globToRegExp } from "./glob.js";
 import { loadKnownFailures } from "./known-failures.js";
 import { type Column, mergeReports, summarize, writeReport } from "./report.js";
 import { type CaseResult, runCase } from "./run-case.js";
@@ -60,16 +61,6 @@ if (brokers > 1 && (values.broker || !sharedBackends.includes(values.backend))) 
     `--brokers ${brokers}: several broker processes need a shared backend the runner starts (${sharedBackends.join(", ")}); sqlite and memory belong to one process`,
   );
   process.exit(2);
-}
-
-/** `*` matches within a path segment, `**` across; "ordering/*" selects a group. */
-function globToRegExp(glob: string): RegExp {
-  const pattern = glob
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*\*/g, "<<any>>")
-    .replace(/\*/g, "[^/]*")
-    .replace(/<<any>>/g, ".*");
-  return new RegExp(`^(${pattern.split(",").join("|")})$`);
 }
 
 const suitesDir = join(root, "conformance", "suites");

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseSuite } from "../case.js";
-import { globToRegExp, loadCatalogue, notApplicable, parseCatalogue } from "./catalogue.js";
+import { globToRegExp } from "../glob.js";
+import { loadCatalogue, notApplicable, parseCatalogue } from "./catalogue.js";
 import { staleness } from "./patch.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));

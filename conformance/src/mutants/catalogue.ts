@@ -100,16 +100,6 @@ function parseMutant(entry: Record<string, unknown>, where: string): Mutant {
   };
 }
 
-/** `*` matches within a path segment, `**` across; several globs may be joined with commas. */
-export function globToRegExp(glob: string): RegExp {
-  const pattern = glob
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*\*/g, "<<any>>")
-    .replace(/\*/g, "[^/]*")
-    .replace(/<<any>>/g, ".*");
-  return new RegExp(`^(${pattern.split(",").join("|")})$`);
-}
-
 /** Why a mutant does not run on this backend and client, or undefined when it does. */
 export function notApplicable(mutant: Mutant, backend: string, client: string): string | undefined {
   if (!mutant.backends.includes(backend)) return `runs on --backend ${mutant.backends.join("|")}`;

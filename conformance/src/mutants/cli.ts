@@ -7,14 +7,8 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  backendNames,
-  clientNames,
-  globToRegExp,
-  loadCatalogue,
-  type Mutant,
-  notApplicable,
-} from "./catalogue.js";
+import { globToRegExp } from "../glob.js";
+import { backendNames, clientNames, loadCatalogue, type Mutant, notApplicable } from "./catalogue.js";
 import { judgeRun, loadKnownSurvivors } from "./known-survivors.js";
 import {
   countLine,
