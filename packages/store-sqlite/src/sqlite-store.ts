@@ -291,7 +291,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             const offset = Number(row.offset);
             if (Number(row.held) === 1 && expiryDelayMs) {
               // An expired lease waits out the subscription's backoff, like a nack without a delay.
-              const retryAt = Number(row.deadline) + expiryDelayMs(Number(row.attempt));
+              const retryAt = Number(row.deadline) + expiryDelayMs(Number(row.attempt), offset);
               if (retryAt > now) {
                 wait.run(retryAt, subscription, partition, offset);
                 continue;

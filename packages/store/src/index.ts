@@ -1,4 +1,5 @@
 export { isInFlight, unreadRetained, waitsInBacklog } from "./backlog.js";
+export type { RetrySchedule } from "./delivery/retry.js";
 export type {
   AppendEvent,
   AppendOptions,

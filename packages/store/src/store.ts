@@ -1,4 +1,5 @@
 import type { Subscription, Topic } from "@cebus/proto";
+import type { RetrySchedule } from "./delivery/retry.js";
 
 /**
  * The storage interface every backend implements (sqlite, redis, nats, postgres). It is deliberately small: the
@@ -169,10 +170,16 @@ export interface ClaimRequest {
    */
   ordered?: boolean;
   /**
-   * The backoff after an expired lease of attempt n: the event becomes visible again at deadline + this. Unset: at
-   * the deadline.
+   * The subscription's retry schedule: an expired lease of attempt n becomes visible again at its deadline plus
+   * the schedule's delay for (subscription, partition, offset, n), the same instant in every process (see
+   * delivery/retry.ts). Stores on the delivery rules (memory) use it; when set it wins over `expiryDelayMs`.
    */
-  expiryDelayMs?: (attempt: number) => number;
+  retry?: RetrySchedule;
+  /**
+   * The backoff after an expired lease of attempt n (at `offset`): the event becomes visible again at deadline +
+   * this. Unset: at the deadline. Superseded by `retry`; kept while backends and the broker move to it.
+   */
+  expiryDelayMs?: (attempt: number, offset: number) => number;
 }
 
 export interface Lease {

@@ -1,0 +1,34 @@
+export { type ClaimInput, type ClaimOutcome, claim } from "./claim.js";
+export { decodeState, encodeState, stateCodecVersion } from "./codec.js";
+export { partitionCounts, type RetainedRange, sumCounts } from "./counts.js";
+export type { EventReader } from "./events.js";
+export { type RequeueOutcome, requeue } from "./requeue.js";
+export {
+  backoffDelay,
+  jitterUnit,
+  type RetryKey,
+  type RetrySchedule,
+  retryBand,
+  retryDelay,
+  retrySchedule,
+} from "./retry.js";
+export { dropLeases, seek } from "./seek.js";
+export {
+  applySettle,
+  type LeaseHandle,
+  leaseMatches,
+  type SettleInput,
+  type SettleOutcome,
+  settle,
+} from "./settle.js";
+export {
+  busyKeys,
+  type DeliveryLease,
+  initialState,
+  isHeldAt,
+  leaseAt,
+  leaseIndex,
+  mergeLeases,
+  type PartitionDeliveryState,
+} from "./state.js";
+export { type ExpiryPolicy, visibleAt } from "./visibility.js";

@@ -1,0 +1,14 @@
+import type { PartitionDeliveryState } from "./state.js";
+
+/**
+ * Moves the cursor (Store.seek) and drops every lease and pending redelivery: after a seek the partition is
+ * delivered from `cursor` as if for the first time, and handles of earlier deliveries no longer match.
+ */
+export function seek(_state: PartitionDeliveryState, cursor: number): PartitionDeliveryState {
+  return { cursor, leases: [] };
+}
+
+/** Drops every lease and keeps the cursor (a seek that leaves this partition's position as it is). */
+export function dropLeases(state: PartitionDeliveryState): PartitionDeliveryState {
+  return state.leases.length === 0 ? state : { cursor: state.cursor, leases: [] };
+}

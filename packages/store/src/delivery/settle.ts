@@ -1,0 +1,69 @@
+import { type DeliveryLease, leaseAt, type PartitionDeliveryState } from "./state.js";
+
+/** A lease as a consumer names it in one partition: the offset and the token of the claim that delivered it. */
+export interface LeaseHandle {
+  offset: number;
+  token: string;
+}
+
+export interface SettleInput {
+  kind: "ack" | "nack" | "extend" | "term";
+  leases: readonly LeaseHandle[];
+  now: number;
+  /** nack: visible again at (default now); extend: the new deadline (default now). */
+  until?: number | undefined;
+  allOrNothing?: boolean | undefined;
+}
+
+export interface SettleOutcome {
+  /** The state after the settle; the very object given when nothing matched. */
+  state: PartitionDeliveryState;
+  /** Per handle, in input order: whether it matched a current lease (and so was settled). */
+  matches: boolean[];
+}
+
+/**
+ * Whether a handle names a lease a consumer holds at `now`: the lease at its offset carries its token, is held and
+ * its deadline is after now. A stale handle (acked, expired, redelivered to another claim, dropped by a seek) does
+ * not match.
+ */
+export function leaseMatches(state: PartitionDeliveryState, handle: LeaseHandle, now: number): boolean {
+  const lease = leaseAt(state, handle.offset);
+  return lease !== undefined && lease.held && lease.token === handle.token && lease.deadline > now;
+}
+
+/**
+ * Settles leases of one partition (Store.settle): ack and term remove the lease for good; nack makes the event
+ * wait until `until`, with its attempt kept; extend moves the deadline to `until`. Handles that do not match
+ * change nothing; with `allOrNothing`, nothing changes unless all match.
+ */
+export function settle(state: PartitionDeliveryState, input: SettleInput): SettleOutcome {
+  const matches = input.leases.map((handle) => leaseMatches(state, handle, input.now));
+  if (!matches.some(Boolean) || (input.allOrNothing && matches.some((match) => !match))) {
+    return { state, matches };
+  }
+  const offsets = input.leases.filter((_, i) => matches[i]).map((handle) => handle.offset);
+  return { state: applySettle(state, offsets, input), matches };
+}
+
+/**
+ * Applies a settle to leases already matched (a backend settling several partitions checks all of them first,
+ * for `allOrNothing` across partitions, then applies per partition).
+ */
+export function applySettle(
+  state: PartitionDeliveryState,
+  offsets: readonly number[],
+  input: Pick<SettleInput, "kind" | "now" | "until">,
+): PartitionDeliveryState {
+  if (offsets.length === 0) return state;
+  const hit = new Set(offsets);
+  const until = input.until ?? input.now;
+  const leases: DeliveryLease[] = [];
+  for (const lease of state.leases) {
+    if (!hit.has(lease.offset)) leases.push(lease);
+    else if (input.kind === "nack") leases.push({ ...lease, held: false, deadline: until });
+    else if (input.kind === "extend") leases.push({ ...lease, deadline: until });
+    // ack and term: gone for good
+  }
+  return { cursor: state.cursor, leases };
+}
