@@ -24,3 +24,4 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeDurability(factory);
   });
 }
+export { type DeliveryModelOptions, describeDeliveryModel } from "./model.js";

@@ -1,0 +1,200 @@
+import fc from "fast-check";
+import { describe, it } from "vitest";
+import { type RetrySchedule, retryDelay } from "../delivery/retry.js";
+import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store } from "../store.js";
+import type { StoreFactory } from "./fixtures.js";
+import { subscription, T0, topic } from "./fixtures.js";
+import { type Command, type ModelRun, modelPartitions, modelRuns } from "./model-commands.js";
+import { createReference, type Reference } from "./model-reference.js";
+
+export interface DeliveryModelOptions {
+  /** Random sequences to run (default 60). */
+  numRuns?: number;
+  /** Longest sequence (default 40 operations). */
+  maxCommands?: number;
+  /** Replays one failure: the seed fast-check printed. */
+  seed?: number;
+}
+
+/**
+ * The delivery model test: random sequences of appends, claims (random max, maxBytes, ordered, autoAck), settles
+ * with current and stale handles, time passing deadlines, requeues, seeks and trims, run against the delivery
+ * rules driven directly (the model) and against a store, which must return the same thing at every step: the
+ * leases (offsets, attempts, tokens, deadlines), the settle results, the counts and the partition stats. A failure
+ * prints the shortest sequence fast-check found and the step where the store and the model part.
+ */
+export function describeDeliveryModel(
+  name: string,
+  factory: StoreFactory,
+  options: DeliveryModelOptions = {},
+): void {
+  describe(`delivery model: ${name}`, () => {
+    it("random operation sequences give the results of the delivery rules", {
+      timeout: 120_000,
+    }, async () => {
+      await fc.assert(
+        fc.asyncProperty(modelRuns(options.maxCommands ?? 40), (run) => check(factory, run)),
+        { numRuns: options.numRuns ?? 60, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+      );
+    });
+  });
+}
+
+/** One run: a fresh store and model, every command applied to both, results compared after each. */
+interface Run {
+  store: Store;
+  model: Reference;
+  retry: RetrySchedule | undefined;
+  now: number;
+  /** Every lease claimed so far (the model's, equal to the store's), for settles to pick from. */
+  issued: Lease[];
+  step: number;
+  nextId: number;
+}
+
+async function check(factory: StoreFactory, { retry, commands }: ModelRun): Promise<void> {
+  const store = await factory.open();
+  try {
+    await store.createTopic(topic("t", modelPartitions));
+    await store.createSubscription(subscription("sub", "t"), Array(modelPartitions).fill(0));
+    const run: Run = {
+      store,
+      model: createReference(modelPartitions),
+      retry,
+      now: T0,
+      issued: [],
+      step: 0,
+      nextId: 0,
+    };
+    for (const command of commands) {
+      await apply(run, command);
+      await compareCounts(run, command);
+      run.step++;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function apply(run: Run, command: Command): Promise<void> {
+  switch (command.op) {
+    case "append":
+      return append(run, command);
+    case "claim":
+      return claim(run, command);
+    case "settle":
+      return settle(run, command);
+    case "advance":
+      run.now += command.ms;
+      return;
+    case "requeue":
+      return same(
+        run,
+        command,
+        run.model.requeue(command.refs, run.now),
+        await run.store.requeue("sub", command.refs, run.now),
+      );
+    case "seek":
+      run.model.seek(command.cursors);
+      return run.store.seek("sub", command.cursors);
+    case "trim": {
+      const olderThan = run.now - command.ageMs;
+      const expected = run.model.trim(olderThan, command.maxBytes);
+      const actual = await run.store.trim("t", { olderThan, maxBytes: command.maxBytes, dedupeBefore: 0 });
+      return same(run, command, expected, actual);
+    }
+  }
+}
+
+async function append(run: Run, command: Extract<Command, { op: "append" }>): Promise<void> {
+  const events: AppendEvent[] = command.events.map((e) => ({
+    partition: command.partition,
+    source: "/model",
+    id: `m${run.nextId++}`,
+    key: e.key,
+    data: new Uint8Array(e.size).fill(run.nextId % 256),
+  }));
+  const expected = run.model.append(events, run.now);
+  const actual = await run.store.append("t", events, { now: run.now, dedupeSince: run.now + 1 });
+  same(run, command, expected, actual);
+}
+
+async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Promise<void> {
+  const request: ClaimRequest = {
+    subscription: "sub",
+    topic: "t",
+    partition: command.partition,
+    consumer: "c",
+    max: command.max,
+    maxBytes: command.maxBytes,
+    now: run.now,
+    leaseMs: command.leaseMs,
+    token: `k${run.step}`,
+    autoAck: command.autoAck,
+    ordered: command.ordered,
+    ...retryFields(run.retry, command.partition),
+  };
+  const expected = run.model.claim(request);
+  const actual = await run.store.claim(request);
+  same(run, command, expected.map(summary), actual.map(summary));
+  if (!command.autoAck) run.issued.push(...expected);
+}
+
+/** The schedule as data, and as the callback of the stores not yet on the rules (the same delays). */
+function retryFields(retry: RetrySchedule | undefined, partition: number): Partial<ClaimRequest> {
+  if (!retry) return {};
+  return {
+    retry,
+    expiryDelayMs: (attempt, offset) =>
+      retryDelay(retry, { subscription: "sub", partition, offset, attempt }),
+  };
+}
+
+async function settle(run: Run, command: Extract<Command, { op: "settle" }>): Promise<void> {
+  const leases = command.picks.map((pick): LeaseRef => {
+    // counted from the newest: small numbers (which fast-check favours) name recent, often still current leases
+    const lease = run.issued[run.issued.length - 1 - (pick.lease % Math.max(1, run.issued.length))];
+    if (!lease) return { partition: 0, offset: 0, token: "none" };
+    const ref = { partition: lease.event.partition, offset: lease.event.offset, token: lease.token };
+    if (pick.stale === "token") return { ...ref, token: `${ref.token}x` };
+    if (pick.stale === "offset") return { ...ref, offset: ref.offset + 1 };
+    return ref;
+  });
+  const action = {
+    kind: command.kind,
+    leases,
+    now: run.now,
+    until: run.now + command.untilMs,
+    allOrNothing: command.allOrNothing,
+  };
+  same(run, command, run.model.settle(action), await run.store.settle("sub", action));
+}
+
+async function compareCounts(run: Run, command: Command): Promise<void> {
+  same(run, command, run.model.counts(run.now), await run.store.subscriptionStats("sub", run.now), "stats");
+  same(run, command, run.model.partitionStats(), await run.store.partitionStats("t"), "partition stats");
+}
+
+/** What of a lease must be the same: where, which attempt, whose, until when, and the event's key and time. */
+function summary(lease: Lease) {
+  const { partition, offset, key, publishTime, data } = lease.event;
+  return {
+    partition,
+    offset,
+    attempt: lease.attempt,
+    token: lease.token,
+    deadline: lease.deadline,
+    key,
+    publishTime,
+    bytes: data.byteLength,
+  };
+}
+
+function same(run: Run, command: Command, expected: unknown, actual: unknown, what = "result"): void {
+  const a = JSON.stringify(expected);
+  const b = JSON.stringify(actual);
+  if (a === b) return;
+  throw new Error(
+    `step ${run.step} (${JSON.stringify(command)}) at T0+${run.now - T0}: ${what} differs\n  model: ${a}\n  store: ${b}`,
+  );
+}
