@@ -30,6 +30,10 @@ export interface Reference {
   trim(olderThan: number, maxBytes: number): number;
   counts(now: number): SubscriptionCounts;
   partitionStats(): PartitionInfo[];
+  /** The subscription's cursor in a partition. */
+  cursor(partition: number): number;
+  /** Whether any partition has a lease (held or waiting). */
+  hasLeases(): boolean;
 }
 
 interface LogPartition {
@@ -89,6 +93,8 @@ export function createReference(partitions: number): Reference {
         ),
       ),
     partitionStats: () => logs.map(statsOf),
+    cursor: (partition) => stateOf(partition).cursor,
+    hasLeases: () => states.some((state) => state.leases.length > 0),
   };
 }
 
