@@ -29,7 +29,8 @@ export interface SettleOutcome {
  */
 export function leaseMatches(state: PartitionDeliveryState, handle: LeaseHandle, now: number): boolean {
   const lease = leaseAt(state, handle.offset);
-  return lease !== undefined && lease.held && lease.token === handle.token && lease.deadline > now;
+  if (!lease) return false;
+  return lease.held && lease.token === handle.token && lease.deadline > now;
 }
 
 /**
