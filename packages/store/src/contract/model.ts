@@ -8,7 +8,7 @@ import { type Command, type ModelRun, modelPartitions, modelRuns } from "./model
 import { createReference, type Reference } from "./model-reference.js";
 
 export interface DeliveryModelOptions {
-  /** Random sequences to run (default 60). */
+  /** Random sequences to run (default 100; the environment variable CEBUS_MODEL_RUNS overrides it). */
   numRuns?: number;
   /** Longest sequence (default 40 operations). */
   maxCommands?: number;
@@ -51,10 +51,19 @@ export function describeDeliveryModel(
         fc.asyncProperty(modelRuns(options.maxCommands ?? 40), (run) =>
           check(factory, run, new Set(options.knownDivergences)),
         ),
-        { numRuns: options.numRuns ?? 60, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+        {
+          numRuns: runsFromEnvironment() ?? options.numRuns ?? 100,
+          ...(options.seed === undefined ? {} : { seed: options.seed }),
+        },
       );
     });
   });
+}
+
+/** CEBUS_MODEL_RUNS overrides the number of runs, for a long hunt on one backend (e.g. 20000). */
+function runsFromEnvironment(): number | undefined {
+  const runs = Number(process.env.CEBUS_MODEL_RUNS);
+  return Number.isInteger(runs) && runs > 0 ? runs : undefined;
 }
 
 /** One run: a fresh store and model, every command applied to both, results compared after each. */
