@@ -14,8 +14,6 @@ export type Command =
       max: number;
       maxBytes: number;
       leaseMs: number;
-      ordered: boolean;
-      autoAck: boolean;
     }
   | {
       op: "settle";
@@ -29,9 +27,14 @@ export type Command =
   | { op: "seek"; cursors: number[] }
   | { op: "trim"; ageMs: number; maxBytes: number };
 
-/** One generated run: the retry schedule of the subscription, and the operations. */
+/**
+ * One generated run: the subscription (its retry schedule, and whether it is ordered and at-most-once, fixed for
+ * the run as the broker fixes them per subscription), and the operations.
+ */
 export interface ModelRun {
   retry: RetrySchedule | undefined;
+  ordered: boolean;
+  autoAck: boolean;
   commands: Command[];
 }
 
@@ -55,11 +58,6 @@ const claim = fc.record({
   max: fc.integer({ min: 1, max: 5 }),
   maxBytes: fc.constantFrom(1 << 30, 1 << 30, 50, 150),
   leaseMs: fc.constantFrom(100, 1000),
-  ordered: fc.boolean(),
-  autoAck: fc.oneof(
-    { weight: 9, arbitrary: fc.constant(false) },
-    { weight: 1, arbitrary: fc.constant(true) },
-  ),
 });
 
 const settle = fc.record({
@@ -117,6 +115,11 @@ export const modelRetry: RetrySchedule = { minMs: 100, maxMs: 1000, multiplier: 
 export function modelRuns(maxCommands: number): fc.Arbitrary<ModelRun> {
   return fc.record({
     retry: fc.constantFrom<RetrySchedule | undefined>(modelRetry, undefined),
+    ordered: fc.boolean(),
+    autoAck: fc.oneof(
+      { weight: 9, arbitrary: fc.constant(false) },
+      { weight: 1, arbitrary: fc.constant(true) },
+    ),
     commands: fc.array(command, { minLength: 1, maxLength: maxCommands, size: "max" }),
   });
 }

@@ -2,6 +2,7 @@ import { claim } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import type { EventReader } from "../delivery/events.js";
 import { requeue } from "../delivery/requeue.js";
+import { dropRemoved } from "../delivery/retention.js";
 import { seek } from "../delivery/seek.js";
 import { applySettle, leaseMatches } from "../delivery/settle.js";
 import { initialState, type PartitionDeliveryState } from "../delivery/state.js";
@@ -30,10 +31,6 @@ export interface Reference {
   trim(olderThan: number, maxBytes: number): number;
   counts(now: number): SubscriptionCounts;
   partitionStats(): PartitionInfo[];
-  /** The subscription's cursor in a partition. */
-  cursor(partition: number): number;
-  /** Whether any partition has a lease (held or waiting). */
-  hasLeases(): boolean;
 }
 
 interface LogPartition {
@@ -80,7 +77,11 @@ export function createReference(partitions: number): Reference {
     seek: (cursors) => {
       states = states.map((state, partition) => seek(state, cursors[partition] ?? state.cursor));
     },
-    trim: (olderThan, maxBytes) => logs.reduce((sum, log) => sum + trimOne(log, olderThan, maxBytes), 0),
+    trim: (olderThan, maxBytes) => {
+      const removed = logs.reduce((sum, log) => sum + trimOne(log, olderThan, maxBytes), 0);
+      states = states.map((state, partition) => dropRemoved(state, reader(logOf(partition))));
+      return removed;
+    },
     counts: (now) =>
       sumCounts(
         logs.map((log, partition) =>
@@ -93,8 +94,6 @@ export function createReference(partitions: number): Reference {
         ),
       ),
     partitionStats: () => logs.map(statsOf),
-    cursor: (partition) => stateOf(partition).cursor,
-    hasLeases: () => states.some((state) => state.leases.length > 0),
   };
 }
 

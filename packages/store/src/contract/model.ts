@@ -14,25 +14,11 @@ export interface DeliveryModelOptions {
   maxCommands?: number;
   /** Replays one failure: the seed fast-check printed. */
   seed?: number;
-  /**
-   * Cases where a backend not yet on the delivery rules is known to differ from them (each is described in
-   * docs/issue-16-progress.md): the test then keeps its operations out of those cases instead of failing on them.
-   */
-  knownDivergences?: KnownDivergence[];
 }
 
 /**
- * - "requeue-past-cursor": the backend requeues an event the cursor has not delivered yet (the rules skip it), so it
- *   is delivered twice. The test then requeues only events below the cursor.
- * - "claim-window": the backend looks at only the first `max` visible leases, and those it turns into waiting ones
- *   (expired, within their retry delay) or drops (event no longer retained) use up that window, so new events pass
- *   redeliveries the rules would make. The test then runs without a retry schedule and trims only while no lease
- *   exists.
- */
-export type KnownDivergence = "requeue-past-cursor" | "claim-window";
-
-/**
- * The delivery model test: random sequences of appends, claims (random max, maxBytes, ordered, autoAck), settles
+ * The delivery model test: random sequences of appends, claims (random max, maxBytes, leaseMs; ordered and autoAck
+ * fixed per run, as per subscription in the broker), settles
  * with current and stale handles, time passing deadlines, requeues, seeks and trims, run against the delivery
  * rules driven directly (the model) and against a store, which must return the same thing at every step: the
  * leases (offsets, attempts, tokens, deadlines), the settle results, the counts and the partition stats. A failure
@@ -48,9 +34,7 @@ export function describeDeliveryModel(
       timeout: 120_000,
     }, async () => {
       await fc.assert(
-        fc.asyncProperty(modelRuns(options.maxCommands ?? 40), (run) =>
-          check(factory, run, new Set(options.knownDivergences)),
-        ),
+        fc.asyncProperty(modelRuns(options.maxCommands ?? 40), (run) => check(factory, run)),
         {
           numRuns: runsFromEnvironment() ?? options.numRuns ?? 100,
           ...(options.seed === undefined ? {} : { seed: options.seed }),
@@ -76,14 +60,11 @@ interface Run {
   issued: Lease[];
   step: number;
   nextId: number;
-  known: Set<KnownDivergence>;
+  ordered: boolean;
+  autoAck: boolean;
 }
 
-async function check(
-  factory: StoreFactory,
-  { retry, commands }: ModelRun,
-  known: Set<KnownDivergence>,
-): Promise<void> {
+async function check(factory: StoreFactory, { retry, ordered, autoAck, commands }: ModelRun): Promise<void> {
   const store = await factory.open();
   try {
     await store.createTopic(topic("t", modelPartitions));
@@ -91,12 +72,13 @@ async function check(
     const run: Run = {
       store,
       model: createReference(modelPartitions),
-      retry: known.has("claim-window") ? undefined : retry,
+      retry,
       now: T0,
       issued: [],
       step: 0,
       nextId: 0,
-      known,
+      ordered,
+      autoAck,
     };
     for (const command of commands) {
       await apply(run, command);
@@ -125,7 +107,6 @@ async function apply(run: Run, command: Command): Promise<void> {
       run.model.seek(command.cursors);
       return run.store.seek("sub", command.cursors);
     case "trim": {
-      if (run.known.has("claim-window") && run.model.hasLeases()) return;
       const olderThan = run.now - command.ageMs;
       const expected = run.model.trim(olderThan, command.maxBytes);
       const actual = await run.store.trim("t", { olderThan, maxBytes: command.maxBytes, dedupeBefore: 0 });
@@ -148,9 +129,7 @@ async function append(run: Run, command: Extract<Command, { op: "append" }>): Pr
 }
 
 async function requeue(run: Run, command: Extract<Command, { op: "requeue" }>): Promise<void> {
-  const refs = run.known.has("requeue-past-cursor")
-    ? command.refs.filter((ref) => ref.offset < run.model.cursor(ref.partition))
-    : command.refs;
+  const { refs } = command;
   same(run, command, run.model.requeue(refs, run.now), await run.store.requeue("sub", refs, run.now));
 }
 
@@ -165,14 +144,14 @@ async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Prom
     now: run.now,
     leaseMs: command.leaseMs,
     token: `k${run.step}`,
-    autoAck: command.autoAck,
-    ordered: command.ordered,
+    autoAck: run.autoAck,
+    ordered: run.ordered,
     ...retryFields(run.retry, command.partition),
   };
   const expected = run.model.claim(request);
   const actual = await run.store.claim(request);
   same(run, command, expected.map(summary), actual.map(summary));
-  if (!command.autoAck) run.issued.push(...expected);
+  if (!run.autoAck) run.issued.push(...expected);
 }
 
 /** The schedule as data, and as the callback of the stores not yet on the rules (the same delays). */

@@ -14,8 +14,9 @@ export interface RetainedRange {
 /**
  * A subscription partition's counts (Store.subscriptionStats), by the backlog rule (backlog.ts): a lease a
  * consumer holds is in flight, even when retention removed its event; any other lease is backlog while its event is
- * retained; the retained events at or past the cursor are backlog. The oldest unacked event is the first retained
- * one that has a lease or is past the cursor (publish times grow with offsets).
+ * retained; the retained events at or past the cursor are backlog. The oldest unacked publish time is the least
+ * over the retained leased events and the first retained event at or past the cursor. Publish times may go
+ * backwards across broker processes sharing a backend, so every leased event is looked at, not only the first.
  */
 export function partitionCounts(
   state: PartitionDeliveryState,
@@ -25,22 +26,19 @@ export function partitionCounts(
 ): SubscriptionCounts {
   let inFlight = 0;
   let waiting = 0;
-  let firstLeased: number | undefined;
+  let oldest: number | undefined;
+  const older = (time: number | undefined) => {
+    if (time !== undefined && (oldest === undefined || time < oldest)) oldest = time;
+  };
   for (const lease of state.leases) {
+    const event = events.at(lease.offset);
     if (isHeldAt(lease, now)) inFlight++;
-    else if (lease.offset >= log.startOffset) waiting++;
-    if (lease.offset >= log.startOffset && firstLeased === undefined) firstLeased = lease.offset;
+    else if (event) waiting++;
+    older(event?.publishTime);
   }
   const unread = unreadRetained(state.cursor, log);
-  const oldest = [
-    firstLeased === undefined ? undefined : events.at(firstLeased)?.publishTime,
-    unread === 0 ? undefined : events.from(Math.max(state.cursor, log.startOffset), 1)[0]?.publishTime,
-  ].filter((time): time is number => time !== undefined);
-  return {
-    backlog: waiting + unread,
-    inFlight,
-    oldestUnackedPublishTime: oldest.length === 0 ? undefined : Math.min(...oldest),
-  };
+  if (unread > 0) older(events.from(Math.max(state.cursor, log.startOffset), 1)[0]?.publishTime);
+  return { backlog: waiting + unread, inFlight, oldestUnackedPublishTime: oldest };
 }
 
 /** The counts of a whole subscription from those of its partitions. */

@@ -3,6 +3,7 @@ export { decodeState, encodeState, stateCodecVersion } from "./codec.js";
 export { partitionCounts, type RetainedRange, sumCounts } from "./counts.js";
 export type { EventReader } from "./events.js";
 export { type RequeueOutcome, requeue } from "./requeue.js";
+export { dropRemoved } from "./retention.js";
 export {
   backoffDelay,
   jitterUnit,

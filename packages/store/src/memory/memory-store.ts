@@ -4,6 +4,7 @@ import { type Subscription, SubscriptionSchema, type Topic, TopicSchema } from "
 import { claim } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import { requeue } from "../delivery/requeue.js";
+import { dropRemoved } from "../delivery/retention.js";
 import { dropLeases, seek } from "../delivery/seek.js";
 import { applySettle, leaseMatches } from "../delivery/settle.js";
 import { initialState, type PartitionDeliveryState } from "../delivery/state.js";
@@ -72,10 +73,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     settle: async (name, action) => settleLeases(memory, name, action),
     subscriptionStats: async (name, now) => subscriptionCounts(memory, name, now),
     requeue: async (name, refs, now) => requeueEvents(memory, name, refs, now),
-    trim: async (topic, opts) => {
-      const log = topicLog(topic);
-      return log ? trimLog(log, opts) : 0;
-    },
+    trim: async (topic, opts) => trimTopic(memory, topic, opts),
     close: async () => {},
   };
 }
@@ -162,6 +160,21 @@ function requeueEvents(
     count += outcome.count;
   }
   return count;
+}
+
+/** Retention, then the waiting leases of removed events dropped from every subscription of the topic. */
+function trimTopic(memory: Memory, topic: string, options: Parameters<Store["trim"]>[1]): number {
+  const log = memory.topics.get(topic);
+  if (!log) return 0;
+  const removed = trimLog(log, options);
+  if (removed === 0) return 0;
+  for (const entry of memory.subscriptions.values()) {
+    if (entry.subscription.topic !== topic) continue;
+    entry.states = entry.states.map((state, p) =>
+      dropRemoved(state, eventReader(partitionOf(memory, entry, p))),
+    );
+  }
+  return removed;
 }
 
 function subscriptionCounts(memory: Memory, name: string, now: number): SubscriptionCounts {
