@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:f
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { CebusError } from "@cebus/core";
-import { schema, schemaVersion } from "./schema.js";
+import { applySchema } from "./schema.js";
 
 /**
  * Opening the embedded store's database file, with a lock: one process at a time owns a data directory.
@@ -61,21 +61,11 @@ export function openDatabase(path: string, synchronous: "normal" | "full"): Open
   };
 }
 
-/** Pragmas, the schema, and the schema version check (a newer Cebus's database is refused). */
+/** Pragmas, then the schema (see schema.ts: a newer Cebus's database is refused, an older one converted). */
 function prepare(db: DatabaseSync, path: string, synchronous: "normal" | "full"): void {
   db.exec(`PRAGMA synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
   db.exec("PRAGMA busy_timeout = 5000");
-  db.exec(schema);
-  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
-    | { value: string }
-    | undefined;
-  if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
-  else if (Number(version.value) > schemaVersion) {
-    throw new CebusError(
-      "failed_precondition",
-      `${path} was written by a newer Cebus (schema ${version.value}); upgrade cebus or use another data directory`,
-    );
-  }
+  applySchema(db, path);
 }
 
 function createDataDirectory(dir: string): void {

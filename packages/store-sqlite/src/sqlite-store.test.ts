@@ -17,11 +17,7 @@ afterAll(() => {
 });
 
 describeStoreContract("sqlite :memory:", { open: async () => createSqliteStore({ path: ":memory:" }) });
-describeDeliveryModel(
-  "sqlite :memory:",
-  { open: async () => createSqliteStore({ path: ":memory:" }) },
-  { knownDivergences: ["requeue-past-cursor", "claim-window"] },
-);
+describeDeliveryModel("sqlite :memory:", { open: async () => createSqliteStore({ path: ":memory:" }) });
 
 let file = "";
 describeStoreContract("sqlite file", {

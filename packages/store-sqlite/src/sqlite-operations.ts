@@ -1,0 +1,148 @@
+import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts } from "@cebus/store";
+import {
+  applySettle,
+  claim as claimRule,
+  dropLeases,
+  dropRemoved,
+  initialState,
+  leaseMatches,
+  type PartitionDeliveryState,
+  partitionCounts,
+  requeue as requeueRule,
+  seek as seekRule,
+  sumCounts,
+} from "@cebus/store/delivery";
+import type { Db } from "./sqlite-db.js";
+import {
+  loadState,
+  loadStates,
+  saveState,
+  subscriptionMissing,
+  subscriptionsOf,
+  topicOf,
+} from "./sqlite-delivery.js";
+import { eventReader, partitionRows, trimLog } from "./sqlite-log.js";
+
+/**
+ * The delivery operations of the embedded store: each loads the states it needs, lets the delivery rules decide,
+ * and saves what changed, in one transaction.
+ */
+
+export function claim(db: Db, request: ClaimRequest): Lease[] {
+  if (request.max <= 0) return [];
+  return db.transaction(() => {
+    const state = loadState(db, request.subscription, request.partition);
+    if (!state) throw subscriptionMissing(request.subscription);
+    const outcome = claimRule(state, request, eventReader(db, request.topic, request.partition));
+    saveState(db, request.subscription, request.partition, state, outcome.state);
+    return outcome.leases;
+  });
+}
+
+/** Checks every lease first (allOrNothing spans partitions), then applies per partition. */
+export function settle(db: Db, subscription: string, action: SettleAction): boolean[] {
+  return db.transaction(() => {
+    const states = new Map<number, PartitionDeliveryState | undefined>();
+    const stateOf = (partition: number) => {
+      if (!states.has(partition)) states.set(partition, loadState(db, subscription, partition));
+      return states.get(partition);
+    };
+    const matches = action.leases.map((ref) => {
+      const state = stateOf(ref.partition);
+      return state !== undefined && leaseMatches(state, ref, action.now);
+    });
+    if (action.allOrNothing && matches.some((match) => !match)) return matches;
+    for (const [partition, offsets] of byPartition(action.leases.filter((_, i) => matches[i]))) {
+      const state = stateOf(partition) as PartitionDeliveryState;
+      saveState(db, subscription, partition, state, applySettle(state, offsets, action));
+    }
+    return matches;
+  });
+}
+
+export function requeue(
+  db: Db,
+  subscription: string,
+  refs: { partition: number; offset: number }[],
+  now: number,
+): number {
+  return db.transaction(() => {
+    const topic = topicOf(db, subscription);
+    if (topic === undefined) throw subscriptionMissing(subscription);
+    let count = 0;
+    for (const [partition, offsets] of byPartition(refs)) {
+      const state = loadState(db, subscription, partition);
+      if (!state) continue;
+      const outcome = requeueRule(state, offsets, now, eventReader(db, topic, partition));
+      saveState(db, subscription, partition, state, outcome.state);
+      count += outcome.count;
+    }
+    return count;
+  });
+}
+
+/** Moves the given cursors (index = partition) and drops every lease of every partition. */
+export function seek(db: Db, subscription: string, cursors: number[]): void {
+  db.transaction(() => {
+    if (topicOf(db, subscription) === undefined) return;
+    const states = loadStates(db, subscription);
+    const count = Math.max(states.length, cursors.length);
+    for (let partition = 0; partition < count; partition++) {
+      const cursor = cursors[partition];
+      const state = states[partition];
+      if (!state && cursor === undefined) continue;
+      const after =
+        cursor === undefined
+          ? dropLeases(state as PartitionDeliveryState)
+          : seekRule(state ?? initialState(cursor), cursor);
+      saveState(db, subscription, partition, state, after);
+    }
+  });
+}
+
+export function subscriptionCounts(db: Db, subscription: string, now: number): SubscriptionCounts {
+  const topic = topicOf(db, subscription);
+  if (topic === undefined) return { backlog: 0, inFlight: 0, oldestUnackedPublishTime: undefined };
+  const ranges = partitionRows(db, topic);
+  const parts = loadStates(db, subscription).flatMap((state, partition) => {
+    if (!state) return [];
+    const range = ranges[partition] ?? {
+      startOffset: Number.MAX_SAFE_INTEGER,
+      endOffset: Number.MAX_SAFE_INTEGER,
+    };
+    return [partitionCounts(state, range, now, eventReader(db, topic, partition))];
+  });
+  return sumCounts(parts);
+}
+
+/** Retention on the log, then the waiting leases of removed events dropped from the topic's subscriptions. */
+export function trim(
+  db: Db,
+  topic: string,
+  options: { olderThan: number; maxBytes: number; dedupeBefore: number },
+): number {
+  return db.transaction(() => {
+    const trimmed = trimLog(db, topic, options);
+    let removed = 0;
+    for (const count of trimmed.values()) removed += count;
+    if (removed === 0) return 0;
+    for (const subscription of subscriptionsOf(db, topic)) {
+      for (const partition of trimmed.keys()) {
+        const state = loadState(db, subscription, partition);
+        if (!state) continue;
+        saveState(db, subscription, partition, state, dropRemoved(state, eventReader(db, topic, partition)));
+      }
+    }
+    return removed;
+  });
+}
+
+function byPartition(refs: readonly { partition: number; offset: number }[]): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (const ref of refs) {
+    const offsets = groups.get(ref.partition) ?? [];
+    offsets.push(ref.offset);
+    groups.set(ref.partition, offsets);
+  }
+  return groups;
+}
