@@ -16,7 +16,7 @@ import {
   type Topic,
 } from "@cebus/proto";
 import type { Lease, LeaseRef } from "@cebus/store";
-import { retryDelay, retryDelayRange } from "./backoff.js";
+import { retryBand, retryDelay, retrySchedule } from "@cebus/store/delivery";
 import type { DeliveryOwner, EngineContext } from "./context.js";
 import { deliveryId, newToken } from "./delivery-id.js";
 
@@ -46,6 +46,8 @@ interface Outstanding {
   bytes: number;
   deadline: number;
   attempt: number;
+  partition: number;
+  offset: number;
 }
 
 export interface ConsumerOptions {
@@ -78,11 +80,11 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
   let nextDeadline = Number.POSITIVE_INFINITY;
   let wakeQueued = false;
   let idlePollMs = ctx.pollIntervalMs; // grows while polls find nothing, so idle consumers cost (almost) nothing
-  // When expired leases of ours are visible again: deadline + the backoff the store applied (drawn once per attempt
-  // per pump and shared with the store's claim, so both agree under jitter), and deadline + the top of the jitter
-  // band, in case another consumer's claim drew the backoff. Each time wakes this consumer.
+  // The subscription's retry schedule, passed as data in every claim: an expired lease is visible again at its
+  // deadline + retryDelay(schedule, lease), the same instant here and in the store. Each such instant wakes this
+  // consumer (see `expiryWakes`).
+  const retry = retrySchedule(subscription.retryPolicy);
   const visibleAt = new Set<number>();
-  let draws = new Map<number, number>();
   let claimedAt = Number.NEGATIVE_INFINITY;
 
   function forget(deliveryIdValue: string): Outstanding | undefined {
@@ -94,14 +96,18 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     return entry;
   }
 
-  /** The backoff after an expired lease of this attempt: one draw per attempt and pump (see `visibleAt`). */
-  function expiryDelay(attempt: number): number {
-    let delay = draws.get(attempt);
-    if (delay === undefined) {
-      delay = retryDelay(subscription.retryPolicy, attempt);
-      draws.set(attempt, delay);
-    }
-    return delay;
+  /** The delay after an expired lease of `attempt` at `offset`: the one the store applies (delivery/retry.ts). */
+  function expiryDelay(partition: number, offset: number, attempt: number): number {
+    return retryDelay(retry, { subscription: subscription.name, partition, offset, attempt });
+  }
+
+  /**
+   * When an expired lease is visible again: its deadline + the store's delay. Also the top of the jitter band while
+   * backends not yet on the delivery rules (redis) apply one delay per attempt and not per event.
+   */
+  function expiryWakes(entry: Outstanding): number[] {
+    const exact = entry.deadline + expiryDelay(entry.partition, entry.offset, entry.attempt);
+    return [exact, entry.deadline + retryBand(retry, entry.attempt).max];
   }
 
   function expire(now: number): void {
@@ -110,9 +116,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     for (const [key, entry] of outstanding) {
       if (entry.deadline <= now) {
         forget(key);
-        const band = retryDelayRange(subscription.retryPolicy, entry.attempt);
-        for (const delay of [expiryDelay(entry.attempt), band.max])
-          if (entry.deadline + delay > now) visibleAt.add(entry.deadline + delay);
+        for (const at of expiryWakes(entry)) if (at > now) visibleAt.add(at);
       } else nextDeadline = Math.min(nextDeadline, entry.deadline);
     }
   }
@@ -147,7 +151,6 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
 
   async function pumpOnce(): Promise<boolean> {
     const now = ctx.now();
-    draws = new Map();
     claimedAt = now;
     expire(now);
     let credit = flow.maxEvents - outstanding.size;
@@ -170,7 +173,8 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         token,
         autoAck: atMostOnce,
         ordered: subscription.ordered,
-        expiryDelayMs: expiryDelay,
+        retry,
+        expiryDelayMs: (attempt, offset) => expiryDelay(partition, offset, attempt),
       });
       if (leases.length === 0) continue;
       claimedAny = true;
@@ -194,7 +198,13 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         const idValue = deliveryId(lease.event.partition, lease.event.offset, lease.token);
         const bytes = lease.event.data.byteLength;
         const deadline = atMostOnce ? now + ackDeadlineMs : lease.deadline;
-        outstanding.set(idValue, { bytes, deadline, attempt: lease.attempt });
+        outstanding.set(idValue, {
+          bytes,
+          deadline,
+          attempt: lease.attempt,
+          partition: lease.event.partition,
+          offset: lease.event.offset,
+        });
         nextDeadline = Math.min(nextDeadline, deadline);
         outstandingBytes += bytes;
         ctx.track(idValue, consumer);
@@ -268,14 +278,14 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
     }
     queue.end(error);
     if (!releaseLeases) {
-      // The leases stay until their deadlines; make sure the subscription's other consumers look again then. The
-      // backoff is drawn by whichever claim sees the expired lease first: wake at the ends of its jitter band.
+      // The leases stay until their deadlines; make sure the subscription's other consumers look again when the
+      // first is visible again, and when the last is.
       let first = Number.POSITIVE_INFINITY;
       let last = 0;
       for (const entry of left) {
-        const band = retryDelayRange(subscription.retryPolicy, entry.attempt);
-        first = Math.min(first, entry.deadline + band.min);
-        last = Math.max(last, entry.deadline + band.max);
+        const [exact = entry.deadline, bandEnd = exact] = expiryWakes(entry);
+        first = Math.min(first, exact);
+        last = Math.max(last, bandEnd);
       }
       if (left.length > 0) {
         ctx.wakeSubscriptionAt(subscription.name, subscription.topic, first);

@@ -86,14 +86,14 @@ export async function claimOn(
     }
     const data = await Promise.all(
       visible.map((lease) =>
-        lease.held && expiryDelayMs && lease.deadline + expiryDelayMs(lease.attempt) > now
+        lease.held && expiryDelayMs && lease.deadline + expiryDelayMs(lease.attempt, lease.offset) > now
           ? undefined
           : events.at(lease.offset),
       ),
     );
     for (const [i, lease] of visible.entries()) {
       if (lease.held && expiryDelayMs) {
-        const retryAt = lease.deadline + expiryDelayMs(lease.attempt);
+        const retryAt = lease.deadline + expiryDelayMs(lease.attempt, lease.offset);
         if (retryAt > now) {
           lease.held = false;
           lease.deadline = retryAt;

@@ -441,7 +441,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           for (const row of visible) {
             const offset = n(row.offset);
             if (row.held && expiryDelayMs) {
-              const retryAt = n(row.deadline) + expiryDelayMs(n(row.attempt));
+              const retryAt = n(row.deadline) + expiryDelayMs(n(row.attempt), offset);
               if (retryAt > now) {
                 await c.query(
                   `UPDATE cebus_leases SET held = false, deadline = $4 WHERE subscription = $1 AND partition = $2 AND "offset" = $3`,
