@@ -259,8 +259,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     async claim(request: ClaimRequest): Promise<Lease[]> {
       if (request.max <= 0) return [];
       const delays: number[] = [];
+      // one delay per attempt (the script has no per-offset jitter yet): the rules' delay for offset 0, inside
+      // the attempt's band; the consumer also wakes at the band end until redis is on the rules
       if (request.expiryDelayMs)
-        for (let a = 1; a <= DELAY_TABLE; a++) delays.push(Math.round(request.expiryDelayMs(a)));
+        for (let a = 1; a <= DELAY_TABLE; a++) delays.push(Math.round(request.expiryDelayMs(a, 0)));
       const flat = await call<unknown[]>("claim", base(request.topic), [
         request.subscription,
         request.partition,
