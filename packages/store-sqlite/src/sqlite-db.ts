@@ -8,10 +8,13 @@ export interface Db {
   sql(text: string): StatementSync;
   /** Runs `work` in one `BEGIN IMMEDIATE` transaction (inside one already open, as part of it). */
   transaction<T>(work: () => T): T;
+  /** Calls `listener` after every rollback (what the store keeps in memory of rows must be forgotten then). */
+  onRollback(listener: () => void): void;
 }
 
 export function createDb(db: DatabaseSync): Db {
   const cache = new Map<string, StatementSync>();
+  const rollbackListeners: (() => void)[] = [];
   let depth = 0;
   return {
     sql(text) {
@@ -31,11 +34,15 @@ export function createDb(db: DatabaseSync): Db {
         db.exec("COMMIT");
         return result;
       } catch (error) {
+        for (const listener of rollbackListeners) listener(); // first: ROLLBACK throws when sqlite rolled back itself
         db.exec("ROLLBACK");
         throw error;
       } finally {
         depth--;
       }
+    },
+    onRollback(listener) {
+      rollbackListeners.push(listener);
     },
   };
 }
