@@ -40,3 +40,13 @@ export interface DeliveryOwner {
   /** New events or redeliveries may be available. */
   wake(): void;
 }
+
+/** What the parts of one broker (admin, publish, settle, positions, consumers) share. */
+export interface BrokerContext {
+  readonly store: Store;
+  readonly limits: BrokerLimits;
+  readonly logger: Logger;
+  now(): number;
+  /** Set once draining or closing: no new publishes or consumers. */
+  closing: boolean;
+}

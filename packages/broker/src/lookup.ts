@@ -1,0 +1,37 @@
+import { CebusError, validateName } from "@cebus/core";
+import type { Subscription, Topic } from "@cebus/proto";
+import type { Store } from "@cebus/store";
+
+function notFoundTopic(name: string): CebusError {
+  return new CebusError(
+    "not_found",
+    `topic '${name}' does not exist; create it first (AdminService.CreateTopic)`,
+    {
+      field: "topic",
+    },
+  );
+}
+
+function notFoundSubscription(name: string): CebusError {
+  return new CebusError(
+    "not_found",
+    `subscription '${name}' does not exist; create it first (AdminService.CreateSubscription)`,
+    { field: "subscription" },
+  );
+}
+
+/** The named topic; invalid_argument for a bad name, not_found when it does not exist. */
+export async function requireTopic(store: Store, name: string): Promise<Topic> {
+  validateName("topic", name, "topic");
+  const topic = await store.getTopic(name);
+  if (!topic) throw notFoundTopic(name);
+  return topic;
+}
+
+/** The named subscription; invalid_argument for a bad name, not_found when it does not exist. */
+export async function requireSubscription(store: Store, name: string): Promise<Subscription> {
+  validateName("subscription", name, "subscription");
+  const subscription = await store.getSubscription(name);
+  if (!subscription) throw notFoundSubscription(name);
+  return subscription;
+}
