@@ -8,7 +8,7 @@ import {
   SubscriptionSchema,
   TopicSchema,
 } from "@cebus/proto";
-import { createSqliteStore } from "@cebus/store-sqlite";
+import { createMemoryStore } from "@cebus/store/memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Broker, createBroker } from "./broker.js";
 import type { Consumer } from "./consumer.js";
@@ -17,7 +17,7 @@ let broker: Broker;
 
 beforeEach(() => {
   broker = createBroker({
-    store: createSqliteStore({ path: ":memory:" }),
+    store: createMemoryStore(),
     pollIntervalMs: 50,
     retentionIntervalMs: 0,
   });
@@ -477,7 +477,7 @@ describe("replay and dead-letter redrive", () => {
   it("retention removes old events and moves the floor; reading below it is out_of_range", async () => {
     let clock = Date.now();
     const timed = createBroker({
-      store: createSqliteStore({ path: ":memory:" }),
+      store: createMemoryStore(),
       now: () => clock,
       retentionIntervalMs: 0,
     });

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { msToDuration } from "@cebus/core";
 import { CloudEventSchema, SubscriptionSchema, TopicSchema } from "@cebus/proto";
-import { createSqliteStore } from "@cebus/store-sqlite";
+import { createMemoryStore } from "@cebus/store/memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Broker, createBroker } from "./broker.js";
 import type { Consumer } from "./consumer.js";
@@ -10,7 +10,7 @@ import type { Consumer } from "./consumer.js";
 let broker: Broker;
 beforeEach(() => {
   broker = createBroker({
-    store: createSqliteStore({ path: ":memory:" }),
+    store: createMemoryStore(),
     pollIntervalMs: 60_000,
     maxPollIntervalMs: 60_000,
     retentionIntervalMs: 0,
