@@ -2,6 +2,7 @@ export { type ClaimInput, type ClaimOutcome, claim } from "./claim.js";
 export { decodeState, encodeState, stateCodecVersion } from "./codec.js";
 export { partitionCounts, type RetainedRange, sumCounts } from "./counts.js";
 export type { EventReader } from "./events.js";
+export { type RemoteEvents, withRemoteEvents } from "./prefetch.js";
 export { type RequeueOutcome, requeue } from "./requeue.js";
 export { dropRemoved } from "./retention.js";
 export {
