@@ -19,6 +19,7 @@ import type { Lease, LeaseRef } from "@cebus/store";
 import { retryBand, retryDelay, retrySchedule } from "@cebus/store/delivery";
 import type { DeliveryOwner, EngineContext } from "./context.js";
 import { deliveryId, newToken } from "./delivery-id.js";
+import { refOf as subscriptionRef } from "./lookup.js";
 
 /** A consumer's flow-control window: the most events and bytes it holds unacked. */
 export interface FlowWindow {
@@ -223,7 +224,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
         );
       }
       if (skipped.length > 0) {
-        await store.settle(subscription.name, { kind: "ack", leases: skipped, now: ctx.now() });
+        await store.settle(subscriptionRef(subscription), { kind: "ack", leases: skipped, now: ctx.now() });
       }
     }
     nextPartition = (nextPartition + 1) % partitions;
@@ -261,7 +262,7 @@ export function createConsumer(ctx: EngineContext, options: ConsumerOptions): Co
   async function release(leases: LeaseRef[]): Promise<void> {
     if (atMostOnce || leases.length === 0) return;
     const now = ctx.now();
-    await store.settle(subscription.name, { kind: "nack", leases, now, until: now });
+    await store.settle(subscriptionRef(subscription), { kind: "nack", leases, now, until: now });
   }
 
   async function shutdown(error?: unknown, releaseLeases = true): Promise<number> {

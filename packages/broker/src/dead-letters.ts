@@ -11,7 +11,7 @@ import {
 import type { LeaseRef, Store } from "@cebus/store";
 import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
-import { requireSubscription, requireTopic } from "./lookup.js";
+import { refOf, requireSubscription, requireTopic } from "./lookup.js";
 import type { Publisher } from "./publish.js";
 
 const page = 500;
@@ -76,7 +76,7 @@ export async function redriveDeadLetters(
     const offset = Number(attributeString(event, "originaloffset"));
     if (Number.isInteger(partition) && Number.isInteger(offset)) targets.push({ partition, offset });
   }
-  return targets.length === 0 ? 0 : store.requeue(subscription.name, targets, now);
+  return targets.length === 0 ? 0 : store.requeue(refOf(subscription), targets, now);
 }
 
 /** Moving failed events to a subscription's dead-letter topic, listing them there, and redriving them. */
@@ -138,7 +138,7 @@ async function deadLetter(
     // A dead-lettered event keeps its (source, id): dedupe must not swallow it, so append without dedupe.
     await parts.publisher.append(await requireTopic(ctx.store, target), [dead], false);
   }
-  await ctx.store.settle(subscription.name, { kind: "term", leases: [lease], now: ctx.now() });
+  await ctx.store.settle(refOf(subscription), { kind: "term", leases: [lease], now: ctx.now() });
   ctx.logger.info(
     {
       subscription: subscription.name,

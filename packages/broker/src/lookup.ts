@@ -1,6 +1,6 @@
 import { CebusError, validateName } from "@cebus/core";
 import type { Subscription, Topic } from "@cebus/proto";
-import type { Store } from "@cebus/store";
+import type { Store, SubscriptionRef } from "@cebus/store";
 
 function notFoundTopic(name: string): CebusError {
   return new CebusError(
@@ -34,4 +34,9 @@ export async function requireSubscription(store: Store, name: string): Promise<S
   const subscription = await store.getSubscription(name);
   if (!subscription) throw notFoundSubscription(name);
   return subscription;
+}
+
+/** A subscription as the store's delivery operations name it. */
+export function refOf(subscription: Subscription): SubscriptionRef {
+  return { subscription: subscription.name, topic: subscription.topic };
 }

@@ -94,7 +94,7 @@ async function seek(
   }
   const cursors = await cursorsFor(ctx.store, topic, position, "position");
   registry.releaseSubscription(name);
-  await ctx.store.seek(name, cursors);
+  await ctx.store.seek({ subscription: name, topic: topic.name }, cursors);
   registry.wakeTopic(topic.name);
   ctx.logger.info({ subscription: name, position: position.position.case }, "subscription moved");
 }

@@ -7,7 +7,7 @@ import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
 import type { DeadLetters } from "./dead-letters.js";
 import { isAtMostOnceToken, parseDeliveryId } from "./delivery-id.js";
-import { requireSubscription } from "./lookup.js";
+import { refOf, requireSubscription } from "./lookup.js";
 import { createRecentAcks, type RecentAcks } from "./recent-acks.js";
 
 export type SettleKind = "ack" | "nack" | "extend" | "term";
@@ -106,7 +106,7 @@ async function settleNacks(parts: SettleParts, call: SettleCall, refs: IndexedRe
   }
   const all = await Promise.all(
     [...groups].map(async ([until, items]) => {
-      const ok = await parts.ctx.store.settle(subscription.name, {
+      const ok = await parts.ctx.store.settle(refOf(subscription), {
         kind: "nack",
         leases: items.map((i) => i.ref),
         now: at,
@@ -125,7 +125,7 @@ async function termOne(parts: SettleParts, call: SettleCall, { index, ref }: Ind
   const { subscription, at } = call;
   const [stored] = await store.read(subscription.topic, ref.partition, ref.offset, 1);
   if (stored?.offset !== ref.offset) return false;
-  const [held] = await store.settle(subscription.name, {
+  const [held] = await store.settle(refOf(subscription), {
     kind: "extend",
     leases: [ref],
     now: at,
@@ -157,7 +157,7 @@ async function settleTerms(parts: SettleParts, call: SettleCall, refs: IndexedRe
 async function settleBatch(parts: SettleParts, call: SettleCall, refs: IndexedRef[]): Promise<void> {
   const { kind, at, opts } = call;
   const until = kind === "extend" ? at + (opts.extensionMs ?? call.leaseMs) : undefined;
-  const ok = await parts.ctx.store.settle(call.subscription.name, {
+  const ok = await parts.ctx.store.settle(refOf(call.subscription), {
     kind,
     leases: refs.map((r) => r.ref),
     now: at,

@@ -52,12 +52,15 @@ describe("nats store across broker processes", () => {
     });
     // the other store sees the lease at once: a settle through it matches
     expect(
-      await b.settle("w-sub", {
-        kind: "nack",
-        leases: [{ partition: 0, offset: lease?.event.offset ?? -1, token: "tk" }],
-        now,
-        until: now + 500,
-      }),
+      await b.settle(
+        { subscription: "w-sub", topic: "w" },
+        {
+          kind: "nack",
+          leases: [{ partition: 0, offset: lease?.event.offset ?? -1, token: "tk" }],
+          now,
+          until: now + 500,
+        },
+      ),
     ).toEqual([true]);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(seen).toEqual([{ topic: "w" }, { topic: "w", subscription: "w-sub", at: now + 500 }]);

@@ -13,6 +13,7 @@ import type {
   StoreChange,
   StoredEvent,
   SubscriptionCounts,
+  SubscriptionRef,
 } from "@cebus/store";
 import { isInFlight, unreadRetained, waitsInBacklog } from "@cebus/store";
 import {
@@ -510,7 +511,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       return true;
     },
 
-    async seek(subscription, cursors) {
+    async seek({ subscription }, cursors) {
       const sub = await requireSubscription(subscription);
       await Promise.all(
         cursors.map((cursor, p) =>
@@ -535,7 +536,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       });
     },
 
-    async settle(subscription: string, action: SettleAction): Promise<boolean[]> {
+    async settle({ subscription }: SubscriptionRef, action: SettleAction): Promise<boolean[]> {
       if (action.leases.length === 0) return [];
       ensureConnected();
       const sub = await requireSubscription(subscription);
@@ -612,7 +613,7 @@ export async function createNatsStore(options: NatsStoreOptions): Promise<Store>
       return { backlog, inFlight, oldestUnackedPublishTime: oldest };
     },
 
-    async requeue(subscription, refs, now) {
+    async requeue({ subscription }, refs, now) {
       const sub = await requireSubscription(subscription);
       const byPartition = new Map<number, number[]>();
       for (const r of refs) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r.offset]);

@@ -13,6 +13,7 @@ import type {
   StoreChange,
   StoredEvent,
   SubscriptionCounts,
+  SubscriptionRef,
 } from "@cebus/store";
 import { unreadRetained } from "@cebus/store";
 import type { ClientBase, Pool, PoolClient } from "pg";
@@ -377,7 +378,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return rows.length > 0;
     },
 
-    async seek(subscription, cursors) {
+    async seek({ subscription }, cursors) {
       await tx(async (c) => {
         const [sub] = (await c.query("SELECT topic FROM cebus_subscriptions WHERE name = $1", [subscription]))
           .rows as Row[];
@@ -545,7 +546,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       });
     },
 
-    async settle(subscription: string, action: SettleAction): Promise<boolean[]> {
+    async settle({ subscription }: SubscriptionRef, action: SettleAction): Promise<boolean[]> {
       if (action.leases.length === 0) return [];
       return tx(async (c) => {
         const rows = (
@@ -628,7 +629,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return { backlog, inFlight, oldestUnackedPublishTime: oldest };
     },
 
-    async requeue(subscription, refs, now) {
+    async requeue({ subscription }, refs, now) {
       return tx(async (c) => {
         const [sub] = (await c.query("SELECT topic FROM cebus_subscriptions WHERE name = $1", [subscription]))
           .rows as Row[];

@@ -53,12 +53,15 @@ describe("redis store across broker processes", () => {
       token: "tk",
       autoAck: false,
     });
-    await a.settle("w-sub", {
-      kind: "nack",
-      leases: [{ partition: 0, offset: lease?.event.offset ?? -1, token: "tk" }],
-      now,
-      until: now + 500,
-    });
+    await a.settle(
+      { subscription: "w-sub", topic: "w" },
+      {
+        kind: "nack",
+        leases: [{ partition: 0, offset: lease?.event.offset ?? -1, token: "tk" }],
+        now,
+        until: now + 500,
+      },
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(seen).toEqual([{ topic: "w" }, { topic: "w", subscription: "w-sub", at: now + 500 }]);
     await a.close();

@@ -13,6 +13,7 @@ import type {
   StoreChange,
   StoredEvent,
   SubscriptionCounts,
+  SubscriptionRef,
 } from "@cebus/store";
 import type { Cluster, Redis } from "ioredis";
 import * as scripts from "./scripts.js";
@@ -250,7 +251,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return true;
     },
 
-    async seek(subscription, cursors) {
+    async seek({ subscription }, cursors) {
       const sub = await subscriptionTopic(subscription);
       await call("seek", base(sub.topic), [subscription, cursors.length, ...cursors]);
       announce({ topic: sub.topic, subscription });
@@ -296,7 +297,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return leases;
     },
 
-    async settle(subscription: string, action: SettleAction): Promise<boolean[]> {
+    async settle({ subscription }: SubscriptionRef, action: SettleAction): Promise<boolean[]> {
       if (action.leases.length === 0) return [];
       const sub = await subscriptionTopic(subscription);
       const args: (string | number)[] = [
@@ -331,7 +332,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       };
     },
 
-    async requeue(subscription, events, now) {
+    async requeue({ subscription }, events, now) {
       const sub = await subscriptionTopic(subscription);
       const args: (string | number)[] = [subscription, now, events.length];
       for (const e of events) args.push(e.partition, e.offset);

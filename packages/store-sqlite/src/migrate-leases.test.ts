@@ -90,7 +90,10 @@ describe("sqlite store: opening a version 1 database", () => {
       oldestUnackedPublishTime: T0 - 1000,
     });
     expect(
-      await store.settle("sub", { kind: "ack", leases: [{ partition: 0, offset: 0, token: "a" }], now: T0 }),
+      await store.settle(
+        { subscription: "sub", topic: "t" },
+        { kind: "ack", leases: [{ partition: 0, offset: 0, token: "a" }], now: T0 },
+      ),
     ).toEqual([true]);
     const leases = await store.claim({
       subscription: "sub",

@@ -1,15 +1,16 @@
-import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts } from "@cebus/store";
+import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
 import {
-  applySettle,
+  byPartition,
   claim as claimRule,
   dropLeases,
   dropRemoved,
   initialState,
-  leaseMatches,
   type PartitionDeliveryState,
   partitionCounts,
+  partitionsOf,
   requeue as requeueRule,
   seek as seekRule,
+  settleAcross,
   sumCounts,
 } from "@cebus/store/delivery";
 import type { Db } from "./sqlite-db.js";
@@ -21,7 +22,7 @@ import {
   subscriptionsOf,
   topicOf,
 } from "./sqlite-delivery.js";
-import { eventReader, partitionRows, trimLog } from "./sqlite-log.js";
+import { append, eventReader, partitionRows, trimLog } from "./sqlite-log.js";
 
 /**
  * The delivery operations of the embedded store: each loads the states it needs, lets the delivery rules decide,
@@ -39,42 +40,36 @@ export function claim(db: Db, request: ClaimRequest): Lease[] {
   });
 }
 
-/** Checks every lease first (allOrNothing spans partitions), then applies per partition. */
+/** Settles through the rules; a term's dead letters are appended in the same transaction. */
 export function settle(db: Db, subscription: string, action: SettleAction): boolean[] {
   return db.transaction(() => {
-    const states = new Map<number, PartitionDeliveryState | undefined>();
-    const stateOf = (partition: number) => {
-      if (!states.has(partition)) states.set(partition, loadState(db, subscription, partition));
-      return states.get(partition);
-    };
-    const matches = action.leases.map((ref) => {
-      const state = stateOf(ref.partition);
-      return state !== undefined && leaseMatches(state, ref, action.now);
-    });
-    if (action.allOrNothing && matches.some((match) => !match)) return matches;
-    for (const [partition, offsets] of byPartition(action.leases.filter((_, i) => matches[i]))) {
-      const state = stateOf(partition) as PartitionDeliveryState;
-      saveState(db, subscription, partition, state, applySettle(state, offsets, action));
+    const states = new Map(partitionsOf(action.leases).map((p) => [p, loadState(db, subscription, p)]));
+    const outcome = settleAcross((partition) => states.get(partition), action);
+    if (outcome.deadLetters.length > 0 && action.deadLetter) {
+      const options = { now: action.now, dedupeSince: action.now + 1 };
+      append(db, action.deadLetter.topic, outcome.deadLetters, options);
     }
-    return matches;
+    for (const [partition, after] of outcome.states) {
+      saveState(db, subscription, partition, states.get(partition), after);
+    }
+    return outcome.matches;
   });
 }
 
 export function requeue(
   db: Db,
-  subscription: string,
+  ref: SubscriptionRef,
   refs: { partition: number; offset: number }[],
   now: number,
 ): number {
   return db.transaction(() => {
-    const topic = topicOf(db, subscription);
-    if (topic === undefined) throw subscriptionMissing(subscription);
+    if (topicOf(db, ref.subscription) === undefined) throw subscriptionMissing(ref.subscription);
     let count = 0;
     for (const [partition, offsets] of byPartition(refs)) {
-      const state = loadState(db, subscription, partition);
+      const state = loadState(db, ref.subscription, partition);
       if (!state) continue;
-      const outcome = requeueRule(state, offsets, now, eventReader(db, topic, partition));
-      saveState(db, subscription, partition, state, outcome.state);
+      const outcome = requeueRule(state, offsets, now, eventReader(db, ref.topic, partition));
+      saveState(db, ref.subscription, partition, state, outcome.state);
       count += outcome.count;
     }
     return count;
@@ -135,14 +130,4 @@ export function trim(
     }
     return removed;
   });
-}
-
-function byPartition(refs: readonly { partition: number; offset: number }[]): Map<number, number[]> {
-  const groups = new Map<number, number[]>();
-  for (const ref of refs) {
-    const offsets = groups.get(ref.partition) ?? [];
-    offsets.push(ref.offset);
-    groups.set(ref.partition, offsets);
-  }
-  return groups;
 }

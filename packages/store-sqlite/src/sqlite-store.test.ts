@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeDeliveryModel, describeStoreContract } from "@cebus/store/contract";
+import { describeStoreContract } from "@cebus/store/contract";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSqliteStore } from "./sqlite-store.js";
 
@@ -17,7 +17,6 @@ afterAll(() => {
 });
 
 describeStoreContract("sqlite :memory:", { open: async () => createSqliteStore({ path: ":memory:" }) });
-describeDeliveryModel("sqlite :memory:", { open: async () => createSqliteStore({ path: ":memory:" }) });
 
 let file = "";
 describeStoreContract("sqlite file", {

@@ -5,6 +5,7 @@ export type {
   AppendOptions,
   AppendResult,
   ClaimRequest,
+  DeadLetterAppend,
   Lease,
   LeaseRef,
   PartitionInfo,
@@ -13,4 +14,5 @@ export type {
   StoreChange,
   StoredEvent,
   SubscriptionCounts,
+  SubscriptionRef,
 } from "./store.js";

@@ -49,7 +49,7 @@ export interface Store {
   /** Deletes the subscription with its cursors and leases. Returns false when it did not exist. */
   deleteSubscription(name: string): Promise<boolean>;
   /** Moves the cursors (index = partition) and drops every lease and pending redelivery. */
-  seek(subscription: string, cursors: number[]): Promise<void>;
+  seek(subscription: SubscriptionRef, cursors: number[]): Promise<void>;
 
   // --- delivery -----------------------------------------------------------------------------------------------
   /**
@@ -65,9 +65,10 @@ export interface Store {
    * Applies one settle action to leases of a subscription. A lease matches when partition, offset and token are
    * those of its current lease and its deadline is after `now`; others are `false` in the result and unchanged.
    * With `allOrNothing`, nothing changes unless all match. ack and term remove the lease for good; nack makes the
-   * event visible again at `until`; extend moves the deadline to `until`.
+   * event visible again at `until`; extend moves the deadline to `until`. A term with `deadLetter` appends the
+   * dead-letter copy of each matched lease in the same atomic step (see DeadLetterAppend).
    */
-  settle(subscription: string, action: SettleAction): Promise<boolean[]>;
+  settle(subscription: SubscriptionRef, action: SettleAction): Promise<boolean[]>;
   /** Counts for stats. */
   subscriptionStats(subscription: string, now: number): Promise<SubscriptionCounts>;
   /**
@@ -76,7 +77,7 @@ export interface Store {
    * no longer retained, are skipped. Returns how many were requeued.
    */
   requeue(
-    subscription: string,
+    subscription: SubscriptionRef,
     events: { partition: number; offset: number }[],
     now: number,
   ): Promise<number>;
@@ -102,6 +103,25 @@ export interface Store {
 
   /** Releases connections and flushes. */
   close(): Promise<void>;
+}
+
+/** A subscription as the delivery operations name it: with its topic, so a store need not look it up. */
+export interface SubscriptionRef {
+  subscription: string;
+  topic: string;
+}
+
+/**
+ * The dead-letter copies a term appends (Store.settle with kind "term"): `events[i]` belongs to the action's
+ * `leases[i]` and is appended to `topic`, without dedupe, only when that lease matched; the appends and the removal
+ * of the leases are one atomic step, so a term is never half done (a dead letter without its lease ended, or the
+ * lease ended without its dead letter). A store without multi-key transactions (NATS) appends first with an id
+ * unique to the lease (subscription, partition, offset, token) that its log deduplicates, then ends the leases:
+ * a term interrupted between the two and repeated leaves one dead letter.
+ */
+export interface DeadLetterAppend {
+  topic: string;
+  events: AppendEvent[];
 }
 
 export interface StoreChange {
@@ -204,6 +224,8 @@ export interface SettleAction {
   /** nack: visible again at; extend: new deadline. */
   until?: number;
   allOrNothing?: boolean;
+  /** term only: the dead-letter copies to append in the same atomic step. */
+  deadLetter?: DeadLetterAppend;
 }
 
 export interface SubscriptionCounts {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Lease, LeaseRef } from "../store.js";
-import { claimRequest, events, noDedupe, type StoreFactory, T0, withSubscription } from "./fixtures.js";
+import { claimRequest, events, noDedupe, type StoreFactory, SUB, T0, withSubscription } from "./fixtures.js";
 
 const ref = (lease: Lease | undefined): LeaseRef => ({
   partition: lease?.event.partition ?? -1,
@@ -44,9 +44,7 @@ export function describeDelivery(factory: StoreFactory): void {
         [0, 2, "ltoken2"],
         [1, 1, "ltoken2"],
       ]);
-      expect(await store.settle("sub", { kind: "ack", leases: [ref(lease)], now: T0 + 1000 })).toEqual([
-        false,
-      ]);
+      expect(await store.settle(SUB, { kind: "ack", leases: [ref(lease)], now: T0 + 1000 })).toEqual([false]);
       await store.close();
     });
 
@@ -54,12 +52,12 @@ export function describeDelivery(factory: StoreFactory): void {
       const store = await withSubscription(factory);
       await store.append("t", events(2), noDedupe);
       const leases = await store.claim(claimRequest());
-      expect(await store.settle("sub", { kind: "ack", leases: leases.map(ref), now: T0 + 10 })).toEqual([
+      expect(await store.settle(SUB, { kind: "ack", leases: leases.map(ref), now: T0 + 10 })).toEqual([
         true,
         true,
       ]);
       expect(await store.claim(claimRequest({ now: T0 + 100_000 }))).toEqual([]);
-      expect(await store.settle("sub", { kind: "ack", leases: leases.map(ref), now: T0 + 10 })).toEqual([
+      expect(await store.settle(SUB, { kind: "ack", leases: leases.map(ref), now: T0 + 10 })).toEqual([
         false,
         false,
       ]);
@@ -71,15 +69,13 @@ export function describeDelivery(factory: StoreFactory): void {
       await store.append("t", events(1), noDedupe);
       const [lease] = await store.claim(claimRequest());
       expect(
-        await store.settle("sub", { kind: "nack", leases: [ref(lease)], now: T0 + 1, until: T0 + 500 }),
+        await store.settle(SUB, { kind: "nack", leases: [ref(lease)], now: T0 + 1, until: T0 + 500 }),
       ).toEqual([true]);
       expect(await store.claim(claimRequest({ now: T0 + 499, token: "ltoken2" }))).toEqual([]);
       const [again] = await store.claim(claimRequest({ now: T0 + 500, token: "ltoken2" }));
       expect(again?.attempt).toBe(2);
       // a nacked lease cannot be settled again with its old token
-      expect(await store.settle("sub", { kind: "ack", leases: [ref(lease)], now: T0 + 501 })).toEqual([
-        false,
-      ]);
+      expect(await store.settle(SUB, { kind: "ack", leases: [ref(lease)], now: T0 + 501 })).toEqual([false]);
       await store.close();
     });
 
@@ -88,11 +84,11 @@ export function describeDelivery(factory: StoreFactory): void {
       await store.append("t", events(2), noDedupe);
       const [a, b] = await store.claim(claimRequest());
       expect(
-        await store.settle("sub", { kind: "extend", leases: [ref(a)], now: T0 + 900, until: T0 + 5000 }),
+        await store.settle(SUB, { kind: "extend", leases: [ref(a)], now: T0 + 900, until: T0 + 5000 }),
       ).toEqual([true]);
       const reclaimed = await store.claim(claimRequest({ now: T0 + 2000, token: "ltoken2" }));
       expect(reclaimed.map((l) => l.event.offset)).toEqual([1]);
-      expect(await store.settle("sub", { kind: "term", leases: [ref(a)], now: T0 + 2000 })).toEqual([true]);
+      expect(await store.settle(SUB, { kind: "term", leases: [ref(a)], now: T0 + 2000 })).toEqual([true]);
       expect(await store.claim(claimRequest({ now: T0 + 10_000, token: "ltoken3" }))).toHaveLength(1); // b only
       expect(b?.event.offset).toBe(1);
       await store.close();
@@ -104,12 +100,12 @@ export function describeDelivery(factory: StoreFactory): void {
       const [a, b] = await store.claim(claimRequest());
       const wrong = { ...ref(a), token: "lother" };
       const unknown = { partition: 0, offset: 99, token: "ltoken1" };
-      expect(await store.settle("sub", { kind: "ack", leases: [wrong, unknown], now: T0 })).toEqual([
+      expect(await store.settle(SUB, { kind: "ack", leases: [wrong, unknown], now: T0 })).toEqual([
         false,
         false,
       ]);
-      expect(await store.settle("sub", { kind: "ack", leases: [ref(a)], now: T0 + 1000 })).toEqual([false]);
-      const mixed = await store.settle("sub", {
+      expect(await store.settle(SUB, { kind: "ack", leases: [ref(a)], now: T0 + 1000 })).toEqual([false]);
+      const mixed = await store.settle(SUB, {
         kind: "ack",
         leases: [ref(b), wrong],
         now: T0 + 10,
@@ -137,8 +133,8 @@ export function describeDelivery(factory: StoreFactory): void {
       const store = await withSubscription(factory);
       await store.append("t", events(3), noDedupe);
       const leases = await store.claim(claimRequest());
-      await store.seek("sub", [1]);
-      expect(await store.settle("sub", { kind: "ack", leases: leases.map(ref), now: T0 })).toEqual([
+      await store.seek(SUB, [1]);
+      expect(await store.settle(SUB, { kind: "ack", leases: leases.map(ref), now: T0 })).toEqual([
         false,
         false,
         false,
@@ -156,13 +152,13 @@ export function describeDelivery(factory: StoreFactory): void {
       await store.append("t", events(3), { now: T0, dedupeSince: T0 + 1 });
       await store.append("t", events(2, { partition: 1 }), { now: T0 + 50, dedupeSince: T0 + 51 });
       const [a, b] = await store.claim(claimRequest({ max: 2 }));
-      await store.settle("sub", { kind: "ack", leases: [ref(a)], now: T0 });
+      await store.settle(SUB, { kind: "ack", leases: [ref(a)], now: T0 });
       expect(await store.subscriptionStats("sub", T0)).toEqual({
         backlog: 3,
         inFlight: 1,
         oldestUnackedPublishTime: T0,
       });
-      await store.settle("sub", { kind: "nack", leases: [ref(b)], now: T0, until: T0 + 10 });
+      await store.settle(SUB, { kind: "nack", leases: [ref(b)], now: T0, until: T0 + 10 });
       expect(await store.subscriptionStats("sub", T0)).toMatchObject({ backlog: 4, inFlight: 0 });
       await store.close();
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { claimRequest, events, type StoreFactory, T0, withSubscription } from "./fixtures.js";
+import { claimRequest, events, type StoreFactory, SUB, T0, withSubscription } from "./fixtures.js";
 
 export function describeDurability(factory: StoreFactory): void {
   const reopen = factory.reopen;
@@ -18,7 +18,7 @@ export function describeDurability(factory: StoreFactory): void {
       });
       expect(dup).toEqual({ partition: 0, offset: 1, duplicate: true });
       expect(
-        await again.settle("sub", {
+        await again.settle(SUB, {
           kind: "ack",
           leases: [{ partition: 0, offset: 0, token: lease?.token ?? "" }],
           now: T0 + 2,

@@ -13,6 +13,9 @@ export const topic = (name: string, partitions = 1) => create(TopicSchema, { nam
 export const subscription = (name: string, topicName: string) =>
   create(SubscriptionSchema, { name, topic: topicName });
 
+/** The subscription `withSubscription` creates, as the delivery operations name it. */
+export const SUB = { subscription: "sub", topic: "t" };
+
 let sequence = 0;
 export function events(
   count: number,

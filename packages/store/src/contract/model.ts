@@ -3,7 +3,7 @@ import { describe, it } from "vitest";
 import { type RetrySchedule, retryDelay } from "../delivery/retry.js";
 import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store } from "../store.js";
 import type { StoreFactory } from "./fixtures.js";
-import { subscription, T0, topic } from "./fixtures.js";
+import { SUB, subscription, T0, topic } from "./fixtures.js";
 import { type Command, type ModelRun, modelPartitions, modelRuns } from "./model-commands.js";
 import { createReference, type Reference } from "./model-reference.js";
 
@@ -105,7 +105,7 @@ async function apply(run: Run, command: Command): Promise<void> {
       return requeue(run, command);
     case "seek":
       run.model.seek(command.cursors);
-      return run.store.seek("sub", command.cursors);
+      return run.store.seek(SUB, command.cursors);
     case "trim": {
       const olderThan = run.now - command.ageMs;
       const expected = run.model.trim(olderThan, command.maxBytes);
@@ -130,7 +130,7 @@ async function append(run: Run, command: Extract<Command, { op: "append" }>): Pr
 
 async function requeue(run: Run, command: Extract<Command, { op: "requeue" }>): Promise<void> {
   const { refs } = command;
-  same(run, command, run.model.requeue(refs, run.now), await run.store.requeue("sub", refs, run.now));
+  same(run, command, run.model.requeue(refs, run.now), await run.store.requeue(SUB, refs, run.now));
 }
 
 async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Promise<void> {
@@ -181,7 +181,7 @@ async function settle(run: Run, command: Extract<Command, { op: "settle" }>): Pr
     until: run.now + command.untilMs,
     allOrNothing: command.allOrNothing,
   };
-  same(run, command, run.model.settle(action), await run.store.settle("sub", action));
+  same(run, command, run.model.settle(action), await run.store.settle(SUB, action));
 }
 
 async function compareCounts(run: Run, command: Command): Promise<void> {

@@ -5,6 +5,7 @@ import {
   events,
   noDedupe,
   type StoreFactory,
+  SUB,
   T0,
   topic,
   withSubscription,
@@ -29,7 +30,7 @@ export function describeOrdering(factory: StoreFactory): void {
       const first = await store.claim(claimRequest({ ordered: true }));
       expect(offsets(first)).toEqual([0, 2, 3]); // a#0, b#2, keyless #3; a#1 and a#4 wait behind a#0
       expect(await store.claim(claimRequest({ ordered: true, token: "ltoken2" }))).toEqual([]);
-      await store.settle("sub", { kind: "ack", leases: [ref(first[0])], now: T0 + 1 });
+      await store.settle(SUB, { kind: "ack", leases: [ref(first[0])], now: T0 + 1 });
       const next = await store.claim(claimRequest({ ordered: true, now: T0 + 1, token: "ltoken3" }));
       expect(next.map((l) => [l.event.offset, l.attempt])).toEqual([[1, 1]]);
       expect((await store.subscriptionStats("sub", T0 + 1)).backlog).toBe(1); // a#4 parked
@@ -40,11 +41,11 @@ export function describeOrdering(factory: StoreFactory): void {
       const store = await withSubscription(factory);
       await store.append("t", events(3, { key: "k" }), noDedupe);
       const [head] = await store.claim(claimRequest({ ordered: true }));
-      await store.settle("sub", { kind: "nack", leases: [ref(head)], now: T0 + 1, until: T0 + 100 });
+      await store.settle(SUB, { kind: "nack", leases: [ref(head)], now: T0 + 1, until: T0 + 100 });
       expect(await store.claim(claimRequest({ ordered: true, now: T0 + 50, token: "l2" }))).toEqual([]);
       const [again] = await store.claim(claimRequest({ ordered: true, now: T0 + 100, token: "l3" }));
       expect([again?.event.offset, again?.attempt]).toEqual([0, 2]);
-      await store.settle("sub", { kind: "ack", leases: [ref(again)], now: T0 + 101 });
+      await store.settle(SUB, { kind: "ack", leases: [ref(again)], now: T0 + 101 });
       const rest = await store.claim(claimRequest({ ordered: true, now: T0 + 101, token: "l4" }));
       expect(offsets(rest)).toEqual([1]);
       await store.close();
@@ -84,10 +85,10 @@ export function describeOrdering(factory: StoreFactory): void {
       );
       await store.append("t", events(1), noDedupe);
       const [lease] = await store.claim(claimRequest());
-      await store.settle("sub", { kind: "term", leases: [ref(lease)], now: T0 });
+      await store.settle(SUB, { kind: "term", leases: [ref(lease)], now: T0 });
       expect(
         await store.requeue(
-          "sub",
+          SUB,
           [
             { partition: 0, offset: 0 },
             { partition: 0, offset: 9 },
@@ -95,7 +96,7 @@ export function describeOrdering(factory: StoreFactory): void {
           T0 + 10,
         ),
       ).toBe(1);
-      expect(await store.requeue("sub", [{ partition: 0, offset: 0 }], T0 + 10)).toBe(0);
+      expect(await store.requeue(SUB, [{ partition: 0, offset: 0 }], T0 + 10)).toBe(0);
       const [again] = await store.claim(claimRequest({ now: T0 + 10, token: "l2" }));
       expect([again?.event.offset, again?.attempt]).toEqual([0, 1]);
       expect(await store.claim(claimRequest({ subscription: "other", now: T0 + 10, token: "l3" }))).toEqual(

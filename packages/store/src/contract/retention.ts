@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Lease, LeaseRef, Store } from "../store.js";
-import { claimRequest, events, type StoreFactory, T0, withSubscription } from "./fixtures.js";
+import { claimRequest, events, type StoreFactory, SUB, T0, withSubscription } from "./fixtures.js";
 
 const ref = (lease: Lease | undefined): LeaseRef => ({
   partition: lease?.event.partition ?? -1,
@@ -38,8 +38,8 @@ export function describeRetention(factory: StoreFactory): void {
     it("stats - a pending redelivery or an expired lease of a removed event leaves the backlog", async () => {
       const store = await withOldAndNewEvents(factory);
       const [nacked, acked, held] = await store.claim(claimRequest({ max: 3, now: T0 + 1000 }));
-      await store.settle("sub", { kind: "nack", leases: [ref(nacked)], now: T0 + 1000, until: T0 + 1500 });
-      await store.settle("sub", { kind: "ack", leases: [ref(acked)], now: T0 + 1000 });
+      await store.settle(SUB, { kind: "nack", leases: [ref(nacked)], now: T0 + 1000, until: T0 + 1500 });
+      await store.settle(SUB, { kind: "ack", leases: [ref(acked)], now: T0 + 1000 });
       expect(held?.deadline).toBe(T0 + 2000);
       expect(await store.subscriptionStats("sub", T0 + 1000)).toMatchObject({ backlog: 8, inFlight: 1 });
       expect(await store.trim("t", { olderThan: T0 + 500, maxBytes: 0, dedupeBefore: 0 })).toBe(4);

@@ -17,11 +17,15 @@ export {
 export { dropLeases, seek } from "./seek.js";
 export {
   applySettle,
+  byPartition,
   type LeaseHandle,
   leaseMatches,
+  partitionsOf,
   type SettleInput,
   type SettleOutcome,
+  type SubscriptionSettleOutcome,
   settle,
+  settleAcross,
 } from "./settle.js";
 export {
   busyKeys,

@@ -1,3 +1,4 @@
+import type { AppendEvent, SettleAction } from "../store.js";
 import { type DeliveryLease, leaseAt, type PartitionDeliveryState } from "./state.js";
 
 /** A lease as a consumer names it in one partition: the offset and the token of the claim that delivered it. */
@@ -67,4 +68,55 @@ export function applySettle(
     // ack and term: gone for good
   }
   return { cursor: state.cursor, leases };
+}
+
+/** A settle over the partitions of one subscription (Store.settle), as the rules decide it. */
+export interface SubscriptionSettleOutcome {
+  /** Per lease, in input order: whether it matched (and so was settled). */
+  matches: boolean[];
+  /** The new state of each partition the settle changed; partitions left out did not change. */
+  states: Map<number, PartitionDeliveryState>;
+  /** The dead-letter copies of the matched leases of a term (DeadLetterAppend), in input order. */
+  deadLetters: AppendEvent[];
+}
+
+/**
+ * Settles leases across the partitions of one subscription (Store.settle): every lease is checked first, so
+ * `allOrNothing` spans partitions, then each partition's matched leases are settled. `stateOf` gives the current
+ * state of a partition (undefined when the subscription has none there: its leases do not match). Call
+ * `partitionsOf(action)` to know which states to load.
+ */
+export function settleAcross(
+  stateOf: (partition: number) => PartitionDeliveryState | undefined,
+  action: SettleAction,
+): SubscriptionSettleOutcome {
+  const matches = action.leases.map((ref) => {
+    const state = stateOf(ref.partition);
+    return state !== undefined && leaseMatches(state, ref, action.now);
+  });
+  const states = new Map<number, PartitionDeliveryState>();
+  if (action.allOrNothing && matches.some((match) => !match)) return { matches, states, deadLetters: [] };
+  for (const [partition, offsets] of byPartition(action.leases.filter((_, i) => matches[i]))) {
+    const before = stateOf(partition) as PartitionDeliveryState;
+    states.set(partition, applySettle(before, offsets, action));
+  }
+  const deadLetters =
+    action.kind === "term" && action.deadLetter ? action.deadLetter.events.filter((_, i) => matches[i]) : [];
+  return { matches, states, deadLetters };
+}
+
+/** The partitions a settle, requeue or other list of leases names, each once, in first-seen order. */
+export function partitionsOf(refs: readonly { partition: number }[]): number[] {
+  return [...new Set(refs.map((ref) => ref.partition))];
+}
+
+/** Offsets grouped by partition, in first-seen order. */
+export function byPartition(refs: readonly { partition: number; offset: number }[]): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (const ref of refs) {
+    const offsets = groups.get(ref.partition) ?? [];
+    offsets.push(ref.offset);
+    groups.set(ref.partition, offsets);
+  }
+  return groups;
 }

@@ -6,7 +6,7 @@ import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import { requeue } from "../delivery/requeue.js";
 import { dropRemoved } from "../delivery/retention.js";
 import { dropLeases, seek } from "../delivery/seek.js";
-import { applySettle, leaseMatches } from "../delivery/settle.js";
+import { byPartition, settleAcross } from "../delivery/settle.js";
 import { initialState, type PartitionDeliveryState } from "../delivery/state.js";
 import type { ClaimRequest, Lease, SettleAction, Store, SubscriptionCounts } from "../store.js";
 import {
@@ -68,11 +68,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     getSubscription: async (name) => copySubscription(memory.subscriptions.get(name)?.subscription),
     listSubscriptions: async (topic) => listSubscriptions(memory, topic),
     deleteSubscription: async (name) => memory.subscriptions.delete(name),
-    seek: async (name, cursors) => seekSubscription(memory, name, cursors),
+    seek: async (ref, cursors) => seekSubscription(memory, ref.subscription, cursors),
     claim: async (request) => claimPartition(memory, request),
-    settle: async (name, action) => settleLeases(memory, name, action),
+    settle: async (ref, action) => settleLeases(memory, ref.subscription, action),
     subscriptionStats: async (name, now) => subscriptionCounts(memory, name, now),
-    requeue: async (name, refs, now) => requeueEvents(memory, name, refs, now),
+    requeue: async (ref, refs, now) => requeueEvents(memory, ref.subscription, refs, now),
     trim: async (topic, opts) => trimTopic(memory, topic, opts),
     close: async () => {},
   };
@@ -129,19 +129,17 @@ function claimPartition(memory: Memory, request: ClaimRequest): Lease[] {
   return outcome.leases;
 }
 
-/** Checks every lease first (allOrNothing spans partitions), then applies per partition. */
+/** Settles through the rules; a term's dead letters are appended in the same step (nothing runs between). */
 function settleLeases(memory: Memory, name: string, action: SettleAction): boolean[] {
   const entry = memory.subscriptions.get(name);
   if (!entry) return action.leases.map(() => false);
-  const matches = action.leases.map((ref) => {
-    const state = entry.states[ref.partition];
-    return state !== undefined && leaseMatches(state, ref, action.now);
-  });
-  if (action.allOrNothing && matches.some((match) => !match)) return matches;
-  for (const [partition, offsets] of byPartition(action.leases.filter((_, i) => matches[i]))) {
-    entry.states[partition] = applySettle(entry.states[partition] as PartitionDeliveryState, offsets, action);
+  const outcome = settleAcross((partition) => entry.states[partition], action);
+  if (outcome.deadLetters.length > 0 && action.deadLetter) {
+    const target = requireTopic(memory, action.deadLetter.topic);
+    appendEvents(target, outcome.deadLetters, { now: action.now, dedupeSince: action.now + 1 });
   }
-  return matches;
+  for (const [partition, state] of outcome.states) entry.states[partition] = state;
+  return outcome.matches;
 }
 
 function requeueEvents(
@@ -192,16 +190,6 @@ function subscriptionCounts(memory: Memory, name: string, now: number): Subscrip
 function partitionOf(memory: Memory, entry: SubscriptionEntry, partition: number): PartitionLog {
   const log = memory.topics.get(entry.subscription.topic)?.partitions[partition];
   return log ?? { events: [], startOffset: Number.MAX_SAFE_INTEGER, bytes: 0 };
-}
-
-function byPartition(refs: readonly { partition: number; offset: number }[]): Map<number, number[]> {
-  const groups = new Map<number, number[]>();
-  for (const ref of refs) {
-    const offsets = groups.get(ref.partition) ?? [];
-    offsets.push(ref.offset);
-    groups.set(ref.partition, offsets);
-  }
-  return groups;
 }
 
 function requireTopic(memory: Memory, name: string): TopicLog {

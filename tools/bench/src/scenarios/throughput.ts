@@ -167,7 +167,7 @@ export async function throughputRawSqlite(ctx: BenchContext): Promise<RunResult>
         e2e.record(at - (sent[lease.event.offset * 4 + lease.event.partition] as number));
         refs.push({ partition: lease.event.partition, offset: lease.event.offset, token: lease.token });
       }
-      await store.settle("raw-sub", { kind: "ack", leases: refs, now });
+      await store.settle({ subscription: "raw-sub", topic: "raw" }, { kind: "ack", leases: refs, now });
       acked += leases.length;
       progress.update(`${acked}/${total} acked`);
     }
