@@ -8,6 +8,7 @@ export type {
   DeadLetterAppend,
   Lease,
   LeaseRef,
+  NackBackoff,
   PartitionInfo,
   SettleAction,
   Store,

@@ -223,9 +223,20 @@ export interface SettleAction {
   now: number;
   /** nack: visible again at; extend: new deadline. */
   until?: number;
+  /**
+   * nack without `until`: each lease waits the subscription's retry delay for its stored attempt (delivery/retry.ts),
+   * the same instant in every process, whichever broker delivered it.
+   */
+  backoff?: NackBackoff;
   allOrNothing?: boolean;
   /** term only: the dead-letter copies to append in the same atomic step. */
   deadLetter?: DeadLetterAppend;
+}
+
+/** The retry schedule a nack applies per lease, keyed by the subscription's name (SettleAction.backoff). */
+export interface NackBackoff {
+  subscription: string;
+  retry: RetrySchedule;
 }
 
 export interface SubscriptionCounts {

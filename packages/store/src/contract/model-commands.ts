@@ -19,6 +19,7 @@ export type Command =
       op: "settle";
       kind: "ack" | "nack" | "extend" | "term";
       picks: { lease: number; stale: "no" | "token" | "offset" }[];
+      /** -1: a nack waits the run's retry delay of each lease's stored attempt (SettleAction.backoff). */
       untilMs: number;
       allOrNothing: boolean;
     }
@@ -74,7 +75,7 @@ const settle = fc.record({
     }),
     { minLength: 1, maxLength: 3 },
   ),
-  untilMs: fc.constantFrom(0, 50, 500, 2000),
+  untilMs: fc.constantFrom(0, 50, 500, 2000, -1),
   allOrNothing: fc.boolean(),
 });
 

@@ -4,7 +4,7 @@ import type { EventReader } from "../delivery/events.js";
 import { requeue } from "../delivery/requeue.js";
 import { dropRemoved } from "../delivery/retention.js";
 import { seek } from "../delivery/seek.js";
-import { applySettle, leaseMatches } from "../delivery/settle.js";
+import { settleAcross } from "../delivery/settle.js";
 import { initialState, type PartitionDeliveryState } from "../delivery/state.js";
 import type {
   AppendEvent,
@@ -52,17 +52,9 @@ export function createReference(partitions: number): Reference {
       return outcome.leases;
     },
     settle: (action) => {
-      const matches = action.leases.map((ref) => leaseMatches(stateOf(ref.partition), ref, action.now));
-      if (action.allOrNothing && matches.some((match) => !match)) return matches;
-      states = states.map((state, partition) => {
-        const offsets = action.leases.filter((ref, i) => matches[i] && ref.partition === partition);
-        return applySettle(
-          state,
-          offsets.map((ref) => ref.offset),
-          action,
-        );
-      });
-      return matches;
+      const outcome = settleAcross(stateOf, action);
+      for (const [partition, state] of outcome.states) states[partition] = state;
+      return outcome.matches;
     },
     requeue: (refs, now) => {
       let count = 0;

@@ -174,11 +174,13 @@ async function settle(run: Run, command: Extract<Command, { op: "settle" }>): Pr
     if (pick.stale === "offset") return { ...ref, offset: ref.offset + 1 };
     return ref;
   });
+  const backoff = command.untilMs < 0 && run.retry ? { subscription: "sub", retry: run.retry } : undefined;
   const action = {
     kind: command.kind,
     leases,
     now: run.now,
-    until: run.now + command.untilMs,
+    until: command.untilMs < 0 ? undefined : run.now + command.untilMs,
+    ...(backoff ? { backoff } : {}),
     allOrNothing: command.allOrNothing,
   };
   same(run, command, run.model.settle(action), await run.store.settle(SUB, action));

@@ -1,4 +1,5 @@
-import type { AppendEvent, SettleAction } from "../store.js";
+import type { AppendEvent, NackBackoff, SettleAction } from "../store.js";
+import { retryDelay } from "./retry.js";
 import { type DeliveryLease, leaseAt, type PartitionDeliveryState } from "./state.js";
 
 /** A lease as a consumer names it in one partition: the offset and the token of the claim that delivered it. */
@@ -11,8 +12,12 @@ export interface SettleInput {
   kind: "ack" | "nack" | "extend" | "term";
   leases: readonly LeaseHandle[];
   now: number;
-  /** nack: visible again at (default now); extend: the new deadline (default now). */
+  /** nack: visible again at (default: now + backoff, else now); extend: the new deadline (default now). */
   until?: number | undefined;
+  /** nack without `until`: each lease waits the retry delay of its stored attempt. */
+  backoff?: NackBackoff | undefined;
+  /** The partition settled (keys the retry delay of `backoff`; default 0). */
+  partition?: number | undefined;
   allOrNothing?: boolean | undefined;
 }
 
@@ -45,7 +50,7 @@ export function settle(state: PartitionDeliveryState, input: SettleInput): Settl
     return { state, matches };
   }
   const offsets = input.leases.filter((_, i) => matches[i]).map((handle) => handle.offset);
-  return { state: applySettle(state, offsets, input), matches };
+  return { state: applySettle(state, offsets, input, input.partition ?? 0), matches };
 }
 
 /**
@@ -55,7 +60,8 @@ export function settle(state: PartitionDeliveryState, input: SettleInput): Settl
 export function applySettle(
   state: PartitionDeliveryState,
   offsets: readonly number[],
-  input: Pick<SettleInput, "kind" | "now" | "until">,
+  input: Pick<SettleInput, "kind" | "now" | "until" | "backoff">,
+  partition = 0,
 ): PartitionDeliveryState {
   if (offsets.length === 0) return state;
   const hit = new Set(offsets);
@@ -63,11 +69,26 @@ export function applySettle(
   const leases: DeliveryLease[] = [];
   for (const lease of state.leases) {
     if (!hit.has(lease.offset)) leases.push(lease);
-    else if (input.kind === "nack") leases.push({ ...lease, held: false, deadline: until });
+    else if (input.kind === "nack")
+      leases.push({ ...lease, held: false, deadline: nackUntil(input, partition, lease) });
     else if (input.kind === "extend") leases.push({ ...lease, deadline: until });
     // ack and term: gone for good
   }
   return { cursor: state.cursor, leases };
+}
+
+/** When a nacked lease is visible again: `until`, else now + the retry delay of its attempt, else now. */
+export function nackUntil(
+  input: Pick<SettleInput, "now" | "until" | "backoff">,
+  partition: number,
+  lease: Pick<DeliveryLease, "offset" | "attempt">,
+): number {
+  if (input.until !== undefined) return input.until;
+  if (!input.backoff) return input.now;
+  const { subscription, retry } = input.backoff;
+  return (
+    input.now + retryDelay(retry, { subscription, partition, offset: lease.offset, attempt: lease.attempt })
+  );
 }
 
 /** A settle over the partitions of one subscription (Store.settle), as the rules decide it. */
@@ -98,7 +119,7 @@ export function settleAcross(
   if (action.allOrNothing && matches.some((match) => !match)) return { matches, states, deadLetters: [] };
   for (const [partition, offsets] of byPartition(action.leases.filter((_, i) => matches[i]))) {
     const before = stateOf(partition) as PartitionDeliveryState;
-    states.set(partition, applySettle(before, offsets, action));
+    states.set(partition, applySettle(before, offsets, action, partition));
   }
   const deadLetters =
     action.kind === "term" && action.deadLetter ? action.deadLetter.events.filter((_, i) => matches[i]) : [];
