@@ -130,6 +130,7 @@ async function createSubscription(
     "subscription.start_position",
   );
   if (await ctx.store.createSubscription(subscription, cursors)) {
+    ctx.subscriptions.forget(subscription.name);
     ctx.logger.info({ subscription: subscription.name, topic: topic.name }, "subscription created");
     return subscription;
   }
@@ -152,6 +153,7 @@ async function deleteSubscription(
   await requireSubscription(ctx.store, name);
   await registry.endWhere((c) => c.subscriptionName === name);
   await ctx.store.deleteSubscription(name);
+  ctx.subscriptions.forget(name);
   ctx.logger.info({ subscription: name }, "subscription deleted");
 }
 

@@ -18,10 +18,17 @@ import type { BrokerContext, EngineContext } from "./context.js";
 import { createDeadLetters, type DeadLetters } from "./dead-letters.js";
 import { type BrokerLimits, defaultLimits } from "./defaults.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { createSubscriptionCache } from "./lookup.js";
 import { createPositions } from "./positions.js";
 import { createPublisher } from "./publish.js";
 import { createRetention } from "./retention.js";
-import { createSettler, type SettleKind, type SettleOptions, type SettleOutcome } from "./settle.js";
+import {
+  createSettler,
+  type SettleKind,
+  type SettleOptions,
+  type SettleOutcome,
+  type Settler,
+} from "./settle.js";
 
 export type { ConsumerRequest } from "./consumer-registry.js";
 export type { SettleKind, SettleOptions, SettleOutcome } from "./settle.js";
@@ -101,6 +108,7 @@ function engineContext(
   options: BrokerOptions,
   registry: ConsumerRegistry,
   deadLetters: DeadLetters,
+  settler: Settler,
 ): EngineContext {
   return {
     store: ctx.store,
@@ -114,7 +122,8 @@ function engineContext(
     ),
     now: ctx.now,
     wakeSubscriptionAt: registry.wakeSubscriptionAt,
-    deadLetter: deadLetters.deadLetter,
+    terminate: deadLetters.terminate,
+    settle: settler.settleFor,
     track: registry.track,
     untrack: registry.untrack,
     detach: registry.detach,
@@ -132,20 +141,22 @@ function watchStore(ctx: BrokerContext, registry: ConsumerRegistry): (() => void
 }
 
 export function createBroker(options: BrokerOptions): Broker {
+  const now = options.now ?? Date.now;
   const ctx: BrokerContext = {
     store: options.store,
+    subscriptions: createSubscriptionCache(options.store, now),
     limits: { ...defaultLimits, ...options.limits },
     logger: options.logger ?? silentLogger,
-    now: options.now ?? Date.now,
+    now,
     closing: false,
   };
   const registry = createConsumerRegistry(ctx);
   const publisher = createPublisher(ctx, registry);
   const deadLetters = createDeadLetters(ctx, publisher, registry);
-  const engine = engineContext(ctx, options, registry, deadLetters);
+  const settler = createSettler(ctx, registry, deadLetters);
+  const engine = engineContext(ctx, options, registry, deadLetters, settler);
   const admin: Admin = createAdmin(ctx, registry);
   const positions = createPositions(ctx, registry);
-  const settler = createSettler(ctx, registry, deadLetters);
   const unwatch = watchStore(ctx, registry);
   const retention = createRetention(ctx, options.retentionIntervalMs ?? 60_000);
   let closed = false;

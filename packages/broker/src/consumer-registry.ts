@@ -14,8 +14,8 @@ type OpenConsumer = Consumer & DeliveryOwner;
 
 /** The consumers open on this broker process, the owners of their delivery ids, and waking them. */
 export interface ConsumerRegistry {
-  /** New events may be available on the topic: wake all its consumers. */
-  wakeTopic(topic: string): void;
+  /** New events may be available on the topic (in these partitions, when given): wake all its consumers. */
+  wakeTopic(topic: string, partitions?: readonly number[]): void;
   /** Wakes the subscription's consumers at `at`. */
   wakeSubscriptionAt(subscription: string, topic: string, at: number): void;
   track(deliveryId: string, owner: DeliveryOwner): void;
@@ -42,8 +42,8 @@ interface RegistryState {
   readonly wakeTimers: Set<NodeJS.Timeout>;
 }
 
-function wakeTopic(state: RegistryState, topic: string): void {
-  for (const consumer of state.consumersByTopic.get(topic) ?? []) consumer.wake();
+function wakeTopic(state: RegistryState, topic: string, partitions?: readonly number[]): void {
+  for (const consumer of state.consumersByTopic.get(topic) ?? []) consumer.wake(partitions);
 }
 
 function wakeSubscriptionAt(state: RegistryState, subscription: string, topic: string, at: number): void {
@@ -138,7 +138,7 @@ export function createConsumerRegistry(ctx: BrokerContext): ConsumerRegistry {
   };
   const { owners } = state;
   return {
-    wakeTopic: (topic) => wakeTopic(state, topic),
+    wakeTopic: (topic, partitions) => wakeTopic(state, topic, partitions),
     wakeSubscriptionAt: (subscription, topic, at) => wakeSubscriptionAt(state, subscription, topic, at),
     track: (deliveryId, owner) => {
       owners.set(deliveryId, owner);

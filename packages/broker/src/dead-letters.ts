@@ -8,7 +8,7 @@ import {
   DeadLetterSchema,
   type Subscription,
 } from "@cebus/proto";
-import type { LeaseRef, Store } from "@cebus/store";
+import type { DeadLetterAppend, LeaseRef, Store } from "@cebus/store";
 import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
 import { refOf, requireSubscription, requireTopic } from "./lookup.js";
@@ -79,16 +79,20 @@ export async function redriveDeadLetters(
   return targets.length === 0 ? 0 : store.requeue(refOf(subscription), targets, now);
 }
 
+/** An event to move to the dead-letter topic: the lease it was delivered with, and after how many attempts. */
+export interface Failed {
+  event: CloudEvent;
+  lease: LeaseRef;
+  attempts: number;
+}
+
 /** Moving failed events to a subscription's dead-letter topic, listing them there, and redriving them. */
 export interface DeadLetters {
-  /** Moves an event to the subscription's dead-letter topic (if any) and ends its lease. */
-  deadLetter(
-    subscription: Subscription,
-    event: CloudEvent,
-    lease: LeaseRef,
-    attempts: number,
-    reason: string,
-  ): Promise<void>;
+  /**
+   * Ends the leases of failed events and appends their copies to the subscription's dead-letter topic (if any), in
+   * one atomic store step: a lease that no longer matches moves nothing. Returns, per event, whether it matched.
+   */
+  terminate(subscription: Subscription, failed: Failed[], reason: string): Promise<boolean[]>;
   list(subscription: string, limit?: number): Promise<DeadLetter[]>;
   /** Delivers dead-lettered events again to their original subscription only; returns how many. */
   redrive(subscription: string, eventIds?: string[]): Promise<number>;
@@ -104,18 +108,13 @@ const integerAttribute = (value: number) =>
   create(CloudEvent_CloudEventAttributeValueSchema, { attr: { case: "ceInteger", value } });
 
 /** The copy of an event that goes to the dead-letter topic: where it came from, why, after how many attempts. */
-function deadLetterEvent(
-  subscription: Subscription,
-  event: CloudEvent,
-  lease: LeaseRef,
-  attempts: number,
-  reason: string,
-): CloudEvent {
+function deadLetterEvent(subscription: Subscription, failed: Failed, reason: string): CloudEvent {
+  const { event, lease } = failed;
   const dead = create(CloudEventSchema, event);
   dead.attributes = { ...event.attributes };
   delete dead.attributes.sequence;
   dead.attributes.deadletterreason = stringAttribute(reason);
-  dead.attributes.deliveryattempts = integerAttribute(attempts);
+  dead.attributes.deliveryattempts = integerAttribute(failed.attempts);
   dead.attributes.originaltopic = stringAttribute(subscription.topic);
   dead.attributes.originalsubscription = stringAttribute(subscription.name);
   dead.attributes.originalpartition = integerAttribute(lease.partition);
@@ -123,32 +122,52 @@ function deadLetterEvent(
   return dead;
 }
 
-async function deadLetter(
+/** The dead-letter copies as the store appends them, or undefined when the subscription keeps no dead letters. */
+async function deadLetterAppend(
   parts: DeadLetterParts,
   subscription: Subscription,
-  event: CloudEvent,
-  lease: LeaseRef,
-  attempts: number,
+  failed: Failed[],
   reason: string,
-): Promise<void> {
+): Promise<DeadLetterAppend | undefined> {
+  if (subscription.deadLetterTopic === "") return undefined;
+  const target = await requireTopic(parts.ctx.store, subscription.deadLetterTopic);
+  const copies = failed.map((item) => deadLetterEvent(subscription, item, reason));
+  return { topic: target.name, events: parts.publisher.prepare(target, copies) };
+}
+
+async function terminate(
+  parts: DeadLetterParts,
+  subscription: Subscription,
+  failed: Failed[],
+  reason: string,
+): Promise<boolean[]> {
+  if (failed.length === 0) return [];
   const { ctx } = parts;
-  const target = subscription.deadLetterTopic;
-  if (target !== "") {
-    const dead = deadLetterEvent(subscription, event, lease, attempts, reason);
-    // A dead-lettered event keeps its (source, id): dedupe must not swallow it, so append without dedupe.
-    await parts.publisher.append(await requireTopic(ctx.store, target), [dead], false);
+  const deadLetter = await deadLetterAppend(parts, subscription, failed, reason);
+  const leases = failed.map((item) => item.lease);
+  const matches = await ctx.store.settle(refOf(subscription), {
+    kind: "term",
+    leases,
+    now: ctx.now(),
+    ...(deadLetter ? { deadLetter } : {}),
+  });
+  if (deadLetter && matches.some(Boolean)) {
+    const partitions = deadLetter.events.filter((_, i) => matches[i]).map((event) => event.partition);
+    parts.registry.wakeTopic(deadLetter.topic, partitions);
   }
-  await ctx.store.settle(refOf(subscription), { kind: "term", leases: [lease], now: ctx.now() });
-  ctx.logger.info(
-    {
+  failed.forEach((item, i) => {
+    if (!matches[i]) return;
+    const { partition, offset } = item.lease;
+    const logged = {
       subscription: subscription.name,
-      partition: lease.partition,
-      offset: lease.offset,
+      partition,
+      offset,
       reason,
-      deadLetterTopic: target || undefined,
-    },
-    "event dead-lettered",
-  );
+      deadLetterTopic: deadLetter?.topic,
+    };
+    ctx.logger.info(logged, "event dead-lettered");
+  });
+  return matches;
 }
 
 async function redrive(parts: DeadLetterParts, name: string, eventIds: string[]): Promise<number> {
@@ -167,8 +186,7 @@ export function createDeadLetters(
 ): DeadLetters {
   const parts: DeadLetterParts = { ctx, publisher, registry };
   return {
-    deadLetter: (subscription, event, lease, attempts, reason) =>
-      deadLetter(parts, subscription, event, lease, attempts, reason),
+    terminate: (subscription, failed, reason) => terminate(parts, subscription, failed, reason),
     list: async (name, limit = 100) =>
       listDeadLetters(ctx.store, await requireSubscription(ctx.store, name), limit || 100),
     redrive: (name, eventIds = []) => redrive(parts, name, eventIds),

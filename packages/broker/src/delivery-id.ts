@@ -2,18 +2,37 @@ import { randomBytes } from "node:crypto";
 import type { LeaseRef } from "@cebus/store";
 
 /**
- * A delivery id names one lease of one event: "partition.offset.token". It is opaque to clients, and any broker
- * process over the same store can settle it, because the lease it names lives in the store.
+ * A delivery id names one lease of one event: "partition.offset.attempt.token". It is opaque to clients, and any
+ * broker process over the same store can settle it, because the lease it names lives in the store. The attempt is
+ * the one the store leased it with, so any process computes the same nack backoff for it; the store checks the
+ * token, so an id is only ever honoured for its own lease. This file is the one place ids are written and read.
  */
-export function deliveryId(partition: number, offset: number, token: string): string {
-  return `${partition}.${offset}.${token}`;
+export interface DeliveryRef extends LeaseRef {
+  /** The attempt the lease was delivered with; undefined for ids of the older form "partition.offset.token". */
+  attempt: number | undefined;
 }
 
+export function deliveryId(partition: number, offset: number, attempt: number, token: string): string {
+  return `${partition}.${offset}.${attempt}.${token}`;
+}
+
+const idPattern = /^(\d{1,9})\.(\d{1,16})\.(?:(\d{1,9})\.)?([a-z0-9]{1,32})$/;
+
 /** Parses a delivery id; undefined when it is not one. */
-export function parseDeliveryId(id: string): LeaseRef | undefined {
-  const match = /^(\d{1,9})\.(\d{1,16})\.([a-z0-9]{1,32})$/.exec(id);
+export function parseDeliveryId(id: string): DeliveryRef | undefined {
+  const match = idPattern.exec(id);
   if (!match) return undefined;
-  return { partition: Number(match[1]), offset: Number(match[2]), token: match[3] as string };
+  return {
+    partition: Number(match[1]),
+    offset: Number(match[2]),
+    attempt: match[3] === undefined ? undefined : Number(match[3]),
+    token: match[4] as string,
+  };
+}
+
+/** The lease an id names, as the store takes it. */
+export function leaseOf(ref: DeliveryRef): LeaseRef {
+  return { partition: ref.partition, offset: ref.offset, token: ref.token };
 }
 
 /** A fresh lease token. Tokens of at-most-once deliveries start with "m": they hold no lease. */

@@ -1,4 +1,3 @@
-export { retryDelay } from "./backoff.js";
 export {
   type Broker,
   type BrokerOptions,

@@ -7,7 +7,7 @@ import {
   PublishResultSchema,
   type Topic,
 } from "@cebus/proto";
-import type { AppendEvent } from "@cebus/store";
+import type { AppendEvent, AppendResult } from "@cebus/store";
 import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
 import { requireTopic } from "./lookup.js";
@@ -18,6 +18,8 @@ export interface Publisher {
   publish(topic: string, events: CloudEvent[]): Promise<PublishResult[]>;
   /** Appends checked events to a topic; `dedupe` false appends even a (source, id) seen within the window. */
   append(topic: Topic, events: CloudEvent[], dedupe: boolean): Promise<PublishResult[]>;
+  /** The events as the store appends them to the topic (partition chosen, size checked), for another store step. */
+  prepare(topic: Topic, events: CloudEvent[]): AppendEvent[];
 }
 
 interface PublishState {
@@ -76,7 +78,7 @@ async function append(
   const at = ctx.now();
   const dedupeSince = dedupe ? at - durationMs(topic.dedupeWindow, ctx.limits.defaultDedupeWindowMs) : at + 1;
   const results = await ctx.store.append(topic.name, inputs, { now: at, dedupeSince });
-  state.registry.wakeTopic(topic.name);
+  state.registry.wakeTopic(topic.name, appendedPartitions(results));
   return results.map((r) =>
     create(PublishResultSchema, {
       partition: r.partition,
@@ -84,6 +86,13 @@ async function append(
       duplicate: r.duplicate,
     }),
   );
+}
+
+/** The partitions that received new events (duplicates add nothing). */
+function appendedPartitions(results: readonly AppendResult[]): number[] {
+  const partitions = new Set<number>();
+  for (const result of results) if (!result.duplicate) partitions.add(result.partition);
+  return [...partitions];
 }
 
 async function publish(
@@ -104,5 +113,6 @@ export function createPublisher(ctx: BrokerContext, registry: ConsumerRegistry):
   return {
     publish: (topic, events) => publish(state, topic, events),
     append: (topic, events, dedupe) => append(state, topic, events, dedupe),
+    prepare: (topic, events) => events.map((event, i) => appendInput(state, topic, event, i)),
   };
 }

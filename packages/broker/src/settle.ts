@@ -1,13 +1,12 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CebusError, durationMs } from "@cebus/core";
-import { CloudEventSchema, DeliveryMode, type Subscription } from "@cebus/proto";
-import type { LeaseRef } from "@cebus/store";
-import { retryDelay } from "./backoff.js";
+import { CloudEventSchema, type Subscription } from "@cebus/proto";
+import { nackUntil, retrySchedule } from "@cebus/store/delivery";
 import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
-import type { DeadLetters } from "./dead-letters.js";
-import { isAtMostOnceToken, parseDeliveryId } from "./delivery-id.js";
-import { refOf, requireSubscription } from "./lookup.js";
+import type { DeadLetters, Failed } from "./dead-letters.js";
+import { type DeliveryRef, isAtMostOnceToken, leaseOf, parseDeliveryId } from "./delivery-id.js";
+import { refOf } from "./lookup.js";
 import { createRecentAcks, type RecentAcks } from "./recent-acks.js";
 
 export type SettleKind = "ack" | "nack" | "extend" | "term";
@@ -35,8 +34,16 @@ export interface SettleOutcome {
 
 /** Settles deliveries of a subscription, from any consumer on any broker process over the same store. */
 export interface Settler {
+  /** By the subscription's name (unary settles, other processes' deliveries): its config comes from a short cache. */
   settle(
     subscription: string,
+    kind: SettleKind,
+    deliveryIds: string[],
+    options?: SettleOptions,
+  ): Promise<SettleOutcome[]>;
+  /** For a consumer that holds its subscription (a Consume stream): no lookup. */
+  settleFor(
+    subscription: Subscription,
     kind: SettleKind,
     deliveryIds: string[],
     options?: SettleOptions,
@@ -57,13 +64,12 @@ interface SettleCall {
   readonly ids: string[];
   readonly opts: SettleOptions;
   readonly at: number;
-  readonly leaseMs: number;
   readonly outcomes: SettleOutcome[];
 }
 
 interface IndexedRef {
   index: number;
-  ref: LeaseRef;
+  ref: DeliveryRef;
 }
 
 /** Answers what needs no store (malformed ids, at-most-once tokens, repeated acks); returns the rest. */
@@ -76,9 +82,7 @@ function classify(parts: SettleParts, call: SettleCall): IndexedRef[] {
       outcome.error = new CebusError(
         "invalid_argument",
         `delivery id '${id}' is malformed; pass the delivery_id of a received delivery`,
-        {
-          field: "delivery_ids",
-        },
+        { field: "delivery_ids" },
       );
     } else if (isAtMostOnceToken(ref.token)) {
       outcome.ok = true; // at-most-once deliveries were acked when sent; settling only returns credit
@@ -91,75 +95,77 @@ function classify(parts: SettleParts, call: SettleCall): IndexedRef[] {
   return refs;
 }
 
-function attemptOf(parts: SettleParts, id: string): number {
-  return parts.registry.ownerOf(id)?.attemptOf(id) ?? 1;
+/** The attempt a delivery was made with: from its id, else from its consumer here, else 1. */
+function attemptOf(parts: SettleParts, call: SettleCall, item: IndexedRef): number {
+  const id = call.ids[item.index] as string;
+  return item.ref.attempt ?? parts.registry.ownerOf(id)?.attemptOf(id) ?? 1;
 }
 
-// Backoff depends on each delivery's attempt, so nacks without a delay are settled one by one.
+/**
+ * Nacks: one store call. With a delay, every lease waits it; otherwise each waits the subscription's retry delay
+ * of the attempt the store holds for it, and this process wakes its consumers at the first of those instants.
+ */
 async function settleNacks(parts: SettleParts, call: SettleCall, refs: IndexedRef[]): Promise<void> {
   const { subscription, opts, at } = call;
-  const groups = new Map<number, IndexedRef[]>();
-  for (const item of refs) {
-    const attempt = attemptOf(parts, call.ids[item.index] as string);
-    const until = at + (opts.delayMs ?? retryDelay(subscription.retryPolicy, attempt));
-    groups.set(until, [...(groups.get(until) ?? []), item]);
+  const until = opts.delayMs === undefined ? undefined : at + opts.delayMs;
+  const backoff = { subscription: subscription.name, retry: retrySchedule(subscription.retryPolicy) };
+  const ok = await parts.ctx.store.settle(refOf(subscription), {
+    kind: "nack",
+    leases: refs.map((item) => leaseOf(item.ref)),
+    now: at,
+    ...(until === undefined ? { backoff } : { until }),
+    allOrNothing: opts.allOrNothing,
+  });
+  let first = Number.POSITIVE_INFINITY;
+  refs.forEach((item, j) => {
+    (call.outcomes[item.index] as SettleOutcome).ok = ok[j] === true;
+    if (!ok[j]) return;
+    const lease = { offset: item.ref.offset, attempt: attemptOf(parts, call, item) };
+    first = Math.min(first, nackUntil({ now: at, until, backoff }, item.ref.partition, lease));
+  });
+  if (first < Number.POSITIVE_INFINITY) {
+    parts.registry.wakeSubscriptionAt(subscription.name, subscription.topic, first);
   }
-  const all = await Promise.all(
-    [...groups].map(async ([until, items]) => {
-      const ok = await parts.ctx.store.settle(refOf(subscription), {
-        kind: "nack",
-        leases: items.map((i) => i.ref),
-        now: at,
-        until,
-        allOrNothing: opts.allOrNothing,
+}
+
+/** Terms: each event is read back, then the leases end and their copies go to the dead-letter topic in one step. */
+async function settleTerms(parts: SettleParts, call: SettleCall, refs: IndexedRef[]): Promise<void> {
+  const { store } = parts.ctx;
+  const { subscription } = call;
+  const failed: (Failed & { index: number })[] = [];
+  await Promise.all(
+    refs.map(async (item) => {
+      const { partition, offset } = item.ref;
+      const [stored] = await store.read(subscription.topic, partition, offset, 1);
+      if (stored?.offset !== offset) return; // no longer retained: nothing to move, the lease cannot match
+      const event = fromBinary(CloudEventSchema, stored.data);
+      failed.push({
+        index: item.index,
+        event,
+        lease: leaseOf(item.ref),
+        attempts: attemptOf(parts, call, item),
       });
-      if (ok.some(Boolean)) parts.registry.wakeSubscriptionAt(subscription.name, subscription.topic, until);
-      return items.map((item, j) => ({ index: item.index, ok: ok[j] === true }));
     }),
   );
-  for (const { index, ok } of all.flat()) (call.outcomes[index] as SettleOutcome).ok = ok;
-}
-
-async function termOne(parts: SettleParts, call: SettleCall, { index, ref }: IndexedRef): Promise<boolean> {
-  const { store } = parts.ctx;
-  const { subscription, at } = call;
-  const [stored] = await store.read(subscription.topic, ref.partition, ref.offset, 1);
-  if (stored?.offset !== ref.offset) return false;
-  const [held] = await store.settle(refOf(subscription), {
-    kind: "extend",
-    leases: [ref],
-    now: at,
-    until: at + call.leaseMs,
-  });
-  if (!held) return false;
-  const attempt = attemptOf(parts, call.ids[index] as string);
-  const event = fromBinary(CloudEventSchema, stored.data);
-  await parts.deadLetters.deadLetter(
+  failed.sort((a, b) => a.index - b.index);
+  const matches = await parts.deadLetters.terminate(
     subscription,
-    event,
-    ref,
-    attempt,
+    failed,
     call.opts.reason || "terminated by consumer",
   );
-  return true;
-}
-
-// Each terminated event is read back and moved to the dead-letter topic; the lease is checked first (by
-// extending it) so a stale delivery id moves nothing.
-async function settleTerms(parts: SettleParts, call: SettleCall, refs: IndexedRef[]): Promise<void> {
-  const ok = await Promise.all(refs.map((item) => termOne(parts, call, item)));
-  refs.forEach(({ index }, j) => {
-    (call.outcomes[index] as SettleOutcome).ok = ok[j] === true;
+  failed.forEach((item, j) => {
+    (call.outcomes[item.index] as SettleOutcome).ok = matches[j] === true;
   });
 }
 
 /** Acks and extends: one store call for the whole batch. */
 async function settleBatch(parts: SettleParts, call: SettleCall, refs: IndexedRef[]): Promise<void> {
-  const { kind, at, opts } = call;
-  const until = kind === "extend" ? at + (opts.extensionMs ?? call.leaseMs) : undefined;
-  const ok = await parts.ctx.store.settle(refOf(call.subscription), {
+  const { kind, at, opts, subscription } = call;
+  const leaseMs = durationMs(subscription.ackDeadline, parts.ctx.limits.defaultAckDeadlineMs);
+  const until = kind === "extend" ? at + (opts.extensionMs ?? leaseMs) : undefined;
+  const ok = await parts.ctx.store.settle(refOf(subscription), {
     kind,
-    leases: refs.map((r) => r.ref),
+    leases: refs.map((item) => leaseOf(item.ref)),
     now: at,
     until,
     allOrNothing: opts.allOrNothing,
@@ -201,43 +207,14 @@ function finish(parts: SettleParts, call: SettleCall): void {
   }
 }
 
-async function settleOne(
+async function settleFor(
   parts: SettleParts,
   subscription: Subscription,
   kind: SettleKind,
   ids: string[],
   opts: SettleOptions,
 ): Promise<SettleOutcome[]> {
-  const call: SettleCall = {
-    subscription,
-    kind,
-    ids,
-    opts,
-    at: parts.ctx.now(),
-    leaseMs: durationMs(subscription.ackDeadline, parts.ctx.limits.defaultAckDeadlineMs),
-    outcomes: ids.map((deliveryId) => ({ deliveryId, ok: false })),
-  };
-  const refs = classify(parts, call);
-  if (opts.allOrNothing && call.outcomes.some((o) => o.error)) return call.outcomes;
-  if (refs.length > 0) {
-    if (kind === "nack") await settleNacks(parts, call, refs);
-    else if (kind === "term") await settleTerms(parts, call, refs);
-    else await settleBatch(parts, call, refs);
-  }
-  if (opts.allOrNothing && call.outcomes.some((o) => !o.ok)) abortRest(call.outcomes);
-  finish(parts, call);
-  return call.outcomes;
-}
-
-async function settle(
-  parts: SettleParts,
-  subscriptionName: string,
-  kind: SettleKind,
-  deliveryIds: string[],
-  opts: SettleOptions,
-): Promise<SettleOutcome[]> {
-  const subscription = await requireSubscription(parts.ctx.store, subscriptionName);
-  if (deliveryIds.length === 0) {
+  if (ids.length === 0) {
     throw new CebusError(
       "invalid_argument",
       "delivery_ids is empty; pass the delivery_id of each delivery to settle",
@@ -246,10 +223,18 @@ async function settle(
       },
     );
   }
-  if (subscription.deliveryMode === DeliveryMode.AT_MOST_ONCE && kind !== "ack") {
-    // Nothing to redeliver or dead-letter: the events counted as acked when sent.
+  const outcomes: SettleOutcome[] = ids.map((deliveryId) => ({ deliveryId, ok: false }));
+  const call: SettleCall = { subscription, kind, ids, opts, at: parts.ctx.now(), outcomes };
+  const refs = classify(parts, call);
+  if (opts.allOrNothing && outcomes.some((o) => o.error)) return outcomes;
+  if (refs.length > 0) {
+    if (kind === "nack") await settleNacks(parts, call, refs);
+    else if (kind === "term") await settleTerms(parts, call, refs);
+    else await settleBatch(parts, call, refs);
   }
-  return settleOne(parts, subscription, kind, deliveryIds, opts);
+  if (opts.allOrNothing && outcomes.some((o) => !o.ok)) abortRest(outcomes);
+  finish(parts, call);
+  return outcomes;
 }
 
 export function createSettler(
@@ -259,7 +244,9 @@ export function createSettler(
 ): Settler {
   const parts: SettleParts = { ctx, registry, deadLetters, recentAcks: createRecentAcks() };
   return {
-    settle: (subscription, kind, deliveryIds, opts = {}) =>
-      settle(parts, subscription, kind, deliveryIds, opts),
+    settle: async (name, kind, deliveryIds, opts = {}) =>
+      settleFor(parts, await ctx.subscriptions.get(name), kind, deliveryIds, opts),
+    settleFor: (subscription, kind, deliveryIds, opts = {}) =>
+      settleFor(parts, subscription, kind, deliveryIds, opts),
   };
 }

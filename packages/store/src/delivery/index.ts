@@ -20,6 +20,7 @@ export {
   byPartition,
   type LeaseHandle,
   leaseMatches,
+  nackUntil,
   partitionsOf,
   type SettleInput,
   type SettleOutcome,
