@@ -63,7 +63,7 @@ describe("settles that must be refused", () => {
     expect(checkSettleAnswers(c, specs, delivers, [settle("d1", 601, "stale-term", REFUSED)])).toEqual([]);
     const accepted = checkSettleAnswers(c, specs, delivers, [settle("d1", 601, "stale-term")]);
     expect(accepted.map((a) => a.detail)).toEqual([
-      "a settle with the stale delivery id (stale-term d1) succeeded",
+      "a settle with a stale delivery id (stale-term d1) succeeded",
     ]);
     const wrong = checkSettleAnswers(c, specs, delivers, [settle("d1", 601, "stale-ack", "not_found: no")]);
     expect(wrong[0]?.detail).toContain("failed with 'not_found: no', expected failed_precondition");
@@ -76,7 +76,7 @@ describe("settles that must be refused", () => {
     expect(checkSettleAnswers(c, specs, delivers, [settle("d1", 700, "ack", REFUSED), onTime])).toEqual([]);
     const late = checkSettleAnswers(c, specs, delivers, [settle("d1", 700, "ack"), onTime]);
     expect(late).toEqual([
-      { kind: "late-settle", id: "e0", detail: "a settle sent after its lease deadline (ack d1) succeeded" },
+      { kind: "late-settle", id: "e0", detail: "a settle after its lease deadline (ack d1) succeeded" },
     ]);
   });
 
@@ -97,8 +97,8 @@ describe("settles that must be refused", () => {
     );
     const found = checkSettleAnswers(c, specs, [deliver("d1", 0)], [settle("d1", 5, "ack")]);
     expect(found.map((a) => a.detail)).toEqual([
-      "the case sent no settle with the stale delivery id",
-      "the case sent no settle sent after its lease deadline",
+      "the case sent no settle with a stale delivery id",
+      "the case sent no settle after its lease deadline",
     ]);
   });
 });

@@ -23,7 +23,7 @@ function refusals(c: ConformanceCase, specs: Specs, delivers: Deliver[], settles
   if (e.staleAckRejected)
     list.push({
       kind: "stale-ack",
-      what: "a settle with the stale delivery id",
+      what: "settle with a stale delivery id",
       code: e.staleAckRejected,
       settles: settles.filter((s) => s.action.startsWith("stale-")),
     });
@@ -34,7 +34,7 @@ function refusals(c: ConformanceCase, specs: Specs, delivers: Deliver[], settles
     const deadlineOf = (s: Settle) => deadlines.get(s.subscription) ?? 30_000;
     list.push({
       kind: "late-settle",
-      what: "a settle sent after its lease deadline",
+      what: "settle after its lease deadline",
       code: e.lateSettleRejected,
       settles: settles.filter(
         (s) =>
@@ -46,7 +46,7 @@ function refusals(c: ConformanceCase, specs: Specs, delivers: Deliver[], settles
   if (e.repeatSettleRejected)
     list.push({
       kind: "repeat-settle",
-      what: "a second settle of one message",
+      what: "second settle of one message",
       code: e.repeatSettleRejected,
       settles: settles.filter((s) => s.action === "repeat-ack"),
     });
@@ -67,19 +67,19 @@ export function checkSettleAnswers(
   const anomalies: Anomaly[] = [];
   for (const r of refusals(c, specs, delivers, settles)) {
     if (r.settles.length === 0)
-      anomalies.push({ kind: r.kind, detail: `the case sent no ${r.what.slice(2)}` });
+      anomalies.push({ kind: r.kind, detail: `the case sent no ${r.what}` });
     for (const s of r.settles) {
       if (s.ok)
         anomalies.push({
           kind: r.kind,
           id: s.id,
-          detail: `${r.what} (${s.action} ${s.deliveryId}) succeeded`,
+          detail: `a ${r.what} (${s.action} ${s.deliveryId}) succeeded`,
         });
       else if (!s.error?.startsWith(r.code))
         anomalies.push({
           kind: r.kind,
           id: s.id,
-          detail: `${r.what} failed with '${s.error}', expected ${r.code}`,
+          detail: `a ${r.what} failed with '${s.error}', expected ${r.code}`,
         });
     }
   }
