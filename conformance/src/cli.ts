@@ -82,9 +82,7 @@ for (const c of all) {
   seen.add(c.id);
 }
 const selector = globToRegExp(values.cases);
-const cases = all
-  .filter((c) => selector.test(c.id))
-  .flatMap((c) => Array.from({ length: repeat }, () => c));
+const cases = all.filter((c) => selector.test(c.id)).flatMap((c) => Array.from({ length: repeat }, () => c));
 if (values.list) {
   for (const c of cases) console.log(`${c.id}  [${c.guarantee}, ${c.level}]  ${c.name}`);
   process.exit(0);

@@ -66,8 +66,7 @@ export function checkSettleAnswers(
 ): Anomaly[] {
   const anomalies: Anomaly[] = [];
   for (const r of refusals(c, specs, delivers, settles)) {
-    if (r.settles.length === 0)
-      anomalies.push({ kind: r.kind, detail: `the case sent no ${r.what}` });
+    if (r.settles.length === 0) anomalies.push({ kind: r.kind, detail: `the case sent no ${r.what}` });
     for (const s of r.settles) {
       if (s.ok)
         anomalies.push({
