@@ -124,8 +124,8 @@ export function createDriver(options: DriverOptions): Driver {
         const key = `${c.value.subscriber}/${c.value.deliveryId}`;
         const message = messages.get(key);
         if (!message) throw new CebusError("not_found", `no delivery ${key} was received`);
+        // kept after a settle: a second settle of the message must be refused by the SDK itself (settle once)
         const action = c.value.action;
-        if (action.case !== "extend") messages.delete(key);
         if (action.case === "ack") await message.ack();
         else if (action.case === "nack")
           await message.nack(action.value.delay ? durationMs(action.value.delay, 0) : undefined);

@@ -19,10 +19,14 @@ export interface SettlePolicy {
   extendMs?: number;
   /** Wait this long before settling. */
   holdMs?: number;
+  /** Hold only deliveries with these attempt numbers [all]. */
+  holdAttempts?: number[];
   /** Kill the client process after this many deliveries to this subscriber. */
   crashAfter?: number;
-  /** On a redelivery, first ack the previous (stale) delivery id of the same event. */
-  staleAck?: boolean;
+  /** On a redelivery, first settle the previous (stale) delivery id of the same event this way. */
+  staleSettle?: "ack" | "nack" | "term";
+  /** After settling, ack the same delivery once more: the client must refuse it (each message settles once). */
+  settleTwice?: boolean;
 }
 
 export interface SubscriptionSpec {
@@ -132,8 +136,11 @@ export type Step =
   | { killAtPublishAck: { times: number; timeoutMs?: number } }
   /** Remember the wall-clock time under a name (for seek by time). */
   | { mark: string }
-  /** Read the topic (partition 0) from an offset without a subscription, until it fails with `expectError`. */
-  | { read: { from: number; expectError?: string; timeoutMs?: number } }
+  /**
+   * Read the topic (partition 0) from an offset without a subscription, until it fails with `expectError` (polling
+   * up to `timeoutMs` [90 s]); without one, once, and it must return `expectCount` records when that is set.
+   */
+  | { read: { from: number; expectError?: string; expectCount?: number; timeoutMs?: number } }
   | { redrive: { subscription: string } };
 
 export type ProxyFault = "reset" | "blackhole" | "latency" | "swallow-responses" | "heal";
@@ -170,8 +177,17 @@ export interface Expectation {
   duplicatesReported?: boolean;
   /** Each acknowledged event is processed (delivered not redundant) exactly once per subscription. */
   exactlyOnceProcessing?: boolean;
-  /** Every settle of a stale delivery id fails with this code. */
+  /** Every settle of a stale delivery id (policy `staleSettle`) fails with this code. */
   staleAckRejected?: string;
+  /**
+   * Every settle sent more than the ack deadline after its delivery arrived (a policy's `holdMs`) fails with this
+   * code: the lease had expired, so the event is still owed and comes back.
+   */
+  lateSettleRejected?: string;
+  /** Every second settle of one message (policy `settleTwice`) fails with this code. */
+  repeatSettleRejected?: string;
+  /** Events published without a partition key land on every partition of the topic (round robin). */
+  spreadOverPartitions?: boolean;
   /** Ids matching `ids` are delivered exactly `times` times on each subscription (or the one named). */
   deliveredTimes?: { ids: string; times: number; subscription?: string }[];
   /** Every delivery of an id carries the same partition and offset (replays and restarts included). */

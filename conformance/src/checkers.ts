@@ -1,6 +1,8 @@
 import type { HistoryEntry } from "./history.js";
 import { checkDuplicatedWhileLeased, checkDuplicates, checkRedeliveryAfterAck } from "./lease-checks.js";
+import { checkPublishes } from "./publish-checks.js";
 import type { CaseContext } from "./run-case.js";
+import { checkSettleAnswers } from "./settle-checks.js";
 import { checkRetryTiming } from "./timing.js";
 
 /** Something the history shows that the guarantee forbids. */
@@ -23,6 +25,8 @@ export interface Anomaly {
     | "balance"
     | "processed"
     | "stale-ack"
+    | "late-settle"
+    | "repeat-settle"
     | "position";
   subscription?: string;
   id?: string;
@@ -268,67 +272,7 @@ export function checkHistory(
       });
   }
 
-  if (e.publishError) {
-    for (const p of publishes) {
-      if (p.ok)
-        add({ kind: "publish", id: p.ids[0], detail: `publish succeeded; expected ${e.publishError}` });
-      else if (!p.error?.startsWith(e.publishError))
-        add({
-          kind: "publish",
-          id: p.ids[0],
-          detail: `publish failed with '${p.error}', expected ${e.publishError}`,
-        });
-    }
-  }
-
-  if (e.duplicatesReported === true) {
-    // Order-independent: concurrent publishers of one id may see their responses in any order.
-    const outcomes = new Map<string, { offset: number; duplicate: boolean }[]>();
-    // dedupe is on (source, id): the same id from another source is another event
-    const dedupeKey = (p: Publish, i: number) => `${p.sources?.[i] ?? ""} ${p.ids[i]}`;
-    const failed = new Set(
-      publishes.filter((x) => !x.ok).flatMap((x) => x.ids.map((_, i) => dedupeKey(x, i))),
-    );
-    for (const p of publishes.filter((x) => x.ok)) {
-      p.ids.forEach((_, i) => {
-        const outcome = { offset: p.offsets?.[i] ?? -1, duplicate: p.duplicate?.[i] ?? false };
-        const key = dedupeKey(p, i);
-        outcomes.set(key, [...(outcomes.get(key) ?? []), outcome]);
-      });
-    }
-    for (const [key, list] of outcomes) {
-      const id = key.slice(key.indexOf(" ") + 1);
-      const offsets = new Set(list.map((o) => o.offset));
-      const originals = list.filter((o) => !o.duplicate).length;
-      if (offsets.size > 1)
-        add({
-          kind: "publish",
-          id,
-          detail: `publishes of one id returned different offsets ${[...offsets].join(", ")}`,
-        });
-      if (originals > 1)
-        add({
-          kind: "publish",
-          id,
-          detail: `${originals} publishes of one id reported duplicate=false; a republish must report duplicate=true`,
-        });
-      // an id whose first publish failed on the wire may have been stored anyway: then every OK reports a duplicate
-      if (originals === 0 && !failed.has(key))
-        add({
-          kind: "publish",
-          id,
-          detail: "every publish of this id reported duplicate=true, but none stored it first",
-        });
-    }
-  }
-  if (e.duplicatesReported === false) {
-    for (const p of publishes.filter((x) => x.ok)) {
-      p.ids.forEach((id, i) => {
-        if (p.duplicate?.[i])
-          add({ kind: "publish", id, detail: "reported as a duplicate, but the dedupe window had passed" });
-      });
-    }
-  }
+  for (const a of checkPublishes(c, publishes)) add(a);
 
   if (e.exactlyOnceProcessing) {
     for (const spec of ctx.subscriptions.values()) {
@@ -349,25 +293,7 @@ export function checkHistory(
     }
   }
 
-  if (e.staleAckRejected) {
-    const stale = settles.filter((x) => x.action === "stale-ack");
-    if (stale.length === 0)
-      add({ kind: "stale-ack", detail: "no stale ack was sent (nothing was redelivered)" });
-    for (const x of stale) {
-      if (x.ok)
-        add({
-          kind: "stale-ack",
-          id: x.id,
-          detail: `an ack with the stale delivery id ${x.deliveryId} succeeded`,
-        });
-      else if (!x.error?.startsWith(e.staleAckRejected))
-        add({
-          kind: "stale-ack",
-          id: x.id,
-          detail: `stale ack failed with '${x.error}', expected ${e.staleAckRejected}`,
-        });
-    }
-  }
+  for (const a of checkSettleAnswers(c, ctx.subscriptions.values(), delivers, settles)) add(a);
 
   for (const rule of e.deliveredTimes ?? []) {
     const pattern = new RegExp(rule.ids);

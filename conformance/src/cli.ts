@@ -17,7 +17,7 @@ import { type BrokerTarget, externalBroker, sharedBackends, startManagedBroker }
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: cebus-conformance [--broker URL] [--client node|go|python|browser|"<command line>"] [--backend sqlite|memory|redis|postgres|nats]
-                         [--brokers N] [--cases GLOB] [--report DIR] [--list]
+                         [--brokers N] [--cases GLOB] [--repeat N] [--report DIR] [--list]
        cebus-conformance --merge DIR,DIR,... --report DIR   (one matrix from several runs)`;
 
 const options = {
@@ -26,6 +26,7 @@ const options = {
   backend: { type: "string", default: "sqlite" },
   brokers: { type: "string", default: "1" },
   cases: { type: "string", default: "**" },
+  repeat: { type: "string", default: "1" },
   report: { type: "string", default: join(root, "conformance", "results") },
   list: { type: "boolean", default: false },
   merge: { type: "string" },
@@ -63,6 +64,13 @@ if (brokers > 1 && (values.broker || !sharedBackends.includes(values.backend))) 
   process.exit(2);
 }
 
+// --repeat N runs each selected case N times in a row: the flake hunt for timing cases
+const repeat = Number(values.repeat);
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 1000) {
+  console.error(`--repeat ${values.repeat}: give a whole number from 1 to 1000`);
+  process.exit(2);
+}
+
 const suitesDir = join(root, "conformance", "suites");
 const all: ConformanceCase[] = readdirSync(suitesDir)
   .filter((f) => f.endsWith(".yaml"))
@@ -74,7 +82,7 @@ for (const c of all) {
   seen.add(c.id);
 }
 const selector = globToRegExp(values.cases);
-const cases = all.filter((c) => selector.test(c.id));
+const cases = all.filter((c) => selector.test(c.id)).flatMap((c) => Array.from({ length: repeat }, () => c));
 if (values.list) {
   for (const c of cases) console.log(`${c.id}  [${c.guarantee}, ${c.level}]  ${c.name}`);
   process.exit(0);

@@ -51,7 +51,7 @@ export type HistoryEntry =
       id: string;
       key: string | undefined;
       deliveryId: string;
-      action: "ack" | "nack" | "extend" | "term" | "stale-ack";
+      action: "ack" | "nack" | "extend" | "term" | "stale-ack" | "stale-nack" | "stale-term" | "repeat-ack";
       ok: boolean;
       error?: string;
     }

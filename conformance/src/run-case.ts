@@ -1,6 +1,6 @@
 import { create, fromJson } from "@bufbuild/protobuf";
 import { toCebusError } from "@cebus/client";
-import { msToDuration, stringAttribute, timestampMs } from "@cebus/core";
+import { msToDuration, stringAttribute } from "@cebus/core";
 import {
   type CloudEvent,
   CloudEventSchema,
@@ -10,7 +10,6 @@ import {
   SubscriptionSchema,
   TopicSchema,
 } from "@cebus/proto";
-import type { DeliveryEvent } from "@cebus/proto/conformance";
 import { createRawClients, type RawClients } from "@cebus/testing";
 import {
   type ConformanceCase,
@@ -26,6 +25,7 @@ import { createHistory, type History } from "./history.js";
 import { killAtPublishAck } from "./kill-at-ack.js";
 import { type FaultProxy, startFaultProxy } from "./proxy.js";
 import { seekStep } from "./seek-step.js";
+import { onDelivery, type SettleContext } from "./settle-step.js";
 import type { BrokerTarget } from "./target.js";
 
 export interface CaseEnvironment {
@@ -197,7 +197,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   async function startClient(name: string): Promise<void> {
     const client = startClientProcess(name, env.client);
     clients.set(name, client);
-    client.onDelivery((d) => void onDelivery(name, d));
+    client.onDelivery((d) => void onDelivery(settling, name, d));
     client.onNotice((text) => history.add({ op: "notice", at: history.now(), client: name, text }));
     await expectOk(
       client.send({
@@ -213,147 +213,8 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     if (r.errorCode) throw new Error(`${what} failed: ${r.errorCode}: ${r.errorMessage}`);
   }
 
-  function decide(policy: SettlePolicy, d: DeliveryEvent): "ack" | "nack" | "term" | "ignore" {
-    const id = d.event?.id ?? "";
-    if (policy.ignoreAll) return "ignore";
-    if (policy.ignoreAttempts?.includes(d.attempt)) return "ignore";
-    if (policy.termIds && new RegExp(policy.termIds).test(id)) return "term";
-    const idMatches = policy.nackIds === undefined || new RegExp(policy.nackIds).test(id);
-    const attemptMatches = policy.nackAttempts === undefined || policy.nackAttempts.includes(d.attempt);
-    if ((policy.nackIds !== undefined || policy.nackAttempts !== undefined) && idMatches && attemptMatches)
-      return "nack";
-    return "ack";
-  }
-
-  async function onDelivery(clientName: string, d: DeliveryEvent): Promise<void> {
-    const subscriber = ctx.subscribers.get(d.subscriber);
-    if (!subscriber) return;
-    const id = d.event?.id ?? "";
-    const key = d.event?.attributes.partitionkey?.attr.value as string | undefined;
-    const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(d.event?.attributes ?? {}))
-      attributes[k] = String(v.attr.value ?? "");
-    attributes.type = d.event?.type ?? "";
-    attributes.source = d.event?.source ?? "";
-    history.add({
-      op: "deliver",
-      at: history.now(),
-      client: clientName,
-      subscriber: d.subscriber,
-      subscription: subscriber.subscription,
-      id,
-      key,
-      deliveryId: d.deliveryId,
-      attempt: d.attempt,
-      partition: d.partition,
-      offset: Number(d.offset),
-      attributes,
-      redundant: d.redundant,
-      leaseDeadline: d.leaseDeadline ? timestampMs(d.leaseDeadline) : undefined,
-    });
-    const policy = policies.get(d.subscriber) ?? {};
-    const seen = (counters.get(d.subscriber) ?? 0) + 1;
-    counters.set(d.subscriber, seen);
-    if (policy.crashAfter !== undefined && seen > policy.crashAfter) {
-      if (seen === policy.crashAfter + 1) {
-        history.add({
-          op: "fault",
-          at: history.now(),
-          fault: `client ${clientName} killed after ${policy.crashAfter} deliveries`,
-          killed: clientName,
-          kind: "client-kill",
-        });
-        await clients.get(clientName)?.kill();
-      }
-      return;
-    }
-    const action = decide(policy, d);
-    if (action === "ignore") return;
-    const client = clients.get(clientName);
-    if (!client) return;
-    if (policy.staleAck && d.attempt > 1) {
-      const stale = history.entries.find(
-        (e) => e.op === "deliver" && e.subscriber === d.subscriber && e.id === id && e.attempt < d.attempt,
-      );
-      if (stale?.op === "deliver") {
-        const at = history.now();
-        const r = await client.send(
-          settleCommand(
-            { ...d, deliveryId: stale.deliveryId },
-            { case: "ack", value: { $typeName: "cebus.conformance.v1.SettleCommand.Ack" } },
-          ),
-        );
-        history.add({
-          op: "settle",
-          at,
-          end: history.now(),
-          client: clientName,
-          subscriber: d.subscriber,
-          subscription: subscriber.subscription,
-          id,
-          key,
-          deliveryId: stale.deliveryId,
-          action: "stale-ack",
-          ok: r.errorCode === "",
-          error: r.errorCode ? `${r.errorCode}: ${r.errorMessage}` : undefined,
-        });
-      }
-    }
-    if (policy.extendMs) {
-      await client.send(
-        settleCommand(d, {
-          case: "extend",
-          value: {
-            $typeName: "cebus.conformance.v1.SettleCommand.Extend",
-            extension: msToDuration(policy.extendMs),
-          },
-        }),
-      );
-    }
-    if (policy.holdMs) await sleep(policy.holdMs);
-    const at = history.now();
-    const settle =
-      action === "ack"
-        ? settleCommand(d, { case: "ack", value: { $typeName: "cebus.conformance.v1.SettleCommand.Ack" } })
-        : action === "nack"
-          ? settleCommand(d, {
-              case: "nack",
-              value: {
-                $typeName: "cebus.conformance.v1.SettleCommand.Nack",
-                delay: policy.nackDelayMs === undefined ? undefined : msToDuration(policy.nackDelayMs),
-              },
-            })
-          : settleCommand(d, {
-              case: "term",
-              value: { $typeName: "cebus.conformance.v1.SettleCommand.Term", reason: "conformance term" },
-            });
-    let ok = false;
-    let error: string | undefined;
-    try {
-      const result = await client.send(settle);
-      ok = result.errorCode === "";
-      if (!ok) error = `${result.errorCode}: ${result.errorMessage}`;
-    } catch (reason) {
-      // the client died with the settle in flight: whether the broker applied it is unknown
-      error = `unknown: ${reason instanceof Error ? reason.message : String(reason)}`;
-    }
-    history.add({
-      op: "settle",
-      at,
-      end: history.now(),
-      client: clientName,
-      subscriber: d.subscriber,
-      subscription: subscriber.subscription,
-      id,
-      key,
-      deliveryId: d.deliveryId,
-      action,
-      ok,
-      error,
-    });
-  }
-
   const policies = new Map<string, SettlePolicy>();
+  const settling: SettleContext = { history, clients, subscribers: ctx.subscribers, policies, counters };
 
   async function publish(step: Extract<Step, { publish: unknown }>["publish"]): Promise<void> {
     const ids = Array.from({ length: step.count }, (_, n) => `${step.prefix ?? "e"}${n}`);
@@ -607,6 +468,10 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
           limit: 1000,
         });
         history.add({ op: "read", at, from: r.from, ok: true, count: records.length });
+        if (r.expectCount !== undefined && !r.expectError && records.length !== r.expectCount)
+          throw new Error(
+            `read from offset ${r.from} returned ${records.length} records, expected ${r.expectCount}`,
+          );
         if (!r.expectError) return;
       } catch (error) {
         const e = toCebusError(error, env.target.url);
@@ -783,17 +648,5 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     durationMs: performance.now() - started,
     counts,
     history: passed ? undefined : history.entries,
-  };
-}
-
-function settleCommand(d: DeliveryEvent, action: import("@cebus/proto/conformance").SettleCommand["action"]) {
-  return {
-    case: "settle" as const,
-    value: {
-      $typeName: "cebus.conformance.v1.SettleCommand" as const,
-      subscriber: d.subscriber,
-      deliveryId: d.deliveryId,
-      action,
-    },
   };
 }

@@ -102,9 +102,9 @@ export function checkRetryTiming(input: TimingInput): Anomaly[] {
         },
         next.attempt,
       );
-    } else if (own.length === 0 && leaseDeadlineOf(d) !== undefined && leaseDeadlineOf(next) !== undefined) {
-      const ended = leaseDeadlineOf(d) as number;
-      const began = (leaseDeadlineOf(next) as number) - (spec.ackDeadlineMs ?? 30_000);
+    } else if (own.length === 0 && d.leaseDeadline !== undefined && next.leaseDeadline !== undefined) {
+      const ended = d.leaseDeadline;
+      const began = next.leaseDeadline - (spec.ackDeadlineMs ?? 30_000);
       verdict = judge(
         ended,
         ended,
@@ -133,11 +133,6 @@ export function checkRetryTiming(input: TimingInput): Anomaly[] {
     if (verdict) anomalies.push({ kind: "backoff", subscription: spec.name, id: d.id, detail: verdict });
   }
   return anomalies;
-}
-
-/** The broker's lease deadline of a delivery (epoch ms), when its client reports it. */
-function leaseDeadlineOf(d: Deliver): number | undefined {
-  return (d as { leaseDeadline?: number }).leaseDeadline;
 }
 
 /** A fault between the two deliveries, or a delivery that reached a client already killed, has no rule to time. */

@@ -134,11 +134,9 @@ func (a *adapter) run(command *conformancev1.ClientCommand) (*conformancev1.Comm
 		go a.consume(c.Subscribe.GetSubscriber(), s, c.Subscribe.GetIdempotent())
 	case *conformancev1.ClientCommand_Settle:
 		key := c.Settle.GetSubscriber() + "/" + c.Settle.GetDeliveryId()
+		// kept after a settle: a second settle of the message must be refused by the SDK itself (settle once)
 		a.mu.Lock()
 		m := a.messages[key]
-		if _, extend := c.Settle.GetAction().(*conformancev1.SettleCommand_Extend_); m != nil && !extend {
-			delete(a.messages, key)
-		}
 		a.mu.Unlock()
 		if m == nil {
 			return nil, &cebus.Error{Code: cebus.CodeNotFound, Message: "no delivery " + key + " was received"}

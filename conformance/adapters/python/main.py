@@ -89,9 +89,8 @@ async def run(command: ClientCommand, result: CommandResult) -> None:
         message = messages.get(key)
         if message is None:
             raise cebus.CebusError("not_found", f"no delivery {key} was received")
+        # kept after a settle: a second settle of the message must be refused by the SDK itself (settle once)
         action = c.WhichOneof("action")
-        if action != "extend":
-            del messages[key]
         if action == "ack":
             await message.ack()
         elif action == "nack":

@@ -6,6 +6,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cliPath, runCli, startBroker } from "./index.js";
 
+/** Resolves once `ready()` holds, polling every 20 ms (fails the test after 20 s). */
+async function until(ready: () => boolean): Promise<void> {
+  for (let waited = 0; !ready(); waited += 20) {
+    if (waited > 20_000) throw new Error("timed out waiting for the consumer's first events");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe("the cebus binary (real processes)", () => {
   it("topics, subscriptions, publish --count and consume --json work end to end", async () => {
     await using broker = await startBroker({ store: "memory" });
@@ -52,6 +60,41 @@ describe("the cebus binary (real processes)", () => {
     });
     expect((await cli("subscriptions", "delete", "billing")).code).toBe(0);
     expect((await cli("topics", "delete", "orders")).code).toBe(0);
+  });
+
+  it("consume --max rides out a broker restart: it reconnects and prints exactly --max events", async () => {
+    await using broker = await startBroker({ store: "sqlite" }); // its own data dir, kept across restart()
+    const cli = (...args: string[]) => runCli(args, { url: broker.url });
+    expect((await cli("topics", "create", "jobs")).code).toBe(0);
+    expect(
+      (await cli("subscriptions", "create", "workers", "--topic", "jobs", "--start", "earliest")).code,
+    ).toBe(0);
+    const publish = (id: string) =>
+      cli("publish", "jobs", "--type", "job", "--source", "/cli", "--count", "5", "--id", id);
+    expect((await publish("before")).code).toBe(0);
+    const consume = spawn(
+      process.execPath,
+      [cliPath, "--url", broker.url, "consume", "--subscription", "workers", "--max", "10", "--json"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    consume.stdout.on("data", (chunk) => (stdout += chunk));
+    consume.stderr.on("data", (chunk) => (stderr += chunk));
+    const exited = once(consume, "exit");
+    await until(() => stdout.split("\n").length > 5); // the first five, printed and acked
+    await new Promise((resolve) => setTimeout(resolve, 500)); // their acks confirmed
+    await broker.restart(); // kill -9 and start again on the same data (and port)
+    expect((await publish("after")).code).toBe(0);
+    const [code] = await exited;
+    expect(code, stderr).toBe(0);
+    const ids = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).id as string);
+    expect(ids).toHaveLength(10);
+    expect(new Set(ids).size).toBe(10);
+    expect(stderr).toContain("reconnecting");
   });
 
   it("publishing to an unknown topic exits 1 with a message naming the topic and the fix", async () => {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type AsyncQueue, CebusError, createAsyncQueue, eventData, toCloudEventJson } from "@cebus/core";
 import { type ConsumeRequest, ConsumeRequestSchema, type Delivery, SubscriptionSchema } from "@cebus/proto";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Command } from "commander";
 import { action, type Connection, connectTo } from "../connection.js";
 import { wholeNumber } from "../flags.js";
@@ -106,6 +107,27 @@ function endRun(run: Run, abort: AbortController): void {
 
 /** How often a stream the broker ended early (a broker restart, a lost connection) is opened again. */
 const maxReconnects = 5;
+/** The wait before reconnecting to an unreachable broker, times the attempt (0.5 s, 1 s, ... 3 s in all 7.5 s). */
+const reconnectDelayMs = 500;
+
+/**
+ * A connection refused or broken, the broker restarting: worth opening the stream again. A broker killed mid-stream
+ * shows as an HTTP/2 stream reset with CANCEL, which connect-node reports as canceled (our own aborts are checked
+ * before this is asked).
+ */
+function isTransient(error: unknown): boolean {
+  return error instanceof ConnectError && (error.code === Code.Unavailable || error.code === Code.Canceled);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 async function consumeStream(c: Connection, run: Run, abort: AbortController): Promise<void> {
   for await (const response of c.subscriber.consume(run.requests, { signal: abort.signal })) {
@@ -122,8 +144,9 @@ async function consumeStream(c: Connection, run: Run, abort: AbortController): P
 }
 
 /**
- * Runs streams until the run ends: a stream the broker ends before --max is reached (its unconfirmed acks may not
- * have been applied; the broker released what it had sent) is opened again, so --max N prints N events.
+ * Runs streams until the run ends: a stream the broker ends before --max is reached, or that breaks because the
+ * broker is unreachable for a moment (a restart), is opened again (its unconfirmed acks may not have been
+ * applied; the broker released or will redeliver what it had sent), so --max N prints N events.
  */
 async function consumeUntilDone(
   c: Connection,
@@ -133,15 +156,24 @@ async function consumeUntilDone(
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     run.requests.push(startRequest(subscription, run.max - run.printed));
-    await consumeStream(c, run, abort);
+    const lost = await consumeStream(c, run, abort).then(
+      () => undefined,
+      (error: unknown) => {
+        // a broker unreachable from the start (nothing received yet) gets the one clear connection error
+        if (abort.signal.aborted || (attempt === 0 && run.printed === 0) || !isTransient(error)) throw error;
+        return error;
+      },
+    );
     if (run.ending || abort.signal.aborted || run.printed >= run.max) return;
     if (attempt === maxReconnects) {
       throw new CebusError(
         "unavailable",
-        `the broker ended the stream ${maxReconnects + 1} times after ${run.printed} events; check the broker's log`,
+        `the broker ended or dropped the stream ${maxReconnects + 1} times after ${run.printed} events; check that it is running, and its log`,
       );
     }
-    process.stderr.write(`warning: the broker ended the stream after ${run.printed} events; reconnecting\n`);
+    const why = lost ? `was unreachable (${(lost as Error).message})` : "ended the stream";
+    process.stderr.write(`warning: the broker ${why} after ${run.printed} events; reconnecting\n`);
+    if (lost) await sleep(reconnectDelayMs * (attempt + 1), abort.signal);
     run.requests = createAsyncQueue<ConsumeRequest>();
     // Acks the old stream did not confirm are given up (their events may come back and be printed again).
     run.pending.clear();
