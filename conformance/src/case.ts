@@ -27,6 +27,12 @@ export interface SettlePolicy {
   staleSettle?: "ack" | "nack" | "term";
   /** After settling, ack the same delivery once more: the client must refuse it (each message settles once). */
   settleTwice?: boolean;
+  /**
+   * Nacks go not through the client but through a unary Nack the runner sends to another broker process than the
+   * client's (the next URL of a multi-broker target; the same broker when there is one): that process did not
+   * deliver the event, so its backoff must come from the attempt the store holds.
+   */
+  nackElsewhere?: boolean;
 }
 
 export interface SubscriptionSpec {
@@ -175,6 +181,11 @@ export interface Expectation {
   /** true: every republished id returns its original offset and duplicate = true (exactly one original);
    *  false: nothing is reported as a duplicate. */
   duplicatesReported?: boolean;
+  /**
+   * After the case settled, every subscription's stats show nothing in flight and no backlog: no lease was leaked
+   * (e.g. by events a filter skips) and no event was left behind the cursor.
+   */
+  drained?: boolean;
   /** Each acknowledged event is processed (delivered not redundant) exactly once per subscription. */
   exactlyOnceProcessing?: boolean;
   /** Every settle of a stale delivery id (policy `staleSettle`) fails with this code. */

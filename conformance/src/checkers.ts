@@ -27,6 +27,7 @@ export interface Anomaly {
     | "stale-ack"
     | "late-settle"
     | "repeat-settle"
+    | "stats"
     | "position";
   subscription?: string;
   id?: string;

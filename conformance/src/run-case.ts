@@ -20,6 +20,7 @@ import {
 } from "./case.js";
 import { type Anomaly, ambiguousAcks, checkHistory, type DeadLetterRecord } from "./checkers.js";
 import { type ClientProcess, startClientProcess } from "./client-process.js";
+import { checkDrained, type SubscriptionCounts } from "./drain-checks.js";
 import { faultKindOf } from "./excuses.js";
 import { createHistory, type History } from "./history.js";
 import { killAtPublishAck } from "./kill-at-ack.js";
@@ -214,7 +215,30 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
   }
 
   const policies = new Map<string, SettlePolicy>();
-  const settling: SettleContext = { history, clients, subscribers: ctx.subscribers, policies, counters };
+  const elsewhere = new Map<string, RawClients>();
+  /** A unary Nack through the broker process after the client's (the client's own when there is one). */
+  async function nackElsewhere(clientName: string, subscription: string, deliveryId: string) {
+    const urls = env.target.urls;
+    const index = Math.max(0, c.clients.indexOf(clientName)) + 1;
+    const url = proxy ? env.target.url : (urls[index % urls.length] ?? env.target.url);
+    const rawAt = elsewhere.get(url) ?? createRawClients(url);
+    elsewhere.set(url, rawAt);
+    try {
+      await rawAt.subscriber.nack({ subscription, deliveryIds: [deliveryId] });
+      return undefined;
+    } catch (error) {
+      const cebus = toCebusError(error, url);
+      return `${cebus.code}: ${cebus.message}`;
+    }
+  }
+  const settling: SettleContext = {
+    history,
+    clients,
+    subscribers: ctx.subscribers,
+    policies,
+    counters,
+    nackElsewhere,
+  };
 
   async function publish(step: Extract<Step, { publish: unknown }>["publish"]): Promise<void> {
     const ids = Array.from({ length: step.count }, (_, n) => `${step.prefix ?? "e"}${n}`);
@@ -604,6 +628,7 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
           stats ? Number(stats.stats?.eventCount ?? 0n) : undefined,
           pending,
         );
+        if (c.expect.drained) anomalies.push(...checkDrained(await subscriptionCounts(ctx)));
       })(),
       sleep(c.timeoutMs).then(() => {
         throw new Error(`case timed out after ${c.timeoutMs} ms`);
@@ -649,4 +674,24 @@ export async function runCase(c: ConformanceCase, env: CaseEnvironment): Promise
     counts,
     history: passed ? undefined : history.entries,
   };
+}
+
+/**
+ * Every subscription's backlog and in-flight count as the broker reports them, read until all are zero or for up
+ * to 5 s past the longest ack deadline (a consumer may still be passing over filtered events published last).
+ */
+async function subscriptionCounts(ctx: CaseContext): Promise<SubscriptionCounts[]> {
+  const longest = Math.max(0, ...[...ctx.subscriptions.values()].map((s) => s.ackDeadlineMs ?? 0));
+  const deadline = performance.now() + longest + 5000;
+  for (;;) {
+    const counts: SubscriptionCounts[] = [];
+    for (const spec of ctx.subscriptions.values()) {
+      const { stats } = await ctx.admin().getSubscriptionStats({ name: spec.fullName });
+      const backlog = Number(stats?.backlog ?? 0n);
+      counts.push({ subscription: spec.fullName, backlog, inFlight: Number(stats?.inFlight ?? 0n) });
+    }
+    const drained = counts.every((count) => count.backlog === 0 && count.inFlight === 0);
+    if (drained || performance.now() > deadline) return counts;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -18,6 +18,12 @@ export interface SettleContext {
   readonly policies: Map<string, SettlePolicy>;
   /** Deliveries seen per subscriber (for `crashAfter`). */
   readonly counters: Map<string, number>;
+  /** `nackElsewhere`: a unary Nack through a broker process other than the client's; resolves with the error. */
+  readonly nackElsewhere: (
+    clientName: string,
+    subscription: string,
+    deliveryId: string,
+  ) => Promise<string | undefined>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -104,7 +110,9 @@ export async function onDelivery(ctx: SettleContext, clientName: string, d: Deli
   }
   if (policy.holdMs && (policy.holdAttempts === undefined || policy.holdAttempts.includes(d.attempt)))
     await sleep(policy.holdMs);
-  await settle(d.deliveryId, decision, actionOf(decision, policy));
+  if (decision === "nack" && policy.nackElsewhere)
+    await nackElsewhere(ctx, clientName, subscriber.subscription, d);
+  else await settle(d.deliveryId, decision, actionOf(decision, policy));
   if (policy.settleTwice) await settle(d.deliveryId, "repeat-ack", actionOf("ack", policy));
 }
 
@@ -161,6 +169,26 @@ interface Target {
   d: DeliveryEvent;
   /** The delivery id to settle: `d`'s own, or a stale one of the same event. */
   deliveryId: string;
+}
+
+/** `nackElsewhere`: the runner nacks through another broker process, recorded as the client's nack would be. */
+async function nackElsewhere(ctx: SettleContext, clientName: string, subscription: string, d: DeliveryEvent) {
+  const at = ctx.history.now();
+  const error = await ctx.nackElsewhere(clientName, subscription, d.deliveryId);
+  ctx.history.add({
+    op: "settle",
+    at,
+    end: ctx.history.now(),
+    client: clientName,
+    subscriber: d.subscriber,
+    subscription,
+    id: d.event?.id ?? "",
+    key: d.event?.attributes.partitionkey?.attr.value as string | undefined,
+    deliveryId: d.deliveryId,
+    action: "nack",
+    ok: error === undefined,
+    error,
+  });
 }
 
 /** Sends one settle through the client and records it (with the client's answer) in the history. */

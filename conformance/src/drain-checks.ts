@@ -1,0 +1,23 @@
+import type { Anomaly } from "./checkers.js";
+
+/** A subscription's counts as the broker reports them once the case settled. */
+export interface SubscriptionCounts {
+  subscription: string;
+  backlog: number;
+  inFlight: number;
+}
+
+/**
+ * `drained`: once every event is acked or dead-lettered, a subscription holds nothing in flight and nothing in its
+ * backlog. A lease taken for an event the subscriber never saw (a filtered event leased and never settled) shows
+ * as in flight or, once expired, as backlog; so does an event left behind a cursor that moved past it.
+ */
+export function checkDrained(counts: readonly SubscriptionCounts[]): Anomaly[] {
+  return counts
+    .filter((c) => c.backlog !== 0 || c.inFlight !== 0)
+    .map((c) => ({
+      kind: "stats" as const,
+      subscription: c.subscription,
+      detail: `after the case settled the subscription still reports backlog ${c.backlog} and in flight ${c.inFlight}, expected 0 and 0 (a leaked lease or an event left behind)`,
+    }));
+}
