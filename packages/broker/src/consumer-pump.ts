@@ -1,7 +1,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { msToTimestamp, stringAttribute } from "@cebus/core";
-import { CloudEventSchema, type Delivery, DeliverySchema } from "@cebus/proto";
-import type { Lease, LeaseRef } from "@cebus/store";
+import { type CloudEvent, CloudEventSchema, type Delivery, DeliverySchema } from "@cebus/proto";
+import type { ClaimResult, Lease, LeaseRef, StoredEvent } from "@cebus/store";
 import type { ConsumerState } from "./consumer-state.js";
 import { expire, schedule, takePending } from "./consumer-wakes.js";
 import type { Failed } from "./dead-letters.js";
@@ -56,14 +56,20 @@ async function claimRound(state: ConsumerState): Promise<boolean> {
       state.pending = "all"; // the rest waits for credit; a settle's wake looks at every partition anyway
       break;
     }
-    const leases = await claimPartition(state, partition, now);
-    if (leases.length === 0) continue;
+    const cache: Decoded = new Map();
+    const leases = await claimPartition(state, partition, now, cache);
+    if (leases.length === 0) {
+      if (!leases.passedOver) continue;
+      claimedAny = true; // it passed over filtered events only: there may be more behind them
+      if (state.pending !== "all") state.pending.add(partition);
+      continue;
+    }
     claimedAny = true;
     if (state.closed) {
       await releaseLeases(state, leases.map(leaseRefOf));
       return false;
     }
-    await deliver(state, leases, now, batch);
+    await deliver(state, leases, now, batch, cache);
     if (state.pending !== "all") state.pending.add(partition); // it may hold more
   }
   if (batch.length > 0) state.queue.push(batch);
@@ -74,7 +80,12 @@ function hasCredit(state: ConsumerState): boolean {
   return state.flow.maxEvents > state.outstanding.size && state.flow.maxBytes > state.outstandingBytes;
 }
 
-function claimPartition(state: ConsumerState, partition: number, now: number): Promise<Lease[]> {
+function claimPartition(
+  state: ConsumerState,
+  partition: number,
+  now: number,
+  cache: Decoded,
+): Promise<ClaimResult> {
   const { subscription } = state;
   return state.ctx.store.claim({
     subscription: subscription.name,
@@ -89,15 +100,22 @@ function claimPartition(state: ConsumerState, partition: number, now: number): P
     autoAck: state.atMostOnce,
     ordered: subscription.ordered,
     retry: state.retry,
+    ...(subscription.filter ? { filter: (stored: StoredEvent) => state.matches(decode(cache, stored)) } : {}),
   });
 }
 
 /** Turns a claim's leases into deliveries (appended to `batch`); dead-letters and skips the rest. */
-async function deliver(state: ConsumerState, leases: Lease[], now: number, batch: Delivery[]): Promise<void> {
+async function deliver(
+  state: ConsumerState,
+  leases: Lease[],
+  now: number,
+  batch: Delivery[],
+  cache: Decoded,
+): Promise<void> {
   const overLimit: Failed[] = [];
   const skipped: LeaseRef[] = [];
   for (const lease of leases) {
-    const event = fromBinary(CloudEventSchema, lease.event.data);
+    const event = decode(cache, lease.event);
     const ref = leaseRefOf(lease);
     if (!state.atMostOnce && state.maxAttempts > 0 && lease.attempt > state.maxAttempts) {
       overLimit.push({ event, lease: ref, attempts: lease.attempt - 1 });
@@ -150,6 +168,18 @@ export async function releaseLeases(state: ConsumerState, leases: LeaseRef[]): P
   if (state.atMostOnce || leases.length === 0) return;
   const now = state.ctx.now();
   await state.ctx.store.settle(refOf(state.subscription), { kind: "nack", leases, now, until: now });
+}
+
+/** Events of one claim decoded once: by the filter inside the store's step, then to be delivered. */
+type Decoded = Map<StoredEvent, CloudEvent>;
+
+function decode(cache: Decoded, stored: StoredEvent): CloudEvent {
+  let event = cache.get(stored);
+  if (!event) {
+    event = fromBinary(CloudEventSchema, stored.data);
+    cache.set(stored, event);
+  }
+  return event;
 }
 
 function leaseRefOf(lease: Lease): LeaseRef {

@@ -1,6 +1,13 @@
-import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
+import type {
+  ClaimRequest,
+  ClaimResult,
+  SettleAction,
+  SubscriptionCounts,
+  SubscriptionRef,
+} from "@cebus/store";
 import {
   byPartition,
+  claimResult,
   claim as claimRule,
   dropLeases,
   dropRemoved,
@@ -29,14 +36,14 @@ import { append, eventReader, partitionRows, trimLog } from "./sqlite-log.js";
  * and saves what changed, in one transaction.
  */
 
-export function claim(db: Db, request: ClaimRequest): Lease[] {
+export function claim(db: Db, request: ClaimRequest): ClaimResult {
   if (request.max <= 0) return [];
   return db.transaction(() => {
     const state = loadState(db, request.subscription, request.partition);
     if (!state) throw subscriptionMissing(request.subscription);
     const outcome = claimRule(state, request, eventReader(db, request.topic, request.partition));
     saveState(db, request.subscription, request.partition, state, outcome.state);
-    return outcome.leases;
+    return claimResult(outcome);
   });
 }
 

@@ -5,6 +5,7 @@ export type {
   AppendOptions,
   AppendResult,
   ClaimRequest,
+  ClaimResult,
   DeadLetterAppend,
   Lease,
   LeaseRef,

@@ -58,9 +58,10 @@ export interface Store {
    * attempt + 1; then new events from the cursor, which moves past them, with attempt 1. Each lease gets
    * `token` and the deadline `now + leaseMs`. Stops before the total event size would pass `maxBytes`, except
    * that the first event is always taken. With `autoAck` (at-most-once) events are taken from the cursor only and
-   * no lease is kept.
+   * no lease is kept. With `filter`, events it rejects are passed over (never leased; the cursor moves past them)
+   * and counted in the result's `passedOver`, so a claim that took nothing but moved on is told from an empty one.
    */
-  claim(request: ClaimRequest): Promise<Lease[]>;
+  claim(request: ClaimRequest): Promise<ClaimResult>;
   /**
    * Applies one settle action to leases of a subscription. A lease matches when partition, offset and token are
    * those of its current lease and its deadline is after `now`; others are `false` in the result and unchanged.
@@ -190,6 +191,12 @@ export interface ClaimRequest {
    */
   ordered?: boolean;
   /**
+   * The subscription's filter over stored events: events it rejects are never leased or delivered (the claim passes
+   * over them and moves the cursor past them; a visible lease of one is dropped). Runs inside the store's atomic
+   * step, so it must be pure and quick.
+   */
+  filter?: (event: StoredEvent) => boolean;
+  /**
    * The subscription's retry schedule: an expired lease of attempt n becomes visible again at its deadline plus
    * the schedule's delay for (subscription, partition, offset, n), the same instant in every process (see
    * delivery/retry.ts). Stores on the delivery rules (memory, sqlite) use it; when set it wins over `expiryDelayMs`.
@@ -202,6 +209,12 @@ export interface ClaimRequest {
    */
   expiryDelayMs?: (attempt: number, offset: number) => number;
 }
+
+/**
+ * The leases a claim took, in order; `passedOver` counts the events its filter rejected (absent or 0: none), like
+ * the extra fields of a RegExp match array.
+ */
+export type ClaimResult = Lease[] & { passedOver?: number };
 
 export interface Lease {
   event: StoredEvent;

@@ -36,6 +36,8 @@ export interface ModelRun {
   retry: RetrySchedule | undefined;
   ordered: boolean;
   autoAck: boolean;
+  /** The claims pass a filter (ClaimRequest.filter): events whose size is a multiple of 3 are passed over. */
+  filtered: boolean;
   commands: Command[];
 }
 
@@ -119,6 +121,10 @@ export function modelRuns(maxCommands: number): fc.Arbitrary<ModelRun> {
     ordered: fc.boolean(),
     autoAck: fc.oneof(
       { weight: 9, arbitrary: fc.constant(false) },
+      { weight: 1, arbitrary: fc.constant(true) },
+    ),
+    filtered: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(false) },
       { weight: 1, arbitrary: fc.constant(true) },
     ),
     commands: fc.array(command, { minLength: 1, maxLength: maxCommands, size: "max" }),

@@ -1,4 +1,4 @@
-import { claim } from "../delivery/claim.js";
+import { claim, claimResult } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import type { EventReader } from "../delivery/events.js";
 import { requeue } from "../delivery/requeue.js";
@@ -10,7 +10,7 @@ import type {
   AppendEvent,
   AppendResult,
   ClaimRequest,
-  Lease,
+  ClaimResult,
   PartitionInfo,
   SettleAction,
   StoredEvent,
@@ -24,7 +24,7 @@ import type {
  */
 export interface Reference {
   append(events: AppendEvent[], now: number): AppendResult[];
-  claim(request: ClaimRequest): Lease[];
+  claim(request: ClaimRequest): ClaimResult;
   settle(action: SettleAction): boolean[];
   requeue(refs: { partition: number; offset: number }[], now: number): number;
   seek(cursors: number[]): void;
@@ -49,7 +49,7 @@ export function createReference(partitions: number): Reference {
     claim: (request) => {
       const outcome = claim(stateOf(request.partition), request, reader(logOf(request.partition)));
       states[request.partition] = outcome.state;
-      return outcome.leases;
+      return claimResult(outcome);
     },
     settle: (action) => {
       const outcome = settleAcross(stateOf, action);

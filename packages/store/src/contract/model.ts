@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import { type RetrySchedule, retryDelay } from "../delivery/retry.js";
-import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store } from "../store.js";
+import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store, StoredEvent } from "../store.js";
 import type { StoreFactory } from "./fixtures.js";
 import { SUB, subscription, T0, topic } from "./fixtures.js";
 import { type Command, type ModelRun, modelPartitions, modelRuns } from "./model-commands.js";
@@ -62,9 +62,14 @@ interface Run {
   nextId: number;
   ordered: boolean;
   autoAck: boolean;
+  filtered: boolean;
 }
 
-async function check(factory: StoreFactory, { retry, ordered, autoAck, commands }: ModelRun): Promise<void> {
+/** The model's filter: passes over events whose size is a multiple of 3. */
+const modelFilter = (event: StoredEvent) => event.data.byteLength % 3 !== 0;
+
+async function check(factory: StoreFactory, modelRun: ModelRun): Promise<void> {
+  const { retry, ordered, autoAck, filtered, commands } = modelRun;
   const store = await factory.open();
   try {
     await store.createTopic(topic("t", modelPartitions));
@@ -79,6 +84,7 @@ async function check(factory: StoreFactory, { retry, ordered, autoAck, commands 
       nextId: 0,
       ordered,
       autoAck,
+      filtered,
     };
     for (const command of commands) {
       await apply(run, command);
@@ -146,11 +152,13 @@ async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Prom
     token: `k${run.step}`,
     autoAck: run.autoAck,
     ordered: run.ordered,
+    ...(run.filtered ? { filter: modelFilter } : {}),
     ...retryFields(run.retry, command.partition),
   };
   const expected = run.model.claim(request);
   const actual = await run.store.claim(request);
   same(run, command, expected.map(summary), actual.map(summary));
+  same(run, command, expected.passedOver ?? 0, actual.passedOver ?? 0, "passed over");
   if (!run.autoAck) run.issued.push(...expected);
 }
 

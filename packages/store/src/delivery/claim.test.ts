@@ -99,4 +99,23 @@ describe("delivery rules: claim", () => {
     const idle = claim(outcome.state, input(), log(3));
     expect(idle.state).toBe(outcome.state);
   });
+
+  it("claim - a filter passes over rejected events: no lease, the cursor moves past them, they are counted", () => {
+    const onlyEvery100th = (event: StoredEvent) => event.offset % 100 === 99;
+    const outcome = claim({ cursor: 0, leases: [] }, input({ max: 2, filter: onlyEvery100th }), log(1000));
+    expect(offsets(outcome)).toEqual([99, 199]); // it reads past max events to find matches
+    expect(outcome.state.cursor).toBe(200);
+    expect(outcome.state.leases.map((l) => l.offset)).toEqual([99, 199]);
+    expect(outcome.passedOver).toBe(198);
+    const none = claim({ cursor: 0, leases: [] }, input({ max: 2, filter: () => false }), log(1000));
+    expect([none.leases.length, none.passedOver, none.state.cursor]).toEqual([0, 512, 512]);
+  });
+
+  it("claim - a filter drops a visible lease of an event it rejects, and counts it", () => {
+    const state = { cursor: 2, leases: [waiting(0, T0), waiting(1, T0)] };
+    const outcome = claim(state, input({ filter: (event) => event.offset !== 0 }), log(2));
+    expect(offsets(outcome)).toEqual([1]);
+    expect(outcome.passedOver).toBe(1);
+    expect(outcome.state.leases.map((l) => l.offset)).toEqual([1]);
+  });
 });

@@ -1,4 +1,4 @@
-import type { Lease, StoredEvent } from "../store.js";
+import type { ClaimResult, Lease, StoredEvent } from "../store.js";
 import type { EventReader } from "./events.js";
 import { busyKeys, type DeliveryLease, mergeLeases, type PartitionDeliveryState } from "./state.js";
 import { type ExpiryPolicy, visibleAt } from "./visibility.js";
@@ -12,13 +12,20 @@ export interface ClaimInput extends ExpiryPolicy {
   token: string;
   autoAck: boolean;
   ordered?: boolean | undefined;
+  /** Events it rejects are passed over: never leased or delivered; the cursor moves past them. */
+  filter?: ((event: StoredEvent) => boolean) | undefined;
 }
 
 export interface ClaimOutcome {
   /** The state after the claim; the very object given when the claim changed nothing. */
   state: PartitionDeliveryState;
   leases: Lease[];
+  /** Events the filter rejected (the cursor moved past them, or their lease was dropped). */
+  passedOver: number;
 }
+
+/** With a filter, a claim reads at least this many events from the cursor, so rejected ones do not starve it. */
+export const filteredReadWindow = 512;
 
 /**
  * Leases up to `max` events (Store.claim): first the leases visible again at `now` (nacked, expired past their
@@ -29,8 +36,8 @@ export interface ClaimOutcome {
  * dropped. With `autoAck`, takes from the cursor only and keeps no lease.
  */
 export function claim(state: PartitionDeliveryState, input: ClaimInput, events: EventReader): ClaimOutcome {
-  if (input.max <= 0) return { state, leases: [] };
-  const draft: Draft = { leases: [...state.leases], taken: [], bytes: 0, changed: false };
+  if (input.max <= 0) return { state, leases: [], passedOver: 0 };
+  const draft: Draft = { leases: [...state.leases], taken: [], bytes: 0, changed: false, passedOver: 0 };
   const stopped = input.autoAck ? false : redeliver(draft, state, input, events);
   if (stopped || draft.taken.length >= input.max) return finish(draft, state, state.cursor, []);
   const fresh = deliverNew(draft, state.cursor, input, events);
@@ -43,6 +50,7 @@ interface Draft {
   taken: Lease[];
   bytes: number;
   changed: boolean;
+  passedOver: number;
 }
 
 /** Leases the visible redeliveries again; true when one did not fit in `maxBytes` (the claim then ends). */
@@ -57,9 +65,10 @@ function redeliver(
     if (draft.taken.length >= input.max) return false;
     const lease = state.leases[index] as DeliveryLease;
     const event = events.at(lease.offset);
-    if (!event) {
-      draft.leases[index] = undefined; // removed by retention: nothing left to deliver
+    if (!event || (input.filter && !input.filter(event))) {
+      draft.leases[index] = undefined; // removed by retention, or rejected by the filter: nothing to deliver
       draft.changed = true;
+      if (event) draft.passedOver++;
       continue;
     }
     if (!fits(draft, event, input.maxBytes)) return true;
@@ -95,7 +104,15 @@ function deliverNew(
   const deadline = input.now + input.leaseMs;
   const added: DeliveryLease[] = [];
   let next = cursor;
-  for (const event of events.from(cursor, input.max - draft.taken.length)) {
+  const room = input.max - draft.taken.length;
+  const window = input.filter ? Math.max(room, filteredReadWindow) : room;
+  for (const event of events.from(cursor, window)) {
+    if (draft.taken.length >= input.max) break;
+    if (input.filter && !input.filter(event)) {
+      draft.passedOver++;
+      next = event.offset + 1;
+      continue;
+    }
     if (parking && event.key !== undefined && busy.has(event.key)) {
       added.push(parkedLease(event));
       next = event.offset + 1;
@@ -144,6 +161,15 @@ function finish(
   cursor: number,
   added: DeliveryLease[],
 ): ClaimOutcome {
-  if (!draft.changed && cursor === state.cursor && added.length === 0) return { state, leases: [] };
-  return { state: { cursor, leases: mergeLeases(kept(draft), added) }, leases: draft.taken };
+  if (!draft.changed && cursor === state.cursor && added.length === 0)
+    return { state, leases: [], passedOver: 0 };
+  const after = { cursor, leases: mergeLeases(kept(draft), added) };
+  return { state: after, leases: draft.taken, passedOver: draft.passedOver };
+}
+
+/** What Store.claim returns for an outcome: the leases, with `passedOver` when the filter passed over any. */
+export function claimResult(outcome: ClaimOutcome): ClaimResult {
+  return outcome.passedOver > 0
+    ? Object.assign(outcome.leases, { passedOver: outcome.passedOver })
+    : outcome.leases;
 }

@@ -1,4 +1,4 @@
-export { type ClaimInput, type ClaimOutcome, claim } from "./claim.js";
+export { type ClaimInput, type ClaimOutcome, claim, claimResult, filteredReadWindow } from "./claim.js";
 export { decodeState, encodeState, stateCodecVersion } from "./codec.js";
 export { partitionCounts, type RetainedRange, sumCounts } from "./counts.js";
 export type { EventReader } from "./events.js";

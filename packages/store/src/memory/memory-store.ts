@@ -1,14 +1,14 @@
 import { clone } from "@bufbuild/protobuf";
 import { CebusError } from "@cebus/core";
 import { type Subscription, SubscriptionSchema, type Topic, TopicSchema } from "@cebus/proto";
-import { claim } from "../delivery/claim.js";
+import { claim, claimResult } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import { requeue } from "../delivery/requeue.js";
 import { dropRemoved } from "../delivery/retention.js";
 import { dropLeases, seek } from "../delivery/seek.js";
 import { byPartition, settleAcross } from "../delivery/settle.js";
 import { initialState, type PartitionDeliveryState } from "../delivery/state.js";
-import type { ClaimRequest, Lease, SettleAction, Store, SubscriptionCounts } from "../store.js";
+import type { ClaimRequest, ClaimResult, SettleAction, Store, SubscriptionCounts } from "../store.js";
 import {
   appendEvents,
   createTopicLog,
@@ -111,7 +111,7 @@ function seekSubscription(memory: Memory, name: string, cursors: number[]): void
   });
 }
 
-function claimPartition(memory: Memory, request: ClaimRequest): Lease[] {
+function claimPartition(memory: Memory, request: ClaimRequest): ClaimResult {
   const entry = requireSubscription(memory, request.subscription);
   const state = entry.states[request.partition];
   if (!state) {
@@ -126,7 +126,7 @@ function claimPartition(memory: Memory, request: ClaimRequest): Lease[] {
   const log = partitionOf(memory, entry, request.partition);
   const outcome = claim(state, request, eventReader(log));
   entry.states[request.partition] = outcome.state;
-  return outcome.leases;
+  return claimResult(outcome);
 }
 
 /** Settles through the rules; a term's dead letters are appended in the same step (nothing runs between). */
