@@ -199,14 +199,10 @@ export interface ClaimRequest {
   /**
    * The subscription's retry schedule: an expired lease of attempt n becomes visible again at its deadline plus
    * the schedule's delay for (subscription, partition, offset, n), the same instant in every process (see
-   * delivery/retry.ts). Stores on the delivery rules (memory, sqlite) use it; when set it wins over `expiryDelayMs`.
+   * delivery/retry.ts). Unset: at the deadline.
    */
   retry?: RetrySchedule;
-  /**
-   * The backoff after an expired lease of attempt n (at `offset`): the event becomes visible again at deadline +
-   * this. Unset: at the deadline. Superseded by `retry`; kept while postgres, nats and redis move to the rules (the
-   * broker passes both; redis calls it with the attempt only).
-   */
+  /** @deprecated Ignored by the delivery rules; goes once postgres, nats and redis are on them (this branch). */
   expiryDelayMs?: (attempt: number, offset: number) => number;
 }
 

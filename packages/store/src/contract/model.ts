@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { type RetrySchedule, retryDelay } from "../delivery/retry.js";
+import type { RetrySchedule } from "../delivery/retry.js";
 import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store, StoredEvent } from "../store.js";
 import type { StoreFactory } from "./fixtures.js";
 import { SUB, subscription, T0, topic } from "./fixtures.js";
@@ -153,7 +153,7 @@ async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Prom
     autoAck: run.autoAck,
     ordered: run.ordered,
     ...(run.filtered ? { filter: modelFilter } : {}),
-    ...retryFields(run.retry, command.partition),
+    ...retryFields(run.retry),
   };
   const expected = run.model.claim(request);
   const actual = await run.store.claim(request);
@@ -162,14 +162,9 @@ async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Prom
   if (!run.autoAck) run.issued.push(...expected);
 }
 
-/** The schedule as data, and as the callback of the stores not yet on the rules (the same delays). */
-function retryFields(retry: RetrySchedule | undefined, partition: number): Partial<ClaimRequest> {
-  if (!retry) return {};
-  return {
-    retry,
-    expiryDelayMs: (attempt, offset) =>
-      retryDelay(retry, { subscription: "sub", partition, offset, attempt }),
-  };
+/** The run's retry schedule, as data. */
+function retryFields(retry: RetrySchedule | undefined): Partial<ClaimRequest> {
+  return retry ? { retry } : {};
 }
 
 async function settle(run: Run, command: Extract<Command, { op: "settle" }>): Promise<void> {

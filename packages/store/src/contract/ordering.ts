@@ -68,11 +68,9 @@ export function describeOrdering(factory: StoreFactory): void {
       const store = await withSubscription(factory);
       await store.append("t", events(1), noDedupe);
       await store.claim(claimRequest());
-      const delay = (attempt: number) => attempt * 500;
-      expect(await store.claim(claimRequest({ now: T0 + 1200, expiryDelayMs: delay, token: "l2" }))).toEqual(
-        [],
-      );
-      const [again] = await store.claim(claimRequest({ now: T0 + 1500, expiryDelayMs: delay, token: "l3" }));
+      const retry = { minMs: 500, maxMs: 5000, multiplier: 1, jitter: 0 }; // 500 ms after any attempt
+      expect(await store.claim(claimRequest({ now: T0 + 1499, retry, token: "l2" }))).toEqual([]);
+      const [again] = await store.claim(claimRequest({ now: T0 + 1500, retry, token: "l3" }));
       expect(again?.attempt).toBe(2);
       await store.close();
     });

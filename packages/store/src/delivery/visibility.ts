@@ -7,10 +7,6 @@ export interface ExpiryPolicy {
   partition: number;
   /** The subscription's retry schedule; an expired lease waits its delay. Unset: visible at the deadline. */
   retry?: RetrySchedule | undefined;
-  /**
-   * @deprecated The callback form the backends not yet on the rules take; `retry` wins when both are set.
-   */
-  expiryDelayMs?: ((attempt: number, offset: number) => number) | undefined;
 }
 
 /**
@@ -24,13 +20,7 @@ export function visibleAt(lease: DeliveryLease, policy: ExpiryPolicy): number {
 }
 
 function expiryDelay(lease: DeliveryLease, policy: ExpiryPolicy): number {
-  if (policy.retry) {
-    return retryDelay(policy.retry, {
-      subscription: policy.subscription,
-      partition: policy.partition,
-      offset: lease.offset,
-      attempt: lease.attempt,
-    });
-  }
-  return policy.expiryDelayMs?.(lease.attempt, lease.offset) ?? 0;
+  if (!policy.retry) return 0;
+  const { subscription, partition } = policy;
+  return retryDelay(policy.retry, { subscription, partition, offset: lease.offset, attempt: lease.attempt });
 }
