@@ -11,7 +11,7 @@ import {
 import { createMemoryStore } from "@cebus/store/memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Broker, createBroker } from "./broker.js";
-import type { Consumer } from "./consumer.js";
+import { event, rejected, take } from "./test-support.js";
 
 let broker: Broker;
 
@@ -26,19 +26,6 @@ afterEach(async () => {
   await broker.close();
 });
 
-function event(id: string, extra: Partial<CloudEvent> & { key?: string } = {}): CloudEvent {
-  const { key, ...rest } = extra;
-  return create(CloudEventSchema, {
-    id,
-    source: "/test",
-    specVersion: "1.0",
-    type: "test.event",
-    data: { case: "textData", value: `data-${id}` },
-    ...rest,
-    attributes: { ...(key ? { partitionkey: stringAttribute(key) } : {}), ...rest.attributes },
-  });
-}
-
 async function setup(
   sub: Partial<Parameters<typeof create<typeof SubscriptionSchema>>[1]> = {},
   partitions = 1,
@@ -52,47 +39,6 @@ async function setup(
       ...sub,
     }),
   );
-}
-
-/** Per consumer: one iterator and the read still in flight when a previous `take` timed out. */
-const readers = new WeakMap<
-  Consumer,
-  { iterator: AsyncIterator<Delivery[]>; pending?: Promise<IteratorResult<Delivery[]>> }
->();
-
-/** Reads deliveries from a consumer until `count` arrived or `ms` passed. */
-async function take(consumer: Consumer, count: number, ms = 3000): Promise<Delivery[]> {
-  let reader = readers.get(consumer);
-  if (!reader) {
-    reader = { iterator: consumer.deliveries[Symbol.asyncIterator]() };
-    readers.set(consumer, reader);
-  }
-  const got: Delivery[] = [];
-  const deadline = Date.now() + ms;
-  while (got.length < count) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    reader.pending ??= reader.iterator.next();
-    const next = await Promise.race([
-      reader.pending,
-      new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), left)),
-    ]);
-    if (next === "timeout") break;
-    reader.pending = undefined;
-    if (next.done) break;
-    got.push(...next.value);
-  }
-  return got;
-}
-
-async function rejected(promise: Promise<unknown>): Promise<CebusError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(CebusError);
-    return error as CebusError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("publish", () => {
@@ -410,6 +356,20 @@ describe("dead-lettering and filters", () => {
     const [outcome] = await broker.settle("billing", "term", [d?.deliveryId as string], { reason: "poison" });
     expect(outcome?.ok).toBe(true);
     expect((await broker.topicStats("orders-dlq")).eventCount).toBe(1n);
+  });
+
+  it("a filter that rejects almost every event leases only the matches: nothing else is ever in flight", async () => {
+    await setup({ filter: { filter: { case: "exact", value: { attributes: { type: "keep.me" } } } } }, 4);
+    const drops = Array.from({ length: 3000 }, (_, i) => event(`d${i}`, { type: "drop.me" }));
+    for (let i = 0; i < drops.length; i += 500) await broker.publish("orders", drops.slice(i, i + 500));
+    await broker.publish("orders", [event("k1", { type: "keep.me" })]);
+    const consumer = await broker.openConsumer({ subscription: "billing", flow: { maxEvents: 2 } });
+    const [kept] = await take(consumer, 1);
+    expect(kept?.event?.id).toBe("k1");
+    const stats = await broker.subscriptionStats("billing");
+    expect([stats.inFlight, stats.backlog]).toEqual([1n, 0n]);
+    await broker.settle("billing", "ack", [kept?.deliveryId as string]);
+    expect((await broker.subscriptionStats("billing")).inFlight).toBe(0n);
   });
 
   it("events that do not match the filter are never delivered", async () => {
