@@ -527,7 +527,7 @@ describe("events are (source, id)", () => {
       partitions: [0],
     });
     const fromSource = (source: string, attempt: number): HistoryEntry =>
-      ({ ...(deliver("x", attempt) as object), attributes: { source } }) as HistoryEntry;
+      ({ ...(deliver("x", attempt) as object), attributes: { source } }) as unknown as HistoryEntry;
     const run = (entries: HistoryEntry[]) => {
       const ctx = context(yaml("{ duplicatesReported: true }"), [], [["x", undefined]]);
       for (const e of entries) ctx.history.add(e);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm test`: every check and test suite of the repo, then one closing line "N passed, N failed".
-// Checks (generated code fresh, buf lint, biome) count as one test each; vitest reports its own counts.
+// Checks (generated code fresh, buf lint, biome, test types) count as one test each; vitest reports its own counts.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ function check(name, command, args) {
 check("generated code is fresh", process.execPath, [join(root, "tools/codegen/check-generated.mjs")]);
 check("buf lint", bin("buf"), ["lint", "proto"]);
 check("biome check", bin("biome"), ["check", "--diagnostic-level=error", "."]);
+// The build compiles sources only; this type-checks the test files against the built packages.
+check("test files type-check", bin("tsc"), ["-p", "tsconfig.tests.json"]);
 
 process.stderr.write("\n== vitest\n");
 const vitestJson = join(results, "vitest.json");

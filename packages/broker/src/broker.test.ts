@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { CebusError, msToDuration, stringAttribute } from "@cebus/core";
 import {
   type CloudEvent,
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 async function setup(
-  sub: Partial<Parameters<typeof create<typeof SubscriptionSchema>>[1]> = {},
+  sub: Omit<MessageInitShape<typeof SubscriptionSchema>, "$typeName"> = {},
   partitions = 1,
 ): Promise<void> {
   await broker.createTopic(create(TopicSchema, { name: "orders", partitions }));

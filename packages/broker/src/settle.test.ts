@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { msToDuration } from "@cebus/core";
-import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
+import { RetryPolicySchema, SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import type { Store } from "@cebus/store";
 import { retryDelay, retrySchedule } from "@cebus/store/delivery";
 import { createMemoryStore } from "@cebus/store/memory";
@@ -9,11 +9,11 @@ import { type Broker, createBroker } from "./broker.js";
 import { parseDeliveryId } from "./delivery-id.js";
 import { event, rejected, take } from "./test-support.js";
 
-const retryPolicy = {
+const retryPolicy = create(RetryPolicySchema, {
   minimumBackoff: msToDuration(100),
   maximumBackoff: msToDuration(10_000),
   multiplier: 4,
-};
+});
 const open: Broker[] = [];
 afterEach(async () => {
   for (const broker of open.splice(0)) await broker.close();

@@ -1,5 +1,5 @@
-import { create } from "@bufbuild/protobuf";
-import { CloudEventSchema, type Filter, FilterSchema, type MessageInitShape } from "@cebus/proto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { CloudEventSchema, type Filter, FilterSchema } from "@cebus/proto";
 import { describe, expect, it } from "vitest";
 import { stringAttribute } from "./event.js";
 import { compileFilter } from "./filter.js";
