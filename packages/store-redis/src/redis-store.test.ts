@@ -20,7 +20,7 @@ describeStoreContract("redis", {
     return openRedisStore(server.url, { namespace });
   },
   reopen: async () => openRedisStore(server.url, { namespace }),
-});
+}, { model: { numRuns: 100 } });
 
 describe("redis store across broker processes", () => {
   it("tells every store over the same Redis about new events and nacked events", async () => {
