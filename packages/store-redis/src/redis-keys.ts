@@ -45,7 +45,8 @@ export function createKeys(namespace: string): Keys {
 export const legacyKeys = {
   cursors: (base: string, subscription: string) => `${base}:c:${subscription}`,
   leases: (base: string, subscription: string, partition: number) => `${base}:l:${subscription}:${partition}`,
-  visible: (base: string, subscription: string, partition: number) => `${base}:v:${subscription}:${partition}`,
+  visible: (base: string, subscription: string, partition: number) =>
+    `${base}:v:${subscription}:${partition}`,
   key: (base: string, subscription: string, partition: number, key: string) =>
     `${base}:k:${subscription}:${partition}:${key}`,
 };

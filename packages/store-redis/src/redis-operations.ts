@@ -1,13 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CebusError } from "@cebus/core";
 import { SubscriptionSchema } from "@cebus/proto";
-import type {
-  ClaimRequest,
-  Lease,
-  SettleAction,
-  SubscriptionCounts,
-  SubscriptionRef,
-} from "@cebus/store";
+import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
 import {
   byPartition,
   claim as claimRule,
@@ -18,14 +12,21 @@ import {
   partitionCounts,
   partitionsOf,
   requeue as requeueRule,
-  seek as seekRule,
   type SubscriptionSettleOutcome,
+  seek as seekRule,
   settleAcross,
   sumCounts,
   withRemoteEvents,
 } from "@cebus/store/delivery";
 import { type RedisContext, subscriptionMissing, topicMissing } from "./redis-context.js";
-import { commit, conflict, type LoadedState, loadStates, optimistic, type StateWrite } from "./redis-delivery.js";
+import {
+  commit,
+  conflict,
+  type LoadedState,
+  loadStates,
+  optimistic,
+  type StateWrite,
+} from "./redis-delivery.js";
 import { remoteEvents, trimLog } from "./redis-log.js";
 
 /**
@@ -75,14 +76,18 @@ export async function settle(
     const { states } = await loadStates(context, keys);
     const byNumber = new Map(partitions.map((p, i) => [p, states[i] as LoadedState]));
     const decided = settleAcross((p) => byNumber.get(p)?.state, action);
-    const writes = [...decided.states].map(([p, after]) => ({ loaded: byNumber.get(p) as LoadedState, after }));
+    const writes = [...decided.states].map(([p, after]) => ({
+      loaded: byNumber.get(p) as LoadedState,
+      after,
+    }));
     const done = await commitSettle(context, writes, decided, action);
     return done ? decided : conflict;
   });
   if (action.kind === "nack" && outcome.matches.some(Boolean)) {
     context.announce({ topic: ref.topic, subscription: ref.subscription, at: action.until ?? action.now });
   }
-  if (outcome.deadLetters.length > 0 && action.deadLetter) context.announce({ topic: action.deadLetter.topic });
+  if (outcome.deadLetters.length > 0 && action.deadLetter)
+    context.announce({ topic: action.deadLetter.topic });
   return outcome.matches;
 }
 
@@ -227,7 +232,9 @@ export async function dropRemovedEvents(
   trimmed: readonly number[],
 ): Promise<void> {
   const subscriptions = await subscriptionsOf(context, topic);
-  await Promise.all(subscriptions.map((name) => dropRemovedOf(context, { subscription: name, topic }, trimmed)));
+  await Promise.all(
+    subscriptions.map((name) => dropRemovedOf(context, { subscription: name, topic }, trimmed)),
+  );
 }
 
 async function dropRemovedOf(

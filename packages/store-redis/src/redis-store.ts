@@ -26,10 +26,14 @@ export interface RedisStoreOptions {
  * token-checked settles, which the PEL cannot express.
  */
 export function createRedisStore(options: RedisStoreOptions): Store {
-  const context = createContext(options.redis, options.namespace ?? "cebus");
+  return storeOn(createContext(options.redis, options.namespace ?? "cebus"), options.description);
+}
+
+/** The store over a context (openRedisStore converts a version 1 layout on it first). */
+export function storeOn(context: RedisContext, description = "redis"): Store {
   const watcher = createWatcher(context);
   const store: Store = {
-    description: options.description ?? "redis",
+    description,
     createTopic: (topic) => log.createTopic(context, topic),
     getTopic: (name) => log.getTopic(context, name),
     listTopics: () => log.listTopics(context),
@@ -110,7 +114,10 @@ function createWatcher(context: RedisContext) {
       listeners.add(listener);
       if (!subscriber) {
         // its own connection, which may queue its SUBSCRIBE until connected (the command connection may not)
-        const connection = (context.redis as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true });
+        const connection = (context.redis as Redis).duplicate({
+          lazyConnect: false,
+          enableOfflineQueue: true,
+        });
         subscriber = connection;
         connection.on("error", () => {}); // it reconnects and resubscribes by itself
         connection.on("message", deliver);
