@@ -41,7 +41,7 @@ async function migrateSubscription(context: RedisContext, subscription: string, 
     const leases = Object.entries(rows).map(([offset, value]) => parseLease(Number(offset), value));
     const state = stateOf(Number(cursor), leases);
     const key = context.keys.state(topic, subscription, partition);
-    writes.push({ loaded: { key, version: "", state: undefined }, after: state });
+    writes.push({ loaded: { key, version: "", state: undefined, cached: false }, after: state });
     deletes.push(leasesKey, legacyKeys.visible(base, subscription, partition));
     for (const lease of leases) {
       if (lease.key !== undefined) deletes.push(legacyKeys.key(base, subscription, partition, lease.key));

@@ -91,4 +91,62 @@ describe("redis store - two broker processes on one subscription partition", () 
     await a.close();
     await b.close();
   }, 60_000);
+
+  it("settles waiting together on one partition give the results of settling one after the other", async () => {
+    const [a, b] = await twoStores();
+    const leases = await a.claim({
+      subscription: "sub",
+      topic: "t",
+      partition: 0,
+      consumer: "c",
+      max: 10,
+      maxBytes: 1 << 20,
+      now: T0 + 1,
+      leaseMs: 60_000,
+      token: "k",
+      autoAck: false,
+    });
+    const handle = (offset: number, token = "k") => [{ partition: 0, offset, token }];
+    const now = T0 + 2;
+    const results = await Promise.all([
+      a.settle(ref, { kind: "ack", leases: handle(0), now }),
+      a.settle(ref, { kind: "ack", leases: handle(0), now }), // acked just before: no longer matches
+      a.settle(ref, { kind: "nack", leases: handle(1), now, until: now }),
+      a.settle(ref, { kind: "extend", leases: handle(2), now, until: now + 120_000 }),
+      a.settle(ref, { kind: "ack", leases: handle(3, "wrong"), now }),
+      a.settle(ref, { kind: "ack", leases: [...handle(4), ...handle(99)], now, allOrNothing: true }),
+      ...leases
+        .slice(5)
+        .map((lease) => a.settle(ref, { kind: "ack", leases: handle(lease.event.offset), now })),
+    ]);
+    expect(results).toEqual([
+      [true],
+      [false],
+      [true],
+      [true],
+      [false],
+      [true, false],
+      ...leases.slice(5).map(() => [true]),
+    ]);
+    const again = await b.claim({
+      subscription: "sub",
+      topic: "t",
+      partition: 0,
+      consumer: "c",
+      max: 3,
+      maxBytes: 1 << 20,
+      now: T0 + 61_001,
+      leaseMs: 60_000,
+      token: "k2",
+      autoAck: false,
+    });
+    // 1 was nacked (attempt 2), 3 and 4 expired (after their retry delay, none here); 2 was extended
+    expect(again.map((lease) => [lease.event.offset, lease.attempt])).toEqual([
+      [1, 2],
+      [3, 2],
+      [4, 2],
+    ]);
+    await a.close();
+    await b.close();
+  });
 });

@@ -16,6 +16,8 @@ export interface RedisContext {
   readonly decoded: Map<string, { version: string; state: PartitionDeliveryState }>;
   /** A version no other write of any store instance uses. */
   nextVersion(): string;
+  /** The operations holding each state key in this instance, last comer last (optimistic.ts). */
+  readonly holders: Map<string, Promise<void>>;
 }
 
 export type ScriptName = "append" | "commit" | "createTopic" | "trim" | "offsetForTime";
@@ -38,6 +40,7 @@ export function createContext(redis: Redis | Cluster, namespace: string): RedisC
     },
     decoded: new Map(),
     nextVersion: () => `${instance}.${++written}`,
+    holders: new Map(),
   };
 }
 

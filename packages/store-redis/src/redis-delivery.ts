@@ -1,5 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { CebusError } from "@cebus/core";
 import type { AppendEvent, AppendResult } from "@cebus/store";
 import { decodeState, encodeState, initialState, type PartitionDeliveryState } from "@cebus/store/delivery";
 import { type RedisContext, runScript } from "./redis-context.js";
@@ -8,26 +6,30 @@ import { appendResults, eventArgs } from "./redis-log.js";
 /**
  * The persistence of delivery state: one hash per (subscription, partition) holding a version (`v`) and the state
  * as `@cebus/store/delivery` encodes it (`s`). An operation loads the states it needs with their versions, lets
- * the rules decide, and commits the changed states with `commitScript`: a compare-and-set that writes nothing
- * when another store instance (another broker process) changed one of them meanwhile. The operation is then run
- * again on the new states (`optimistic`), a bounded number of times.
+ * the rules decide, and commits with `commitScript`: a compare-and-set that writes nothing when another store
+ * instance (another broker process) changed one of the states meanwhile; the operation then runs again on fresh
+ * states (optimistic.ts).
  *
- * Decoded states are kept per store instance by key and version, so an unchanged state is not decoded again. A
- * version is never reused (instance id + counter), so a cached state is the one stored under that version; the
- * rules never change a state they are given, so sharing it is safe.
+ * Decoded states are kept per store instance by key, with the version they were read or written at. A version is
+ * never reused (instance id + counter), so a cached state is the one stored under that version while the version
+ * is current; the rules never change a state they are given, so sharing it is safe. An operation may start from
+ * the cache without reading Redis (`fromCache`): its commit then checks the versions of the states it only read
+ * as well, so a stale cache costs a conflict and a fresh read, never a wrong answer.
  */
 
-/** A state as loaded: its key, its version ("" when there is none) and the decoded state. */
+/** A state as loaded: its key, its version ("" when there is none), the decoded state, and where it came from. */
 export interface LoadedState {
   key: string;
   version: string;
   state: PartitionDeliveryState | undefined;
+  /** Taken from this instance's cache, not read from Redis in this attempt. */
+  cached: boolean;
 }
 
-/** A state to write: as it was loaded, and as the rules left it. */
+/** A state as an operation leaves it: as it was loaded, and as the rules left it (undefined: only read). */
 export interface StateWrite {
   loaded: LoadedState;
-  after: PartitionDeliveryState;
+  after: PartitionDeliveryState | undefined;
 }
 
 /** What commits with the states, in the same atomic step. */
@@ -38,29 +40,36 @@ export interface CommitExtras {
   append?: { base: string; now: number; events: readonly AppendEvent[] };
 }
 
-/** Attempts of an operation whose states keep changing under it, before it gives up. */
-export const maxAttempts = 64;
-
 /** What one load read: the states (in the order of the keys) and, when asked for, a topic's meta hash. */
 export interface Loaded {
   states: LoadedState[];
-  /** The topic's meta hash (redis-keys.ts; empty when the topic does not exist or it was not asked for). */
+  /** The topic's meta hash (redis-keys.ts; empty when the topic does not exist, not asked for, or cached). */
   meta: Record<string, string>;
 }
 
-/** One pipeline (one round trip): the states at these keys with their versions, and the meta hash `metaKey`. */
+/**
+ * The states at these keys with their versions, and the meta hash `metaKey`: from the cache when `fromCache` and
+ * every key is cached (no round trip), else one pipeline.
+ */
 export async function loadStates(
   context: RedisContext,
   keys: readonly string[],
-  metaKey?: string,
+  options: { metaKey?: string | undefined; fromCache?: boolean } = {},
 ): Promise<Loaded> {
+  if (options.fromCache) {
+    const cached = keys.map((key) => context.decoded.get(key));
+    if (cached.every((entry) => entry !== undefined)) {
+      const states = cached.map((entry, i) => ({ key: keys[i] as string, ...entry, cached: true }));
+      return { states, meta: {} };
+    }
+  }
   const pipeline = context.redis.pipeline();
-  if (metaKey !== undefined) pipeline.hgetall(metaKey);
+  if (options.metaKey !== undefined) pipeline.hgetall(options.metaKey);
   for (const key of keys) pipeline.hmgetBuffer(key, "v", "s");
   const replies = (await pipeline.exec()) ?? [];
   for (const [error] of replies) if (error) throw error;
   const values = replies.map(([, value]) => value);
-  const meta = metaKey === undefined ? {} : (values.shift() as Record<string, string>);
+  const meta = options.metaKey === undefined ? {} : (values.shift() as Record<string, string>);
   const states = keys.map((key, i) => {
     const [version, encoded] = values[i] as (Buffer | null)[];
     return decoded(context, key, version?.toString() ?? "", encoded ?? null);
@@ -69,31 +78,38 @@ export async function loadStates(
 }
 
 function decoded(context: RedisContext, key: string, version: string, encoded: Buffer | null): LoadedState {
-  if (version === "" || !encoded) return { key, version: "", state: undefined };
+  if (version === "" || !encoded) {
+    context.decoded.delete(key);
+    return { key, version: "", state: undefined, cached: false };
+  }
   const cached = context.decoded.get(key);
-  if (cached?.version === version) return { key, version, state: cached.state };
+  if (cached?.version === version) return { key, version, state: cached.state, cached: false };
   const state = decodeState(encoded);
   context.decoded.set(key, { version, state });
-  return { key, version, state };
+  return { key, version, state, cached: false };
 }
 
 /**
- * Writes the states the rules changed (they return the very state given when nothing changed), with the extras,
- * if every loaded version is still current. Returns the extras' append results, or undefined on a conflict.
+ * Writes the states the rules changed (they return the very state given when nothing changed) with the extras,
+ * if every state is still at the version it was loaded at. States only read are checked too when they came from
+ * the cache or when something is written. Returns the extras' append results, or undefined on a conflict.
  */
 export async function commit(
   context: RedisContext,
   writes: readonly StateWrite[],
   extras: CommitExtras = {},
 ): Promise<AppendResult[] | undefined> {
-  const changed = writes.filter((write) => write.loaded.state !== write.after);
+  const changed = writes.filter((write) => write.after !== undefined && write.after !== write.loaded.state);
   const deletes = extras.deletes ?? [];
-  if (changed.length === 0 && deletes.length === 0 && !extras.append) return [];
-  const versions = changed.map(() => context.nextVersion());
-  const keys = [...changed.map((write) => write.loaded.key), ...deletes];
-  const args: (string | number | Buffer)[] = [changed.length, deletes.length, extras.append ? 1 : 0];
-  changed.forEach((write, i) => {
-    args.push(write.loaded.version, versions[i] as string, Buffer.from(encodeState(write.after)));
+  const writing = changed.length > 0 || deletes.length > 0 || extras.append !== undefined;
+  const involved = writes.filter((write) => changed.includes(write) || writing || write.loaded.cached);
+  if (involved.length === 0) return [];
+  const versions = involved.map((write) => (changed.includes(write) ? context.nextVersion() : ""));
+  const keys = [...involved.map((write) => write.loaded.key), ...deletes];
+  const args: (string | number | Buffer)[] = [involved.length, deletes.length, extras.append ? 1 : 0];
+  involved.forEach((write, i) => {
+    const encoded = versions[i] ? Buffer.from(encodeState(write.after as PartitionDeliveryState)) : "";
+    args.push(write.loaded.version, versions[i] as string, encoded);
   });
   if (extras.append) {
     keys.push(extras.append.base);
@@ -101,30 +117,12 @@ export async function commit(
   }
   const reply = await runScript<unknown[]>(context, "commit", keys, args);
   if (Number(reply[0]) !== 1) return undefined;
-  changed.forEach((write, i) => {
-    context.decoded.set(write.loaded.key, { version: versions[i] as string, state: write.after });
+  involved.forEach((write, i) => {
+    const version = versions[i] as string;
+    if (version)
+      context.decoded.set(write.loaded.key, { version, state: write.after as PartitionDeliveryState });
   });
   return appendResults(reply.slice(1));
-}
-
-/** What `optimistic` runs: one attempt, returning its result or `conflict` to be run again. */
-export const conflict: unique symbol = Symbol("conflict");
-
-/**
- * Runs an operation until it commits without a conflict: each attempt loads the current states again. After
- * `maxAttempts` conflicts it fails with `aborted` (the caller may retry).
- */
-export async function optimistic<T>(what: string, attempt: () => Promise<T | typeof conflict>): Promise<T> {
-  for (let tries = 0; tries < maxAttempts; tries++) {
-    const result = await attempt();
-    if (result !== conflict) return result;
-    await sleep(Math.random() * Math.min(2 ** tries, 50)); // spread the contenders apart
-  }
-  throw new CebusError(
-    "aborted",
-    `${what}: the delivery state changed under ${maxAttempts} attempts in a row (other broker processes ` +
-      "working on the same subscription partition); retry",
-  );
 }
 
 /** The states of a new subscription: each partition at its cursor with no lease (written unconditionally). */

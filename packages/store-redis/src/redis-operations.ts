@@ -1,7 +1,6 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { CebusError } from "@cebus/core";
 import { SubscriptionSchema } from "@cebus/proto";
-import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
+import type { ClaimRequest, Lease, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
 import {
   byPartition,
   claim as claimRule,
@@ -10,23 +9,14 @@ import {
   initialState,
   type PartitionDeliveryState,
   partitionCounts,
-  partitionsOf,
   requeue as requeueRule,
-  type SubscriptionSettleOutcome,
   seek as seekRule,
-  settleAcross,
   sumCounts,
   withRemoteEvents,
 } from "@cebus/store/delivery";
-import { type RedisContext, subscriptionMissing, topicMissing } from "./redis-context.js";
-import {
-  commit,
-  conflict,
-  type LoadedState,
-  loadStates,
-  optimistic,
-  type StateWrite,
-} from "./redis-delivery.js";
+import { conflict, optimistic } from "./optimistic.js";
+import { type RedisContext, subscriptionMissing } from "./redis-context.js";
+import { commit, type LoadedState, loadStates, type StateWrite } from "./redis-delivery.js";
 import { remoteEvents, trimLog } from "./redis-log.js";
 
 /**
@@ -51,8 +41,9 @@ export async function claim(context: RedisContext, request: ClaimRequest): Promi
   if (request.max <= 0) return [];
   const { topic, partition } = request;
   const keys = partitionKeys(context, request, [partition]);
-  return optimistic("claim", async () => {
-    const { states, meta } = await loadStates(context, keys, context.keys.meta(topic));
+  return optimistic(context, keys, "claim", async (fresh) => {
+    const metaKey = context.keys.meta(topic);
+    const { states, meta } = await loadStates(context, keys, { metaKey, fromCache: !fresh });
     const loaded = states[0] as LoadedState;
     const state = loaded.state;
     if (!state) throw subscriptionMissing(request.subscription);
@@ -61,53 +52,6 @@ export async function claim(context: RedisContext, request: ClaimRequest): Promi
     const done = await commit(context, [{ loaded, after: outcome.state }]);
     return done === undefined ? conflict : outcome.leases;
   });
-}
-
-/** Settles through the rules; a term's dead letters are appended in the same compare-and-set. */
-export async function settle(
-  context: RedisContext,
-  ref: SubscriptionRef,
-  action: SettleAction,
-): Promise<boolean[]> {
-  if (action.leases.length === 0) return [];
-  const partitions = partitionsOf(action.leases);
-  const keys = partitionKeys(context, ref, partitions);
-  const outcome = await optimistic("settle", async () => {
-    const { states } = await loadStates(context, keys);
-    const byNumber = new Map(partitions.map((p, i) => [p, states[i] as LoadedState]));
-    const decided = settleAcross((p) => byNumber.get(p)?.state, action);
-    const writes = [...decided.states].map(([p, after]) => ({
-      loaded: byNumber.get(p) as LoadedState,
-      after,
-    }));
-    const done = await commitSettle(context, writes, decided, action);
-    return done ? decided : conflict;
-  });
-  if (action.kind === "nack" && outcome.matches.some(Boolean)) {
-    context.announce({ topic: ref.topic, subscription: ref.subscription, at: action.until ?? action.now });
-  }
-  if (outcome.deadLetters.length > 0 && action.deadLetter)
-    context.announce({ topic: action.deadLetter.topic });
-  return outcome.matches;
-}
-
-async function commitSettle(
-  context: RedisContext,
-  writes: StateWrite[],
-  decided: SubscriptionSettleOutcome,
-  action: SettleAction,
-): Promise<boolean> {
-  const target = action.deadLetter?.topic;
-  if (decided.deadLetters.length === 0 || target === undefined) {
-    return (await commit(context, writes)) !== undefined;
-  }
-  const append = { base: context.keys.base(target), now: action.now, events: decided.deadLetters };
-  try {
-    return (await commit(context, writes, { append })) !== undefined;
-  } catch (error) {
-    if (error instanceof CebusError && error.code === "not_found") throw topicMissing(target);
-    throw error;
-  }
 }
 
 export async function requeue(
@@ -119,10 +63,10 @@ export async function requeue(
   const groups = byPartition(refs);
   const partitions = [...groups.keys()];
   const keys = partitionKeys(context, ref, partitions);
-  const count = await optimistic("requeue", async () => {
+  const count = await optimistic(context, keys, "requeue", async () => {
     const [exists, { states, meta }] = await Promise.all([
       context.redis.hexists(context.keys.subscriptions, ref.subscription),
-      loadStates(context, keys, context.keys.meta(ref.topic)),
+      loadStates(context, keys, { metaKey: context.keys.meta(ref.topic) }),
     ]);
     if (!exists) throw subscriptionMissing(ref.subscription);
     const decided = await Promise.all(
@@ -136,8 +80,7 @@ export async function requeue(
         return { loaded, after: outcome.state, count: outcome.count };
       }),
     );
-    const writes = decided.flatMap(({ loaded, after }) => (after ? [{ loaded, after }] : []));
-    if ((await commit(context, writes)) === undefined) return conflict;
+    if ((await commit(context, decided)) === undefined) return conflict;
     return decided.reduce((sum, part) => sum + part.count, 0);
   });
   if (count > 0) context.announce({ topic: ref.topic, subscription: ref.subscription, at: now });
@@ -150,16 +93,13 @@ export async function seek(context: RedisContext, ref: SubscriptionRef, cursors:
   const count = Math.max(Number(meta.n ?? 0), cursors.length);
   const partitions = Array.from({ length: count }, (_, p) => p);
   const keys = partitionKeys(context, ref, partitions);
-  const sought = await optimistic("seek", async () => {
+  const sought = await optimistic(context, keys, "seek", async () => {
     const [exists, { states }] = await Promise.all([
       context.redis.hexists(context.keys.subscriptions, ref.subscription),
       loadStates(context, keys),
     ]);
     if (!exists) return false;
-    const writes = states.flatMap((loaded, p) => {
-      const after = afterSeek(loaded.state, cursors[p]);
-      return after ? [{ loaded, after }] : [];
-    });
+    const writes = states.map((loaded, p) => ({ loaded, after: afterSeek(loaded.state, cursors[p]) }));
     return (await commit(context, writes)) === undefined ? conflict : true;
   });
   if (sought) context.announce({ topic: ref.topic, subscription: ref.subscription });
@@ -185,7 +125,7 @@ export async function subscriptionCounts(
   const metaKey = context.keys.meta(ref.topic);
   const n = Number((await context.redis.hget(metaKey, "n")) ?? 0);
   const partitions = Array.from({ length: n }, (_, p) => p);
-  const { states, meta } = await loadStates(context, partitionKeys(context, ref, partitions), metaKey);
+  const { states, meta } = await loadStates(context, partitionKeys(context, ref, partitions), { metaKey });
   const parts = await Promise.all(
     states.map(async ({ state }, p) => {
       if (!state) return [];
@@ -243,17 +183,17 @@ async function dropRemovedOf(
   partitions: readonly number[],
 ): Promise<void> {
   const keys = partitionKeys(context, ref, partitions);
-  await optimistic("trim", async () => {
-    const { states, meta } = await loadStates(context, keys, context.keys.meta(ref.topic));
+  await optimistic(context, keys, "trim", async () => {
+    const { states, meta } = await loadStates(context, keys, { metaKey: context.keys.meta(ref.topic) });
     const writes = await Promise.all(
-      states.map(async (loaded, i) => {
+      states.map(async (loaded, i): Promise<StateWrite> => {
         const state = loaded.state;
-        if (!state) return [];
+        if (!state) return { loaded, after: undefined };
         const p = partitions[i] as number;
         const events = remoteEvents(context, ref.topic, p, startOf(meta, p));
-        return [{ loaded, after: await withRemoteEvents(events, (reader) => dropRemoved(state, reader)) }];
+        return { loaded, after: await withRemoteEvents(events, (reader) => dropRemoved(state, reader)) };
       }),
     );
-    return (await commit(context, writes.flat())) === undefined ? conflict : true;
+    return (await commit(context, writes)) === undefined ? conflict : true;
   });
 }

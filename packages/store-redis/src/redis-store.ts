@@ -7,6 +7,7 @@ import { createContext, type RedisContext, toBuffer, translate } from "./redis-c
 import { createStates, deleteStates } from "./redis-delivery.js";
 import * as log from "./redis-log.js";
 import * as delivery from "./redis-operations.js";
+import { settle } from "./redis-settle.js";
 
 export interface RedisStoreOptions {
   /** A connected ioredis client (standalone) or cluster. The store owns it and quits it on close. */
@@ -48,7 +49,7 @@ export function storeOn(context: RedisContext, description = "redis"): Store {
     deleteSubscription: (name) => deleteSubscription(context, name),
     seek: (ref, cursors) => delivery.seek(context, ref, cursors),
     claim: (request) => delivery.claim(context, request),
-    settle: (ref, action) => delivery.settle(context, ref, action),
+    settle: (ref, action) => settle(context, ref, action),
     subscriptionStats: (name, now) => delivery.subscriptionCounts(context, name, now),
     requeue: (ref, refs, now) => delivery.requeue(context, ref, refs, now),
     trim: (topic, opts) => delivery.trim(context, topic, opts),

@@ -87,7 +87,7 @@ return appendEvents(B, tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1', eve
  * Compare-and-set of delivery states, with the deletes and the appends that belong to the same step.
  * KEYS: n state keys (hashes: v = version, s = encoded state), then d keys to delete, then, when appending, the
  * base of the topic to append to. ARGV: n, d, appending (1/0), then per state: expected version ("" = must not
- * exist), new version, encoded state; then, when appending: now and the events as appendScript takes them (never
+ * exist), new version ("" = only check the version), encoded state; then, when appending: now and the events as appendScript takes them (never
  * deduplicated). Nothing is written unless every state still has its expected version (returns {0}) and every
  * event targets a partition of the topic (an error reply). Returns {1, partition, offset, duplicate, ...}.
  */
@@ -106,7 +106,7 @@ if appending then
   if problem then return redis.error_reply(problem) end
 end
 for i = 1, n do
-  redis.call('HSET', KEYS[i], 'v', ARGV[2 + i * 3], 's', ARGV[3 + i * 3])
+  if ARGV[2 + i * 3] ~= '' then redis.call('HSET', KEYS[i], 'v', ARGV[2 + i * 3], 's', ARGV[3 + i * 3]) end
 end
 for i = n + 1, n + d do redis.call('DEL', KEYS[i]) end
 local out = { 1 }
