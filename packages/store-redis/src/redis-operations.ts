@@ -20,9 +20,11 @@ import { commit, type LoadedState, loadStates, type StateWrite } from "./redis-d
 import { remoteEvents, trimLog } from "./redis-log.js";
 
 /**
- * The delivery operations of the Redis store: each loads the states it needs (one round trip), reads the events
- * the rules ask for (`withRemoteEvents`), lets `@cebus/store/delivery` decide, and commits what changed with a
- * compare-and-set (redis-delivery.ts), run again when another broker process changed a state meanwhile.
+ * The delivery operations of the Redis store (settle is in redis-settle.ts): each loads the states it needs (a
+ * claim from this instance's cache when it holds them, else one round trip), reads the events the rules ask for
+ * (`withRemoteEvents`: one pipeline per round), lets `@cebus/store/delivery` decide, and commits what changed
+ * with a compare-and-set (redis-delivery.ts), run again on fresh states when another broker process changed one
+ * meanwhile (optimistic.ts).
  */
 
 const noRange = { startOffset: Number.MAX_SAFE_INTEGER, endOffset: Number.MAX_SAFE_INTEGER };
