@@ -1,7 +1,9 @@
 import { CebusError } from "@cebus/core";
 import type { Store } from "@cebus/store";
 import { Cluster, Redis } from "ioredis";
-import { createRedisStore } from "./redis-store.js";
+import { migrateLeases } from "./migrate-leases.js";
+import { createContext } from "./redis-context.js";
+import { storeOn } from "./redis-store.js";
 
 export interface RedisConnectOptions {
   /** Give up connecting after this long [5 s]. */
@@ -15,6 +17,7 @@ export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):([^@/]+)@/,
 /**
  * Connects to `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS, or `redis+cluster://host:port,host:port`
  * for a Redis Cluster), checks it is usable (Redis 6.2 or newer, for XTRIM MINID and Lua), and returns the store.
+ * A Redis holding subscriptions in the version 1 layout is converted first (migrate-leases.ts).
  * Any problem is a CebusError whose one-line message names the URL and the cause; nothing is written before that.
  */
 export async function openRedisStore(url: string, options: RedisConnectOptions = {}): Promise<Store> {
@@ -76,5 +79,16 @@ export async function openRedisStore(url: string, options: RedisConnectOptions =
     const message = error instanceof Error ? error.message : String(error);
     throw fail(/NOAUTH|WRONGPASS/.test(message) ? `authentication failed (${message})` : message);
   }
-  return createRedisStore({ redis, namespace: options.namespace, description: shown });
+  const context = createContext(redis, options.namespace ?? "cebus");
+  try {
+    await migrateLeases(context);
+  } catch (error) {
+    redis.disconnect();
+    const message = error instanceof Error ? error.message : String(error);
+    throw new CebusError(
+      "unavailable",
+      `cannot use Redis at ${shown}: converting the lease layout failed: ${message}`,
+    );
+  }
+  return storeOn(context, shown);
 }

@@ -14,13 +14,17 @@ afterAll(async () => {
 });
 
 let namespace = "";
-describeStoreContract("redis", {
-  open: async () => {
-    namespace = `t${Math.random().toString(36).slice(2, 10)}`;
-    return openRedisStore(server.url, { namespace });
+describeStoreContract(
+  "redis",
+  {
+    open: async () => {
+      namespace = `t${Math.random().toString(36).slice(2, 10)}`;
+      return openRedisStore(server.url, { namespace });
+    },
+    reopen: async () => openRedisStore(server.url, { namespace }),
   },
-  reopen: async () => openRedisStore(server.url, { namespace }),
-});
+  { model: { numRuns: 100 } },
+);
 
 describe("redis store across broker processes", () => {
   it("tells every store over the same Redis about new events and nacked events", async () => {
