@@ -1,8 +1,9 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { SubscriptionSchema } from "@cebus/proto";
-import type { ClaimRequest, Lease, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
+import type { ClaimRequest, ClaimResult, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
 import {
   byPartition,
+  claimResult,
   claim as claimRule,
   dropLeases,
   dropRemoved,
@@ -39,7 +40,7 @@ function partitionKeys(context: RedisContext, ref: SubscriptionRef, partitions: 
   return partitions.map((p) => context.keys.state(ref.topic, ref.subscription, p));
 }
 
-export async function claim(context: RedisContext, request: ClaimRequest): Promise<Lease[]> {
+export async function claim(context: RedisContext, request: ClaimRequest): Promise<ClaimResult> {
   if (request.max <= 0) return [];
   const { topic, partition } = request;
   const keys = partitionKeys(context, request, [partition]);
@@ -52,7 +53,7 @@ export async function claim(context: RedisContext, request: ClaimRequest): Promi
     const events = remoteEvents(context, topic, partition, startOf(meta, partition));
     const outcome = await withRemoteEvents(events, (reader) => claimRule(state, request, reader));
     const done = await commit(context, [{ loaded, after: outcome.state }]);
-    return done === undefined ? conflict : outcome.leases;
+    return done === undefined ? conflict : claimResult(outcome);
   });
 }
 
