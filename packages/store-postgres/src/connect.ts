@@ -28,6 +28,7 @@ export async function migrate(client: pg.ClientBase): Promise<number[]> {
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await client.query(m.sql);
+      await m.after?.(client);
       await client.query("INSERT INTO cebus_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
       applied.push(m.version);
     }

@@ -1,3 +1,6 @@
+import type { ClientBase } from "pg";
+import { migrateLeaseRows } from "./migrate-leases.js";
+
 /**
  * Versioned migrations, applied by the broker at start inside one transaction under an advisory lock (so two
  * brokers starting together apply each once). A failed migration rolls back entirely: never half-applied.
@@ -6,8 +9,21 @@
  * global order, (topic, partition, offset) the per-partition order readers page through, publish_time the index
  * for seeking by time. Offsets are assigned under the partition row's lock, so they commit in offset order: a
  * reader never passes a row that commits later with a smaller offset (the sequence-gap bug of queue tables).
+ *
+ * Delivery state (version 2): one `cebus_delivery_states` row per subscription partition holds the cursor and the
+ * leases as `@cebus/store/delivery` encodes them; `version` (from one sequence, never reused) changes on every
+ * write, so a broker knows whether the state it decoded last is still the row's. Version 2 converts the cursor and
+ * lease rows of version 1 (migrate-leases.ts) and drops them.
  */
-export const migrations: { version: number; name: string; sql: string }[] = [
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  /** Work SQL alone cannot do, run after `sql` in the same transaction. */
+  after?: (client: ClientBase) => Promise<void>;
+}
+
+export const migrations: Migration[] = [
   {
     version: 1,
     name: "log, subscriptions, leases, dedupe, outbox",
@@ -48,5 +64,17 @@ CREATE TABLE cebus_outbox (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, topic text NOT NULL, event bytea NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now());
 `,
+  },
+  {
+    version: 2,
+    name: "delivery states (one encoded state per subscription partition) replace cursors and leases",
+    sql: `
+CREATE SEQUENCE cebus_delivery_state_versions;
+CREATE TABLE cebus_delivery_states (
+  subscription text NOT NULL REFERENCES cebus_subscriptions (name) ON DELETE CASCADE, partition int NOT NULL,
+  version bigint NOT NULL, state bytea NOT NULL,
+  PRIMARY KEY (subscription, partition));
+`,
+    after: migrateLeaseRows,
   },
 ];
