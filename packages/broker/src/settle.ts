@@ -1,7 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CebusError, durationMs } from "@cebus/core";
 import { CloudEventSchema, type Subscription } from "@cebus/proto";
-import { nackUntil, retrySchedule } from "@cebus/store/delivery";
+import { maxWakeInstants, nackUntil, retrySchedule } from "@cebus/store/delivery";
 import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
 import type { DeadLetters, Failed } from "./dead-letters.js";
@@ -103,7 +103,8 @@ function attemptOf(parts: SettleParts, call: SettleCall, item: IndexedRef): numb
 
 /**
  * Nacks: one store call. With a delay, every lease waits it; otherwise each waits the subscription's retry delay
- * of the attempt the store holds for it, and this process wakes its consumers at the first of those instants.
+ * of the attempt the store holds for it, and this process wakes its consumers at those instants (shared stores
+ * announce them to the other processes).
  */
 async function settleNacks(parts: SettleParts, call: SettleCall, refs: IndexedRef[]): Promise<void> {
   const { subscription, opts, at } = call;
@@ -116,15 +117,16 @@ async function settleNacks(parts: SettleParts, call: SettleCall, refs: IndexedRe
     ...(until === undefined ? { backoff } : { until }),
     allOrNothing: opts.allOrNothing,
   });
-  let first = Number.POSITIVE_INFINITY;
+  const instants = new Set<number>();
   refs.forEach((item, j) => {
     (call.outcomes[item.index] as SettleOutcome).ok = ok[j] === true;
     if (!ok[j]) return;
     const lease = { offset: item.ref.offset, attempt: attemptOf(parts, call, item) };
-    first = Math.min(first, nackUntil({ now: at, until, backoff }, item.ref.partition, lease));
+    instants.add(nackUntil({ now: at, until, backoff }, item.ref.partition, lease));
   });
-  if (first < Number.POSITIVE_INFINITY) {
-    parts.registry.wakeSubscriptionAt(subscription.name, subscription.topic, first);
+  const sorted = [...instants].sort((a, b) => a - b);
+  for (const instant of sorted.slice(0, maxWakeInstants)) {
+    parts.registry.wakeSubscriptionAt(subscription.name, subscription.topic, instant);
   }
 }
 

@@ -1,7 +1,14 @@
 import { CebusError } from "@cebus/core";
-import type { ClaimRequest, Lease, SettleAction, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
+import type {
+  ClaimRequest,
+  ClaimResult,
+  SettleAction,
+  SubscriptionCounts,
+  SubscriptionRef,
+} from "@cebus/store";
 import {
   byPartition,
+  claimResult,
   claim as claimRule,
   dropLeases,
   dropRemoved,
@@ -59,7 +66,7 @@ const changeOf = (loaded: LoadedState, after: LoadedState["state"]): StateChange
 });
 
 /** Store.claim: the partition's state locked, the rules run over the log, the new state written. */
-export function claim(d: Delivery, request: ClaimRequest): Promise<Lease[]> {
+export function claim(d: Delivery, request: ClaimRequest): Promise<ClaimResult> {
   if (request.max <= 0) return Promise.resolve([]);
   return d.pg.tx(async (tx) => {
     const [loaded] = await lockIn(tx, d, request, [request.partition]);
@@ -69,7 +76,7 @@ export function claim(d: Delivery, request: ClaimRequest): Promise<Lease[]> {
       claimRule(loaded.state, request, events),
     );
     await saveStates(tx, d.cache, [changeOf(loaded, outcome.state)]);
-    return outcome.leases;
+    return claimResult(outcome);
   });
 }
 
@@ -86,9 +93,7 @@ export function settle(d: Delivery, ref: SubscriptionRef, action: SettleAction):
     }
     const changes = [...outcome.states].map(([p, after]) => changeOf(loaded.get(p) as LoadedState, after));
     await saveStates(tx, d.cache, changes);
-    if (action.kind === "nack" && outcome.states.size > 0) {
-      await notify(tx.client, { ...ref, at: action.until ?? action.now });
-    }
+    for (const at of outcome.visibleAt) await notify(tx.client, { ...ref, at });
     return outcome.matches;
   });
 }

@@ -130,9 +130,7 @@ function announce(
   action: SettleAction,
   outcome: SubscriptionSettleOutcome,
 ): void {
-  if (action.kind === "nack" && outcome.matches.some(Boolean)) {
-    context.announce({ topic: ref.topic, subscription: ref.subscription, at: action.until ?? action.now });
-  }
+  for (const at of outcome.visibleAt) context.announce({ topic: ref.topic, subscription: ref.subscription, at });
   if (outcome.deadLetters.length > 0 && action.deadLetter) {
     context.announce({ topic: action.deadLetter.topic });
   }

@@ -20,6 +20,7 @@ export {
   byPartition,
   type LeaseHandle,
   leaseMatches,
+  maxWakeInstants,
   nackUntil,
   partitionsOf,
   type SettleInput,

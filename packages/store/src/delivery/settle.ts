@@ -99,7 +99,15 @@ export interface SubscriptionSettleOutcome {
   states: Map<number, PartitionDeliveryState>;
   /** The dead-letter copies of the matched leases of a term (DeadLetterAppend), in input order. */
   deadLetters: AppendEvent[];
+  /**
+   * A nack's instants at which its leases become visible again, earliest first, each once (at most
+   * `maxWakeInstants`): what a shared store announces so other processes' consumers wake in time.
+   */
+  visibleAt: number[];
 }
+
+/** The most distinct visible-again instants a settle reports (the earliest ones, and the last). */
+export const maxWakeInstants = 16;
 
 /**
  * Settles leases across the partitions of one subscription (Store.settle): every lease is checked first, so
@@ -116,14 +124,38 @@ export function settleAcross(
     return state !== undefined && leaseMatches(state, ref, action.now);
   });
   const states = new Map<number, PartitionDeliveryState>();
-  if (action.allOrNothing && matches.some((match) => !match)) return { matches, states, deadLetters: [] };
+  if (action.allOrNothing && matches.some((match) => !match)) {
+    return { matches, states, deadLetters: [], visibleAt: [] };
+  }
+  const instants = new Set<number>();
   for (const [partition, offsets] of byPartition(action.leases.filter((_, i) => matches[i]))) {
     const before = stateOf(partition) as PartitionDeliveryState;
     states.set(partition, applySettle(before, offsets, action, partition));
+    if (action.kind === "nack")
+      for (const at of nackInstants(before, offsets, action, partition)) instants.add(at);
   }
   const deadLetters =
     action.kind === "term" && action.deadLetter ? action.deadLetter.events.filter((_, i) => matches[i]) : [];
-  return { matches, states, deadLetters };
+  return { matches, states, deadLetters, visibleAt: earliest([...instants]) };
+}
+
+function nackInstants(
+  state: PartitionDeliveryState,
+  offsets: readonly number[],
+  action: SettleAction,
+  partition: number,
+): number[] {
+  return offsets.flatMap((offset) => {
+    const lease = leaseAt(state, offset);
+    return lease ? [nackUntil(action, partition, lease)] : [];
+  });
+}
+
+/** Sorted, at most maxWakeInstants: the earliest ones and the last (so the last lease still gets a wake). */
+function earliest(instants: number[]): number[] {
+  const sorted = instants.sort((a, b) => a - b);
+  if (sorted.length <= maxWakeInstants) return sorted;
+  return [...sorted.slice(0, maxWakeInstants - 1), sorted[sorted.length - 1] as number];
 }
 
 /** The partitions a settle, requeue or other list of leases names, each once, in first-seen order. */
