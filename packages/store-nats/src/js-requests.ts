@@ -12,12 +12,21 @@ export interface JsRequests {
     data: Uint8Array,
     options?: { msgID?: string; expectLastSubjectSequence?: number },
   ): Promise<{ seq: number; duplicate: boolean }>;
-  /** A stored message by sequence, or the first at or after it on `nextBySubject`; undefined when there is none. */
-  directGet(
-    stream: string,
-    query: { seq: number; nextBySubject?: string },
-  ): Promise<{ seq: number; data: Uint8Array } | undefined>;
+  /**
+   * A stored message by sequence, or the first at or after it on `nextBySubject`, or the last one on
+   * `lastBySubject`; undefined when there is none. `operation` is a KV message's KV-Operation header (PUT when
+   * absent; DEL and PURGE mark a deleted key).
+   */
+  directGet(stream: string, query: DirectQuery): Promise<DirectMessage | undefined>;
   close(): void;
+}
+
+export type DirectQuery = { seq: number; nextBySubject?: string } | { lastBySubject: string };
+
+export interface DirectMessage {
+  seq: number;
+  data: Uint8Array;
+  operation: string;
 }
 
 /** A JetStream API error with its code (10071 = wrong last sequence). */
@@ -91,15 +100,21 @@ export function createJsRequests(nc: NatsConnection, timeoutMs = 5000): JsReques
 
     async directGet(stream, query) {
       const body =
-        query.nextBySubject === undefined
-          ? { seq: query.seq }
-          : { seq: query.seq, next_by_subj: query.nextBySubject };
+        "lastBySubject" in query
+          ? { last_by_subj: query.lastBySubject }
+          : query.nextBySubject === undefined
+            ? { seq: query.seq }
+            : { seq: query.seq, next_by_subj: query.nextBySubject };
       const msg = await request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify(body));
       const code = msg.headers?.code ?? 0;
       if (code === 404) return undefined;
       if (code >= 400 || !msg.headers)
         throw new Error(`direct get on ${stream}: ${msg.headers?.description ?? code}`);
-      return { seq: Number(msg.headers.get("Nats-Sequence")), data: msg.data };
+      return {
+        seq: Number(msg.headers.get("Nats-Sequence")),
+        data: msg.data,
+        operation: msg.headers.get("KV-Operation") || "PUT",
+      };
     },
 
     close() {
