@@ -33,7 +33,7 @@ export function createCasValues(kv: KV): CasValues {
 
   async function read(key: string): Promise<Versioned | undefined> {
     const entry = await kv.get(key);
-    if (!entry || entry.operation !== "PUT") return undefined;
+    if (entry?.operation !== "PUT") return undefined;
     return { revision: entry.revision, value: entry.value };
   }
 

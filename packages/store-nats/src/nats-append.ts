@@ -191,7 +191,7 @@ async function reserveExisting(
   since: number,
 ): Promise<Reservation> {
   const entry = await kv.get(key);
-  if (!entry || entry.operation !== "PUT") {
+  if (entry?.operation !== "PUT") {
     return { revision: await kv.create(key, json({ p: partition, t: now })), p: partition, t: now };
   }
   const found = parse<DedupeEntry>(entry.value);
