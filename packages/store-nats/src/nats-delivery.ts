@@ -14,7 +14,8 @@ import { isConflict, type NatsContext } from "./nats-context.js";
  * Within one process, changes of one state run one at a time, and the state this process wrote last is kept
  * decoded (`StateCache`): a change first decides on it without a read; if another process wrote since, the save
  * fails on the revision and the change runs again on a fresh read. A decision that writes nothing, made on a
- * cached state, is made again on a fresh read, so no answer rests on a state another process has replaced.
+ * cached state, stands only when a fresh read finds the same revision (nobody wrote since: the state held during
+ * the decision's reads); otherwise it is made again on the fresh state, so no answer rests on a replaced state.
  */
 
 export type StateCache = Map<string, { revision: number; state: PartitionDeliveryState }>;
@@ -84,20 +85,23 @@ interface Target {
 }
 
 async function runChange<T>(ctx: NatsContext, target: Target, decide: Decide<T>, fresh: boolean): Promise<T> {
+  const read = () => loadState(ctx, target.subscription, target.partition);
+  let loaded = fresh ? await read() : await cachedState(ctx, target);
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    const loaded =
-      attempt === 0 && !fresh
-        ? await cachedState(ctx, target)
-        : await loadState(ctx, target.subscription, target.partition);
     const decision = await decide(loaded.state);
     const after = decision.state;
     if (after === undefined || after === loaded.state) {
       if (!loaded.cached) return decision.result;
-      ctx.states.delete(target.key); // decided on a cached state: decide again on a fresh one
+      // decided on the cached state without writing: the answer stands if nobody wrote since
+      const current = await read();
+      if (current.revision === loaded.revision) return decision.result;
+      ctx.states.delete(target.key);
+      loaded = current;
       continue;
     }
     if (await saveState(ctx, target.key, loaded.revision, after)) return decision.result;
     if (attempt > 0) await pause(attempt);
+    loaded = await read();
   }
   throw new CebusError(
     "aborted",

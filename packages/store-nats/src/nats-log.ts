@@ -54,7 +54,8 @@ export async function readAt(
 
 /**
  * Up to `limit` events from `offset` on, in offset order: the first at or after the offset (trimmed events leave a
- * gap below the stream's first sequence) and the stream's last sequence at once, then the rest at once.
+ * gap below the stream's first sequence) and the last of the stream at once (two direct gets: nothing new costs
+ * one round trip), then the events between them at once.
  */
 export async function readFrom(
   ctx: NatsContext,
@@ -65,20 +66,19 @@ export async function readFrom(
 ): Promise<StoredEvent[]> {
   if (limit <= 0) return [];
   const stream = ctx.names.stream(topic, partition);
-  const query = { seq: offset + 1, nextBySubject: ctx.names.subject(topic, partition) };
-  if (limit === 1) {
-    const only = await ctx.fast.directGet(stream, query);
-    return only ? [toStored(partition, only.seq - 1, only.data)] : [];
-  }
-  const [first, state] = await Promise.all([
-    ctx.fast.directGet(stream, query),
-    streamState(ctx, topic, partition),
+  const subject = ctx.names.subject(topic, partition);
+  const [first, last] = await Promise.all([
+    ctx.fast.directGet(stream, { seq: offset + 1, nextBySubject: subject }),
+    limit === 1 ? undefined : ctx.fast.directGet(stream, { lastBySubject: subject }),
   ]);
   if (!first) return [];
   const out: StoredEvent[] = [toStored(partition, first.seq - 1, first.data)];
+  const end = Math.min(last?.seq ?? first.seq, first.seq + limit - 1);
   const seqs: number[] = [];
-  for (let s = first.seq + 1; s <= Math.min(state.last_seq, first.seq + limit - 1); s++) seqs.push(s);
-  const msgs = await Promise.all(seqs.map((seq) => ctx.fast.directGet(stream, { seq })));
+  for (let seq = first.seq + 1; seq <= end; seq++) seqs.push(seq);
+  const msgs = await Promise.all(
+    seqs.map((seq) => (seq === last?.seq ? last : ctx.fast.directGet(stream, { seq }))),
+  );
   for (const msg of msgs) {
     if (!msg) break;
     out.push(toStored(partition, msg.seq - 1, msg.data));
