@@ -1,4 +1,5 @@
 import type { KV } from "@nats-io/kv";
+import { isConflict } from "./nats-context.js";
 
 export interface Versioned {
   revision: number;
@@ -23,9 +24,6 @@ export interface CasValues {
   /** Forgets cached values (after a key is deleted). */
   forget(prefix: string): void;
 }
-
-const isConflict = (error: unknown) =>
-  error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
 
 export function createCasValues(kv: KV): CasValues {
   const cache = new Map<string, Versioned>();

@@ -79,42 +79,12 @@ export function createJsRequests(nc: NatsConnection, timeoutMs = 5000): JsReques
 
   return {
     async publish(subject, data, options = {}) {
-      let hdrs: ReturnType<typeof headers> | undefined;
-      if (options.msgID !== undefined || options.expectLastSubjectSequence !== undefined) {
-        hdrs = headers();
-        if (options.msgID !== undefined) hdrs.set("Nats-Msg-Id", options.msgID);
-        if (options.expectLastSubjectSequence !== undefined)
-          hdrs.set("Nats-Expected-Last-Subject-Sequence", String(options.expectLastSubjectSequence));
-      }
-      const msg = await request(subject, data, hdrs);
-      if (msg.headers?.code === 503)
-        throw new Error("no responders: is the stream there, with JetStream on?");
-      const ack = msg.json<{
-        seq?: number;
-        duplicate?: boolean;
-        error?: { code: number; err_code: number; description: string };
-      }>();
-      if (ack.error) throw new JsApiError(ack.error.err_code, ack.error.description);
-      return { seq: ack.seq ?? 0, duplicate: ack.duplicate === true };
+      return publishAck(await request(subject, data, publishHeaders(options)));
     },
 
     async directGet(stream, query) {
-      const body =
-        "lastBySubject" in query
-          ? { last_by_subj: query.lastBySubject }
-          : query.nextBySubject === undefined
-            ? { seq: query.seq }
-            : { seq: query.seq, next_by_subj: query.nextBySubject };
-      const msg = await request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify(body));
-      const code = msg.headers?.code ?? 0;
-      if (code === 404) return undefined;
-      if (code >= 400 || !msg.headers)
-        throw new Error(`direct get on ${stream}: ${msg.headers?.description ?? code}`);
-      return {
-        seq: Number(msg.headers.get("Nats-Sequence")),
-        data: msg.data,
-        operation: msg.headers.get("KV-Operation") || "PUT",
-      };
+      const msg = await request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify(directGetBody(query)));
+      return directMessage(stream, msg);
     },
 
     close() {
@@ -123,5 +93,46 @@ export function createJsRequests(nc: NatsConnection, timeoutMs = 5000): JsReques
       for (const waiter of pending.values()) waiter.reject(new Error("closed"));
       pending.clear();
     },
+  };
+}
+
+function publishHeaders(options: {
+  msgID?: string;
+  expectLastSubjectSequence?: number;
+}): ReturnType<typeof headers> | undefined {
+  if (options.msgID === undefined && options.expectLastSubjectSequence === undefined) return undefined;
+  const hdrs = headers();
+  if (options.msgID !== undefined) hdrs.set("Nats-Msg-Id", options.msgID);
+  if (options.expectLastSubjectSequence !== undefined)
+    hdrs.set("Nats-Expected-Last-Subject-Sequence", String(options.expectLastSubjectSequence));
+  return hdrs;
+}
+
+function publishAck(msg: Msg): { seq: number; duplicate: boolean } {
+  if (msg.headers?.code === 503) throw new Error("no responders: is the stream there, with JetStream on?");
+  const ack = msg.json<{
+    seq?: number;
+    duplicate?: boolean;
+    error?: { code: number; err_code: number; description: string };
+  }>();
+  if (ack.error) throw new JsApiError(ack.error.err_code, ack.error.description);
+  return { seq: ack.seq ?? 0, duplicate: ack.duplicate === true };
+}
+
+function directGetBody(query: DirectQuery): Record<string, unknown> {
+  if ("lastBySubject" in query) return { last_by_subj: query.lastBySubject };
+  if (query.nextBySubject === undefined) return { seq: query.seq };
+  return { seq: query.seq, next_by_subj: query.nextBySubject };
+}
+
+function directMessage(stream: string, msg: Msg): DirectMessage | undefined {
+  const code = msg.headers?.code ?? 0;
+  if (code === 404) return undefined;
+  if (code >= 400 || !msg.headers)
+    throw new Error(`direct get on ${stream}: ${msg.headers?.description ?? code}`);
+  return {
+    seq: Number(msg.headers.get("Nats-Sequence")),
+    data: msg.data,
+    operation: msg.headers.get("KV-Operation") || "PUT",
   };
 }
