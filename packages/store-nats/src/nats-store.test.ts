@@ -15,7 +15,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
-});
+}, 60_000); // a server holding the streams of many model runs takes a while to stop on a loaded machine
 
 let namespace = "";
 describeStoreContract(
