@@ -108,8 +108,9 @@ function subAction(action: SettleAction, indexes: number[]): SettleAction {
  * Settles leases of one partition. A term with dead letters decides on a freshly read state, appends the dead
  * letters of the leases that match under ids unique to each lease, then saves: when the save loses to another
  * process the term is decided again, and a dead letter appended again is the same message id, which the stream's
- * duplicate window stores once. Left: a lease that stops matching between the read and the save (another process
- * acks it, or it expires, within that round trip) had its dead letter appended for nothing.
+ * duplicate window stores once. Left: a lease that stops matching between the read and the save (within that round trip
+ * another process settles the same delivery id, or a seek drops the lease) had its dead letter appended for
+ * nothing; a save that loses only to another lease's change decides again and keeps it.
  */
 function settlePartition(
   ctx: NatsContext,
