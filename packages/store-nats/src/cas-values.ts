@@ -1,4 +1,5 @@
 import type { KV } from "@nats-io/kv";
+import { isConflict } from "./nats-context.js";
 
 export interface Versioned {
   revision: number;
@@ -24,16 +25,13 @@ export interface CasValues {
   forget(prefix: string): void;
 }
 
-const isConflict = (error: unknown) =>
-  error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
-
 export function createCasValues(kv: KV): CasValues {
   const cache = new Map<string, Versioned>();
   const queues = new Map<string, Promise<unknown>>();
 
   async function read(key: string): Promise<Versioned | undefined> {
     const entry = await kv.get(key);
-    if (!entry || entry.operation !== "PUT") return undefined;
+    if (entry?.operation !== "PUT") return undefined;
     return { revision: entry.revision, value: entry.value };
   }
 

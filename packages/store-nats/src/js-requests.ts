@@ -12,12 +12,21 @@ export interface JsRequests {
     data: Uint8Array,
     options?: { msgID?: string; expectLastSubjectSequence?: number },
   ): Promise<{ seq: number; duplicate: boolean }>;
-  /** A stored message by sequence, or the first at or after it on `nextBySubject`; undefined when there is none. */
-  directGet(
-    stream: string,
-    query: { seq: number; nextBySubject?: string },
-  ): Promise<{ seq: number; data: Uint8Array } | undefined>;
+  /**
+   * A stored message by sequence, or the first at or after it on `nextBySubject`, or the last one on
+   * `lastBySubject`; undefined when there is none. `operation` is a KV message's KV-Operation header (PUT when
+   * absent; DEL and PURGE mark a deleted key).
+   */
+  directGet(stream: string, query: DirectQuery): Promise<DirectMessage | undefined>;
   close(): void;
+}
+
+export type DirectQuery = { seq: number; nextBySubject?: string } | { lastBySubject: string };
+
+export interface DirectMessage {
+  seq: number;
+  data: Uint8Array;
+  operation: string;
 }
 
 /** A JetStream API error with its code (10071 = wrong last sequence). */
@@ -70,36 +79,12 @@ export function createJsRequests(nc: NatsConnection, timeoutMs = 5000): JsReques
 
   return {
     async publish(subject, data, options = {}) {
-      let hdrs: ReturnType<typeof headers> | undefined;
-      if (options.msgID !== undefined || options.expectLastSubjectSequence !== undefined) {
-        hdrs = headers();
-        if (options.msgID !== undefined) hdrs.set("Nats-Msg-Id", options.msgID);
-        if (options.expectLastSubjectSequence !== undefined)
-          hdrs.set("Nats-Expected-Last-Subject-Sequence", String(options.expectLastSubjectSequence));
-      }
-      const msg = await request(subject, data, hdrs);
-      if (msg.headers?.code === 503)
-        throw new Error("no responders: is the stream there, with JetStream on?");
-      const ack = msg.json<{
-        seq?: number;
-        duplicate?: boolean;
-        error?: { code: number; err_code: number; description: string };
-      }>();
-      if (ack.error) throw new JsApiError(ack.error.err_code, ack.error.description);
-      return { seq: ack.seq ?? 0, duplicate: ack.duplicate === true };
+      return publishAck(await request(subject, data, publishHeaders(options)));
     },
 
     async directGet(stream, query) {
-      const body =
-        query.nextBySubject === undefined
-          ? { seq: query.seq }
-          : { seq: query.seq, next_by_subj: query.nextBySubject };
-      const msg = await request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify(body));
-      const code = msg.headers?.code ?? 0;
-      if (code === 404) return undefined;
-      if (code >= 400 || !msg.headers)
-        throw new Error(`direct get on ${stream}: ${msg.headers?.description ?? code}`);
-      return { seq: Number(msg.headers.get("Nats-Sequence")), data: msg.data };
+      const msg = await request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify(directGetBody(query)));
+      return directMessage(stream, msg);
     },
 
     close() {
@@ -108,5 +93,46 @@ export function createJsRequests(nc: NatsConnection, timeoutMs = 5000): JsReques
       for (const waiter of pending.values()) waiter.reject(new Error("closed"));
       pending.clear();
     },
+  };
+}
+
+function publishHeaders(options: {
+  msgID?: string;
+  expectLastSubjectSequence?: number;
+}): ReturnType<typeof headers> | undefined {
+  if (options.msgID === undefined && options.expectLastSubjectSequence === undefined) return undefined;
+  const hdrs = headers();
+  if (options.msgID !== undefined) hdrs.set("Nats-Msg-Id", options.msgID);
+  if (options.expectLastSubjectSequence !== undefined)
+    hdrs.set("Nats-Expected-Last-Subject-Sequence", String(options.expectLastSubjectSequence));
+  return hdrs;
+}
+
+function publishAck(msg: Msg): { seq: number; duplicate: boolean } {
+  if (msg.headers?.code === 503) throw new Error("no responders: is the stream there, with JetStream on?");
+  const ack = msg.json<{
+    seq?: number;
+    duplicate?: boolean;
+    error?: { code: number; err_code: number; description: string };
+  }>();
+  if (ack.error) throw new JsApiError(ack.error.err_code, ack.error.description);
+  return { seq: ack.seq ?? 0, duplicate: ack.duplicate === true };
+}
+
+function directGetBody(query: DirectQuery): Record<string, unknown> {
+  if ("lastBySubject" in query) return { last_by_subj: query.lastBySubject };
+  if (query.nextBySubject === undefined) return { seq: query.seq };
+  return { seq: query.seq, next_by_subj: query.nextBySubject };
+}
+
+function directMessage(stream: string, msg: Msg): DirectMessage | undefined {
+  const code = msg.headers?.code ?? 0;
+  if (code === 404) return undefined;
+  if (code >= 400 || !msg.headers)
+    throw new Error(`direct get on ${stream}: ${msg.headers?.description ?? code}`);
+  return {
+    seq: Number(msg.headers.get("Nats-Sequence")),
+    data: msg.data,
+    operation: msg.headers.get("KV-Operation") || "PUT",
   };
 }

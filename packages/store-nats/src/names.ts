@@ -20,6 +20,10 @@ export interface Names {
   statePrefix(subscription: string): string;
   bytesKey(topic: string, partition: number): string;
   dedupeFloorKey(topic: string): string;
+  /** The subject a key of the meta bucket is stored on (for direct gets and compare-and-set publishes). */
+  metaSubject(key: string): string;
+  /** The stream behind the meta bucket. */
+  readonly metaStream: string;
 }
 
 const hash = (text: string, length: number) =>
@@ -32,6 +36,14 @@ export const keyToken = (name: string) =>
 /** The dedupe key of an event: its (source, id) hashed to a fixed-size KV key token. */
 export const dedupeKey = (source: string, id: string) =>
   createHash("sha256").update(`${source.length}:${source}${id}`).digest("base64url").slice(0, 32);
+
+/**
+ * The message id of the dead-letter copy of one lease (subscription, partition, offset, token): a term repeated
+ * after it was cut short (its dead letter appended, its state not yet saved) publishes the same id, and the
+ * dead-letter stream's duplicate window stores it once.
+ */
+export const deadLetterId = (subscription: string, partition: number, offset: number, token: string) =>
+  `dl-${createHash("sha256").update(`${subscription}\n${partition}\n${offset}\n${token}`).digest("base64url").slice(0, 32)}`;
 
 export function createNames(namespace: string): Names {
   const ns = keyToken(namespace).replace(/=/g, "_");
@@ -48,5 +60,7 @@ export function createNames(namespace: string): Names {
     statePrefix: (subscription) => `state.${keyToken(subscription)}`,
     bytesKey: (topic, partition) => `bytes.${keyToken(topic)}.${partition}`,
     dedupeFloorKey: (topic) => `dedupefloor.${keyToken(topic)}`,
+    metaSubject: (key) => `$KV.cebus-${ns}.${key}`,
+    metaStream: `KV_cebus-${ns}`,
   };
 }

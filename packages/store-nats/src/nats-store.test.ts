@@ -2,8 +2,12 @@ import { create } from "@bufbuild/protobuf";
 import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import { describeStoreContract } from "@cebus/store/contract";
 import { type NatsServer, startNats } from "@cebus/testing";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNatsStore } from "./connect.js";
+import { encodeEvent } from "./event-codec.js";
+import { createNames, deadLetterId } from "./names.js";
 
 let server: NatsServer;
 beforeAll(async () => {
@@ -11,15 +15,54 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
-});
+}, 60_000); // a server holding the streams of many model runs takes a while to stop on a loaded machine
 
 let namespace = "";
-describeStoreContract("nats", {
-  open: async () => {
-    namespace = `t${Math.random().toString(36).slice(2, 10)}`;
-    return openNatsStore(server.url, { namespace });
+describeStoreContract(
+  "nats",
+  {
+    open: async () => {
+      namespace = `t${Math.random().toString(36).slice(2, 10)}`;
+      return openNatsStore(server.url, { namespace });
+    },
+    reopen: async () => openNatsStore(server.url, { namespace }),
   },
-  reopen: async () => openNatsStore(server.url, { namespace }),
+  { model: { numRuns: 200 } },
+);
+
+describe("nats store: term with dead letters", () => {
+  it("a term repeated after its dead letters were appended (cut short before its save) stores each once", async () => {
+    const ns = `d${Math.random().toString(36).slice(2, 8)}`;
+    const store = await openNatsStore(server.url, { namespace: ns });
+    const now = 1_800_000_000_000;
+    await store.createTopic(create(TopicSchema, { name: "t", partitions: 1 }));
+    await store.createTopic(create(TopicSchema, { name: "dlq", partitions: 1 }));
+    await store.createSubscription(create(SubscriptionSchema, { name: "sub", topic: "t" }), [0]);
+    const event = (id: string) => ({ partition: 0, source: "/s", id, key: undefined, data: Buffer.from(id) });
+    await store.append("t", [event("a"), event("b")], { now, dedupeSince: now + 1 });
+    const request = {
+      subscription: "sub",
+      topic: "t",
+      partition: 0,
+      consumer: "c",
+      max: 2,
+      maxBytes: 1 << 20,
+    };
+    const [a, b] = await store.claim({ ...request, now, leaseMs: 1000, token: "tk", autoAck: false });
+    // the first term got as far as appending a's dead letter, under the id of a's lease
+    const nc = await connect({ servers: server.url, noAsyncTraces: true });
+    const msgID = deadLetterId("sub", 0, a?.event.offset ?? -1, "tk");
+    const subject = createNames(ns).subject("dlq", 0);
+    await jetstream(nc).publish(subject, encodeEvent(now, undefined, Buffer.from("dead a")), { msgID });
+    await nc.close();
+    const leases = [a, b].map((l) => ({ partition: 0, offset: l?.event.offset ?? -1, token: "tk" }));
+    const deadLetter = { topic: "dlq", events: [event("dead a"), event("dead b")] };
+    const term = { kind: "term" as const, leases, now: now + 10, deadLetter };
+    expect(await store.settle({ subscription: "sub", topic: "t" }, term)).toEqual([true, true]);
+    const stored = await store.read("dlq", 0, 0, 10);
+    expect(stored.map((e) => Buffer.from(e.data).toString())).toEqual(["dead a", "dead b"]);
+    await store.close();
+  });
 });
 
 describe("nats store across broker processes", () => {
