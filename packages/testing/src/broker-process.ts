@@ -47,94 +47,124 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerPr
     options.store === "memory" || external
       ? undefined
       : (options.dataDir ?? mkdtempSync(join(tmpdir(), "cebus-test-")));
-  let output = "";
-  let child: ChildProcess;
-  let exited: Promise<void>;
-  let port = options.port ?? 0;
-  let url = "";
+  const store = external ? (options.store as string) : dataDir ? `sqlite:${dataDir}` : "memory";
+  const run: Run = { cli, store, options, output: "", port: options.port ?? 0, url: "" };
+  await launch(run);
+  return brokerHandle(run, dataDir, ownDir);
+}
 
-  async function launch(): Promise<void> {
-    const args = [
-      cli,
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--store",
-      external ? (options.store as string) : dataDir ? `sqlite:${dataDir}` : "memory",
-      ...(options.args ?? []),
-    ];
-    child = spawn(process.execPath, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...options.env },
-    });
-    exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    const listening = new Promise<string>((resolve, reject) => {
-      let buffered = "";
-      const timer = setTimeout(
-        () => reject(new Error(`cebus serve did not start within 15 s; output:\n${output}`)),
-        15_000,
-      );
-      child.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        buffered += chunk.toString();
-        let newline = buffered.indexOf("\n");
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          newline = buffered.indexOf("\n");
-          if (line.includes('"cebus listening"')) {
-            clearTimeout(timer);
-            resolve((JSON.parse(line) as { url: string }).url);
-          }
+/** One broker across its restarts: the current process, its address, and everything printed so far. */
+interface Run {
+  readonly cli: string;
+  /** The --store argument. */
+  readonly store: string;
+  readonly options: BrokerOptions;
+  output: string;
+  port: number;
+  url: string;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+}
+
+/** Spawns `cebus serve` on `run.port` and waits until it listens; then `run.url` and `run.port` are its address. */
+async function launch(run: Run): Promise<void> {
+  const args = [
+    run.cli,
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(run.port),
+    "--store",
+    run.store,
+    ...(run.options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...run.options.env },
+  });
+  run.child = child;
+  run.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+  run.url = await listening(child, run);
+  run.port = Number(new URL(run.url).port);
+}
+
+/**
+ * The URL of the "cebus listening" log line; fails when the process exits first or after 15 s. Everything the
+ * process prints is appended to `run.output`.
+ */
+function listening(child: ChildProcess, run: Run): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(
+      () => reject(new Error(`cebus serve did not start within 15 s; output:\n${run.output}`)),
+      15_000,
+    );
+    child.stdout?.on("data", (chunk: Buffer) => {
+      run.output += chunk.toString();
+      buffered += chunk.toString();
+      let newline = buffered.indexOf("\n");
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf("\n");
+        if (line.includes('"cebus listening"')) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { url: string }).url);
         }
-      });
-      child.stderr?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`cebus serve exited (${signal ?? code}) before listening; output:\n${output}`));
-      });
+      }
     });
-    url = await listening;
-    port = Number(new URL(url).port);
-  }
+    child.stderr?.on("data", (chunk: Buffer) => {
+      run.output += chunk.toString();
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`cebus serve exited (${signal ?? code}) before listening; output:\n${run.output}`));
+    });
+  });
+}
 
-  await launch();
+/** Sends a signal to the current process, unless it has exited, and waits for it to exit. */
+async function kill(run: Run, signal: NodeJS.Signals): Promise<void> {
+  const child = run.child as ChildProcess;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  await run.exited;
+}
+
+/** Kills the process and launches it again on the same port, or on any port when that one is taken. */
+async function restart(run: Run): Promise<void> {
+  await kill(run, "SIGKILL");
+  try {
+    await launch(run);
+  } catch (error) {
+    if (!/EADDRINUSE|in use/.test(String(error))) throw error;
+    run.port = 0; // the old port is taken by someone else now: take any
+    await launch(run);
+  }
+}
+
+function brokerHandle(run: Run, dataDir: string | undefined, ownDir: boolean): BrokerProcess {
+  const child = () => run.child as ChildProcess;
   const broker: BrokerProcess = {
     get url() {
-      return url;
+      return run.url;
     },
     get port() {
-      return port;
+      return run.port;
     },
     dataDir,
     get pid() {
-      return child.pid ?? 0;
+      return child().pid ?? 0;
     },
-    async kill(signal = "SIGKILL") {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await exited;
-    },
-    async restart() {
-      await broker.kill();
-      try {
-        await launch();
-      } catch (error) {
-        if (!/EADDRINUSE|in use/.test(String(error))) throw error;
-        port = 0; // the old port is taken by someone else now: take any
-        await launch();
-      }
-    },
+    kill: (signal = "SIGKILL") => kill(run, signal),
+    restart: () => restart(run),
     stop: () => broker.kill("SIGTERM"),
-    pause: () => void child.kill("SIGSTOP"),
-    resume: () => void child.kill("SIGCONT"),
-    output: () => output,
+    pause: () => void child().kill("SIGSTOP"),
+    resume: () => void child().kill("SIGCONT"),
+    output: () => run.output,
     async [Symbol.asyncDispose]() {
-      if (child.signalCode === "SIGSTOP") child.kill("SIGCONT");
+      if (child().signalCode === "SIGSTOP") child().kill("SIGCONT");
       await broker.kill();
       if (ownDir && dataDir) rmSync(dataDir, { recursive: true, force: true });
     },

@@ -14,10 +14,11 @@ import { fanout } from "./scenarios/fanout.js";
 import { latency } from "./scenarios/latency.js";
 import { manyTopics } from "./scenarios/many-topics.js";
 import { ordered } from "./scenarios/ordered.js";
-import { throughput, throughputRawSqlite } from "./scenarios/throughput.js";
+import { throughput } from "./scenarios/throughput.js";
 import { throughputRawNats } from "./scenarios/throughput-raw-nats.js";
 import { throughputRawPostgres } from "./scenarios/throughput-raw-postgres.js";
 import { throughputRawRedis } from "./scenarios/throughput-raw-redis.js";
+import { throughputRawSqlite } from "./scenarios/throughput-raw-sqlite.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: pnpm bench [--quick] [--store sqlite|memory|redis|postgres|nats|URL] [--scenarios 1,2,...] [--json FILE] [--profile DIR]

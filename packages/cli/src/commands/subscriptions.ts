@@ -36,10 +36,45 @@ const describeSubscription = (s: Subscription) => ({
   deadLetter: s.deadLetterTopic || "-",
 });
 
-export function registerSubscriptions(program: Command): void {
-  const subs = program
-    .command("subscriptions")
-    .description("create, list, inspect, seek and delete subscriptions");
+/** The flags of `cebus subscriptions create`. */
+interface CreateOptions {
+  topic: string;
+  ordered?: boolean;
+  atMostOnce?: boolean;
+  ackDeadline?: string;
+  maxAttempts?: number;
+  deadLetter?: string;
+  start?: string;
+  filterType?: string;
+  ifNotExists?: boolean;
+}
+
+/** The subscription `cebus subscriptions create` asks for: unset flags leave the broker's defaults. */
+function subscriptionFromFlags(name: string, o: CreateOptions): Subscription {
+  return create(SubscriptionSchema, {
+    name,
+    topic: o.topic,
+    ordered: o.ordered ?? false,
+    deliveryMode: o.atMostOnce ? DeliveryMode.AT_MOST_ONCE : DeliveryMode.AT_LEAST_ONCE,
+    ackDeadline: o.ackDeadline ? msToDuration(parseDuration(o.ackDeadline, "--ack-deadline")) : undefined,
+    maxDeliveryAttempts: o.maxAttempts ?? 0,
+    deadLetterTopic: o.deadLetter ?? "",
+    startPosition: o.start ? parsePosition(o.start, "--start") : undefined,
+    filter: o.filterType
+      ? { filter: { case: "prefix", value: { attributes: { type: o.filterType } } } }
+      : undefined,
+  });
+}
+
+async function createSubscription(name: string, o: CreateOptions, cmd: Command): Promise<void> {
+  const created = await connectTo(cmd.optsWithGlobals().url).admin.createSubscription({
+    subscription: subscriptionFromFlags(name, o),
+    ifNotExists: o.ifNotExists ?? false,
+  });
+  console.log(`subscription ${created.subscription?.name} ready on topic ${created.subscription?.topic}`);
+}
+
+function registerCreate(subs: Command): void {
   subs
     .command("create <name>")
     .description("create a subscription on a topic")
@@ -52,48 +87,10 @@ export function registerSubscriptions(program: Command): void {
     .option("--start <position>", "earliest, latest or an ISO time [latest]")
     .option("--filter-type <prefix>", "only events whose type starts with this")
     .option("--if-not-exists", "succeed if it exists with the same settings")
-    .action(
-      action(
-        async (
-          name: string,
-          o: {
-            topic: string;
-            ordered?: boolean;
-            atMostOnce?: boolean;
-            ackDeadline?: string;
-            maxAttempts?: number;
-            deadLetter?: string;
-            start?: string;
-            filterType?: string;
-            ifNotExists?: boolean;
-          },
-          cmd: Command,
-        ) => {
-          const subscription = create(SubscriptionSchema, {
-            name,
-            topic: o.topic,
-            ordered: o.ordered ?? false,
-            deliveryMode: o.atMostOnce ? DeliveryMode.AT_MOST_ONCE : DeliveryMode.AT_LEAST_ONCE,
-            ackDeadline: o.ackDeadline
-              ? msToDuration(parseDuration(o.ackDeadline, "--ack-deadline"))
-              : undefined,
-            maxDeliveryAttempts: o.maxAttempts ?? 0,
-            deadLetterTopic: o.deadLetter ?? "",
-            startPosition: o.start ? parsePosition(o.start, "--start") : undefined,
-            filter: o.filterType
-              ? { filter: { case: "prefix", value: { attributes: { type: o.filterType } } } }
-              : undefined,
-          });
-          const created = await connectTo(cmd.optsWithGlobals().url).admin.createSubscription({
-            subscription,
-            ifNotExists: o.ifNotExists ?? false,
-          });
-          console.log(
-            `subscription ${created.subscription?.name} ready on topic ${created.subscription?.topic}`,
-          );
-        },
-      ),
-    );
+    .action(action(createSubscription));
+}
+
+function registerList(subs: Command): void {
   subs
     .command("list")
     .description("list subscriptions")
@@ -112,6 +109,9 @@ export function registerSubscriptions(program: Command): void {
           );
       }),
     );
+}
+
+function registerGet(subs: Command): void {
   subs
     .command("get <name>")
     .description("show a subscription's settings")
@@ -121,6 +121,9 @@ export function registerSubscriptions(program: Command): void {
         if (subscription) printJson(describeSubscription(subscription));
       }),
     );
+}
+
+function registerStats(subs: Command): void {
   subs
     .command("stats <name>")
     .description("backlog, in flight, oldest unacked age, consumers")
@@ -136,6 +139,9 @@ export function registerSubscriptions(program: Command): void {
         });
       }),
     );
+}
+
+function registerSeek(subs: Command): void {
   subs
     .command("seek <name>")
     .description("move the subscription to a position; events from there on are delivered (again)")
@@ -149,6 +155,9 @@ export function registerSubscriptions(program: Command): void {
         console.log(`subscription ${name} moved to ${o.to}`);
       }),
     );
+}
+
+function registerDelete(subs: Command): void {
   subs
     .command("delete <name>")
     .description("delete a subscription")
@@ -158,4 +167,17 @@ export function registerSubscriptions(program: Command): void {
         console.log(`subscription ${name} deleted`);
       }),
     );
+}
+
+/** `cebus subscriptions create|list|get|stats|seek|delete`, in that order in the help. */
+export function registerSubscriptions(program: Command): void {
+  const subs = program
+    .command("subscriptions")
+    .description("create, list, inspect, seek and delete subscriptions");
+  registerCreate(subs);
+  registerList(subs);
+  registerGet(subs);
+  registerStats(subs);
+  registerSeek(subs);
+  registerDelete(subs);
 }

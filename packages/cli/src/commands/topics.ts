@@ -14,8 +14,34 @@ const describeTopic = (t: Topic) => ({
   maxEventBytes: Number(t.maxEventBytes),
 });
 
-export function registerTopics(program: Command): void {
-  const topics = program.command("topics").description("create, list, inspect and delete topics");
+/** The flags of `cebus topics create`. */
+interface CreateOptions {
+  partitions?: number;
+  retention?: string;
+  dedupeWindow?: string;
+  maxEventBytes?: number;
+  ifNotExists?: boolean;
+}
+
+/** The topic `cebus topics create` asks for: unset flags leave the broker's defaults. */
+function topicFromFlags(name: string, o: CreateOptions): Topic {
+  return create(TopicSchema, {
+    name,
+    partitions: o.partitions ?? 0,
+    retention: o.retention ? msToDuration(parseDuration(o.retention, "--retention")) : undefined,
+    dedupeWindow: o.dedupeWindow ? msToDuration(parseDuration(o.dedupeWindow, "--dedupe-window")) : undefined,
+    maxEventBytes: BigInt(o.maxEventBytes ?? 0),
+  });
+}
+
+async function createTopic(name: string, o: CreateOptions, cmd: Command): Promise<void> {
+  const c = connectTo(cmd.optsWithGlobals().url);
+  const topic = topicFromFlags(name, o);
+  const created = await c.admin.createTopic({ topic, ifNotExists: o.ifNotExists ?? false });
+  console.log(`topic ${created.topic?.name} ready (${created.topic?.partitions} partitions)`);
+}
+
+function registerCreate(topics: Command): void {
   topics
     .command("create <name>")
     .description("create a topic")
@@ -28,34 +54,10 @@ export function registerTopics(program: Command): void {
       wholeNumber(1, Number.MAX_SAFE_INTEGER),
     )
     .option("--if-not-exists", "succeed if the topic exists with the same settings")
-    .action(
-      action(
-        async (
-          name: string,
-          o: {
-            partitions?: number;
-            retention?: string;
-            dedupeWindow?: string;
-            maxEventBytes?: number;
-            ifNotExists?: boolean;
-          },
-          cmd: Command,
-        ) => {
-          const c = connectTo(cmd.optsWithGlobals().url);
-          const topic = create(TopicSchema, {
-            name,
-            partitions: o.partitions ?? 0,
-            retention: o.retention ? msToDuration(parseDuration(o.retention, "--retention")) : undefined,
-            dedupeWindow: o.dedupeWindow
-              ? msToDuration(parseDuration(o.dedupeWindow, "--dedupe-window"))
-              : undefined,
-            maxEventBytes: BigInt(o.maxEventBytes ?? 0),
-          });
-          const created = await c.admin.createTopic({ topic, ifNotExists: o.ifNotExists ?? false });
-          console.log(`topic ${created.topic?.name} ready (${created.topic?.partitions} partitions)`);
-        },
-      ),
-    );
+    .action(action(createTopic));
+}
+
+function registerList(topics: Command): void {
   topics
     .command("list")
     .description("list topics")
@@ -67,6 +69,9 @@ export function registerTopics(program: Command): void {
         else printTable(list.map(describeTopic), "no topics yet; create one with `cebus topics create NAME`");
       }),
     );
+}
+
+function registerGet(topics: Command): void {
   topics
     .command("get <name>")
     .description("show a topic's settings")
@@ -76,6 +81,9 @@ export function registerTopics(program: Command): void {
         if (topic) printJson(describeTopic(topic));
       }),
     );
+}
+
+function registerStats(topics: Command): void {
   topics
     .command("stats <name>")
     .description("events, bytes and offsets per partition")
@@ -95,6 +103,9 @@ export function registerTopics(program: Command): void {
         console.log(`total: ${stats?.eventCount ?? 0n} events, ${stats?.bytes ?? 0n} bytes`);
       }),
     );
+}
+
+function registerDelete(topics: Command): void {
   topics
     .command("delete <name>")
     .description("delete a topic and its events")
@@ -105,4 +116,14 @@ export function registerTopics(program: Command): void {
         console.log(`topic ${name} deleted`);
       }),
     );
+}
+
+/** `cebus topics create|list|get|stats|delete`, in that order in the help. */
+export function registerTopics(program: Command): void {
+  const topics = program.command("topics").description("create, list, inspect and delete topics");
+  registerCreate(topics);
+  registerList(topics);
+  registerGet(topics);
+  registerStats(topics);
+  registerDelete(topics);
 }
