@@ -1,13 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CebusError, msToDuration, stringAttribute } from "@cebus/core";
-import {
-  type CloudEvent,
-  CloudEventSchema,
-  type Delivery,
-  DeliveryMode,
-  SubscriptionSchema,
-  TopicSchema,
-} from "@cebus/proto";
+import { CebusError, msToDuration } from "@cebus/core";
+import { type Delivery, DeliveryMode, SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import { createMemoryStore } from "@cebus/store/memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Broker, createBroker } from "./broker.js";

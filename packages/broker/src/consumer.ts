@@ -125,10 +125,7 @@ async function shutdown(state: ConsumerState, error?: unknown, release = true): 
 }
 
 /** Leases left to their deadlines: the subscription's other consumers look again when the first is visible. */
-function wakeOthersWhenVisible(
-  state: ConsumerState,
-  left: ConsumerState["outstanding"] extends Map<string, infer O> ? O[] : never,
-): void {
+function wakeOthersWhenVisible(state: ConsumerState, left: Outstanding[]): void {
   if (left.length === 0) return;
   const first = Math.min(...left.map((entry) => visibleAgainAt(state, entry)));
   state.ctx.wakeSubscriptionAt(state.subscription.name, state.subscription.topic, first);

@@ -1,6 +1,6 @@
 import type {
   ClaimRequest,
-  Lease,
+  ClaimResult,
   LeaseRef,
   SettleAction,
   SubscriptionCounts,
@@ -8,10 +8,12 @@ import type {
 } from "@cebus/store";
 import {
   byPartition,
+  claimResult,
   claim as claimRule,
   dropLeases,
   dropRemoved,
   initialState,
+  maxWakeInstants,
   type PartitionDeliveryState,
   partitionCounts,
   partitionsOf,
@@ -35,13 +37,13 @@ import { getTopic, partitionCount, requireTopic } from "./nats-topics.js";
  * conflict). The rules read the log through `withRemoteEvents` over the partition's stream.
  */
 
-export async function claim(ctx: NatsContext, request: ClaimRequest): Promise<Lease[]> {
+export async function claim(ctx: NatsContext, request: ClaimRequest): Promise<ClaimResult> {
   if (request.max <= 0) return [];
   const remote = remoteEvents(ctx, request.topic, request.partition);
   return changeState(ctx, request.subscription, request.partition, async (state) => {
     if (!state) throw subscriptionMissing(request.subscription);
     const outcome = await withRemoteEvents(remote, (events) => claimRule(state, request, events));
-    return { state: outcome.state, result: outcome.leases };
+    return { state: outcome.state, result: claimResult(outcome) };
   });
 }
 
@@ -64,18 +66,19 @@ export async function settle(
     if (checked.some((match) => !match)) return checked;
   }
   const matches: boolean[] = new Array(action.leases.length).fill(false);
+  const visibleAt = new Set<number>();
   await Promise.all(
     partitions.map(async (partition) => {
       const indexes = action.leases.flatMap((lease, i) => (lease.partition === partition ? [i] : []));
       const part = await settlePartition(ctx, ref.subscription, partition, subAction(action, indexes));
       indexes.forEach((index, j) => {
-        matches[index] = part[j] ?? false;
+        matches[index] = part.matches[j] ?? false;
       });
+      for (const at of part.visibleAt) visibleAt.add(at);
     }),
   );
-  if (action.kind === "nack" && matches.some(Boolean)) {
-    ctx.announce({ topic: ref.topic, subscription: ref.subscription, at: action.until ?? action.now });
-  }
+  const instants = [...visibleAt].sort((a, b) => a - b).slice(0, maxWakeInstants);
+  for (const at of instants) ctx.announce({ topic: ref.topic, subscription: ref.subscription, at });
   return matches;
 }
 
@@ -104,6 +107,12 @@ function subAction(action: SettleAction, indexes: number[]): SettleAction {
   };
 }
 
+/** What a settle of one partition decided: per lease whether it matched, and when nacked ones are visible again. */
+interface PartitionSettled {
+  matches: boolean[];
+  visibleAt: number[];
+}
+
 /**
  * Settles leases of one partition. A term with dead letters decides on a freshly read state, appends the dead
  * letters of the leases that match under ids unique to each lease, then saves: when the save loses to another
@@ -117,13 +126,13 @@ function settlePartition(
   subscription: string,
   partition: number,
   action: SettleAction,
-): Promise<boolean[]> {
+): Promise<PartitionSettled> {
   const withDeadLetters = action.kind === "term" && action.deadLetter !== undefined;
   return changeState(
     ctx,
     subscription,
     partition,
-    async (state): Promise<Decision<boolean[]>> => {
+    async (state): Promise<Decision<PartitionSettled>> => {
       const outcome = settleAcross((p) => (p === partition ? state : undefined), action);
       if (outcome.deadLetters.length > 0 && action.deadLetter) {
         const ids = action.leases
@@ -131,7 +140,8 @@ function settlePartition(
           .map((lease) => deadLetterId(subscription, partition, lease.offset, lease.token));
         await appendDeadLetters(ctx, action.deadLetter.topic, outcome.deadLetters, ids, action.now);
       }
-      return { state: outcome.states.get(partition), result: outcome.matches };
+      const result = { matches: outcome.matches, visibleAt: outcome.visibleAt };
+      return { state: outcome.states.get(partition), result };
     },
     { fresh: withDeadLetters },
   );

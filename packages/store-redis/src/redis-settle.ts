@@ -130,7 +130,8 @@ function announce(
   action: SettleAction,
   outcome: SubscriptionSettleOutcome,
 ): void {
-  for (const at of outcome.visibleAt) context.announce({ topic: ref.topic, subscription: ref.subscription, at });
+  for (const at of outcome.visibleAt)
+    context.announce({ topic: ref.topic, subscription: ref.subscription, at });
   if (outcome.deadLetters.length > 0 && action.deadLetter) {
     context.announce({ topic: action.deadLetter.topic });
   }

@@ -202,8 +202,6 @@ export interface ClaimRequest {
    * delivery/retry.ts). Unset: at the deadline.
    */
   retry?: RetrySchedule;
-  /** @deprecated Ignored by the delivery rules; goes once postgres, nats and redis are on them (this branch). */
-  expiryDelayMs?: (attempt: number, offset: number) => number;
 }
 
 /**
