@@ -10,15 +10,12 @@ import {
   byPartition,
   claimResult,
   claim as claimRule,
-  dropLeases,
   dropRemoved,
-  initialState,
   maxWakeInstants,
-  type PartitionDeliveryState,
   partitionCounts,
   partitionsOf,
   requeue as requeueRule,
-  seek as seekRule,
+  seekPartition,
   settleAcross,
   sumCounts,
   withRemoteEvents,
@@ -177,20 +174,12 @@ export async function seek(ctx: NatsContext, ref: SubscriptionRef, cursors: numb
   await Promise.all(
     Array.from({ length: count }, (_, partition) =>
       changeState(ctx, ref.subscription, partition, (state) => ({
-        state: seekOne(state, cursors[partition]),
+        state: seekPartition(state, cursors[partition]),
         result: undefined,
       })),
     ),
   );
   ctx.announce({ topic: ref.topic, subscription: ref.subscription });
-}
-
-function seekOne(
-  state: PartitionDeliveryState | undefined,
-  cursor: number | undefined,
-): PartitionDeliveryState | undefined {
-  if (cursor === undefined) return state && dropLeases(state);
-  return seekRule(state ?? initialState(cursor), cursor);
 }
 
 export async function subscriptionCounts(

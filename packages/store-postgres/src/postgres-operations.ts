@@ -10,13 +10,11 @@ import {
   byPartition,
   claimResult,
   claim as claimRule,
-  dropLeases,
   dropRemoved,
-  initialState,
   partitionCounts,
   partitionsOf,
   requeue as requeueRule,
-  seek as seekRule,
+  seekPartition,
   settleAcross,
   sumCounts,
   withRemoteEvents,
@@ -149,11 +147,8 @@ export function seek(d: Delivery, ref: SubscriptionRef, cursors: number[]): Prom
     for (let partition = 0; partition < count; partition++) {
       const cursor = cursors[partition];
       const before = byIndex.get(partition)?.state;
-      if (!before && cursor === undefined) continue;
-      const after =
-        cursor === undefined
-          ? dropLeases(before ?? initialState(0))
-          : seekRule(before ?? initialState(cursor), cursor);
+      const after = seekPartition(before, cursor);
+      if (!after) continue;
       changes.push({ subscription: ref.subscription, partition, before, after });
     }
     await saveStates(tx, d.cache, changes);

@@ -5,13 +5,10 @@ import {
   byPartition,
   claimResult,
   claim as claimRule,
-  dropLeases,
   dropRemoved,
-  initialState,
-  type PartitionDeliveryState,
   partitionCounts,
   requeue as requeueRule,
-  seek as seekRule,
+  seekPartition,
   sumCounts,
   withRemoteEvents,
 } from "@cebus/store/delivery";
@@ -102,19 +99,10 @@ export async function seek(context: RedisContext, ref: SubscriptionRef, cursors:
       loadStates(context, keys),
     ]);
     if (!exists) return false;
-    const writes = states.map((loaded, p) => ({ loaded, after: afterSeek(loaded.state, cursors[p]) }));
+    const writes = states.map((loaded, p) => ({ loaded, after: seekPartition(loaded.state, cursors[p]) }));
     return (await commit(context, writes)) === undefined ? conflict : true;
   });
   if (sought) context.announce({ topic: ref.topic, subscription: ref.subscription });
-}
-
-/** A partition's state after a seek to `cursor` (undefined: this partition keeps its cursor). */
-function afterSeek(
-  state: PartitionDeliveryState | undefined,
-  cursor: number | undefined,
-): PartitionDeliveryState | undefined {
-  if (cursor === undefined) return state && dropLeases(state);
-  return seekRule(state ?? initialState(cursor), cursor);
 }
 
 export async function subscriptionCounts(

@@ -9,14 +9,11 @@ import {
   byPartition,
   claimResult,
   claim as claimRule,
-  dropLeases,
   dropRemoved,
-  initialState,
-  type PartitionDeliveryState,
   partitionCounts,
   partitionsOf,
   requeue as requeueRule,
-  seek as seekRule,
+  seekPartition,
   settleAcross,
   sumCounts,
 } from "@cebus/store/delivery";
@@ -92,11 +89,8 @@ export function seek(db: Db, subscription: string, cursors: number[]): void {
     for (let partition = 0; partition < count; partition++) {
       const cursor = cursors[partition];
       const state = states[partition];
-      if (!state && cursor === undefined) continue;
-      const after =
-        cursor === undefined
-          ? dropLeases(state as PartitionDeliveryState)
-          : seekRule(state ?? initialState(cursor), cursor);
+      const after = seekPartition(state, cursor);
+      if (!after) continue;
       saveState(db, subscription, partition, state, after);
     }
   });

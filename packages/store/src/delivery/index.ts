@@ -14,7 +14,7 @@ export {
   retryDelay,
   retrySchedule,
 } from "./retry.js";
-export { dropLeases, seek } from "./seek.js";
+export { dropLeases, seek, seekPartition } from "./seek.js";
 export {
   applySettle,
   byPartition,

@@ -5,7 +5,7 @@ import { claim, claimResult } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import { requeue } from "../delivery/requeue.js";
 import { dropRemoved } from "../delivery/retention.js";
-import { dropLeases, seek } from "../delivery/seek.js";
+import { seekPartition } from "../delivery/seek.js";
 import { byPartition, settleAcross } from "../delivery/settle.js";
 import { initialState, type PartitionDeliveryState } from "../delivery/state.js";
 import type { ClaimRequest, ClaimResult, SettleAction, Store, SubscriptionCounts } from "../store.js";
@@ -104,11 +104,10 @@ function seekSubscription(memory: Memory, name: string, cursors: number[]): void
   const entry = memory.subscriptions.get(name);
   if (!entry) return;
   const count = Math.max(entry.states.length, cursors.length);
-  entry.states = Array.from({ length: count }, (_, p) => {
-    const cursor = cursors[p];
-    const state = entry.states[p] ?? initialState(cursor ?? 0);
-    return cursor === undefined ? dropLeases(state) : seek(state, cursor);
-  });
+  entry.states = Array.from(
+    { length: count },
+    (_, p) => seekPartition(entry.states[p], cursors[p]) ?? initialState(cursors[p] ?? 0),
+  );
 }
 
 function claimPartition(memory: Memory, request: ClaimRequest): ClaimResult {
