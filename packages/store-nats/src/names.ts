@@ -18,6 +18,9 @@ export interface Names {
   subscriptionKey(subscription: string): string;
   stateKey(subscription: string, partition: number): string;
   statePrefix(subscription: string): string;
+  /** The dead-letter message id of a term in progress on one event of a subscription (dead-letter-marks.ts). */
+  deadLetterMarkKey(subscription: string, partition: number, offset: number): string;
+  deadLetterMarkPrefix(subscription: string): string;
   bytesKey(topic: string, partition: number): string;
   dedupeFloorKey(topic: string): string;
   /** The subject a key of the meta bucket is stored on (for direct gets and compare-and-set publishes). */
@@ -58,6 +61,9 @@ export function createNames(namespace: string): Names {
     subscriptionKey: (subscription) => `sub.${keyToken(subscription)}`,
     stateKey: (subscription, partition) => `state.${keyToken(subscription)}.${partition}`,
     statePrefix: (subscription) => `state.${keyToken(subscription)}`,
+    deadLetterMarkKey: (subscription, partition, offset) =>
+      `dlmark.${keyToken(subscription)}.${partition}.${offset}`,
+    deadLetterMarkPrefix: (subscription) => `dlmark.${keyToken(subscription)}`,
     bytesKey: (topic, partition) => `bytes.${keyToken(topic)}.${partition}`,
     dedupeFloorKey: (topic) => `dedupefloor.${keyToken(topic)}`,
     metaSubject: (key) => `$KV.cebus-${ns}.${key}`,

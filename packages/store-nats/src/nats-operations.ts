@@ -20,7 +20,7 @@ import {
   sumCounts,
   withRemoteEvents,
 } from "@cebus/store/delivery";
-import { deadLetterId } from "./names.js";
+import { clearDeadLetterMarks, deadLetterIds } from "./dead-letter-marks.js";
 import { appendDeadLetters, raiseDedupeFloor } from "./nats-append.js";
 import { type NatsContext, subscriptionMissing } from "./nats-context.js";
 import { changeState, type Decision, loadState, loadStates } from "./nats-delivery.js";
@@ -118,23 +118,24 @@ interface PartitionSettled {
  * another process settles the same delivery id, or a seek drops the lease) had its dead letter appended for
  * nothing; a save that loses only to another lease's change decides again and keeps it.
  */
-function settlePartition(
+async function settlePartition(
   ctx: NatsContext,
   subscription: string,
   partition: number,
   action: SettleAction,
 ): Promise<PartitionSettled> {
   const withDeadLetters = action.kind === "term" && action.deadLetter !== undefined;
-  return changeState(
+  let marked: number[] = [];
+  const settled = await changeState(
     ctx,
     subscription,
     partition,
     async (state): Promise<Decision<PartitionSettled>> => {
       const outcome = settleAcross((p) => (p === partition ? state : undefined), action);
       if (outcome.deadLetters.length > 0 && action.deadLetter) {
-        const ids = action.leases
-          .filter((_, i) => outcome.matches[i])
-          .map((lease) => deadLetterId(subscription, partition, lease.offset, lease.token));
+        const matched = action.leases.filter((_, i) => outcome.matches[i]);
+        const ids = await deadLetterIds(ctx, subscription, partition, matched);
+        marked = matched.map((lease) => lease.offset);
         await appendDeadLetters(ctx, action.deadLetter.topic, outcome.deadLetters, ids, action.now);
       }
       const result = { matches: outcome.matches, visibleAt: outcome.visibleAt };
@@ -142,6 +143,8 @@ function settlePartition(
     },
     { fresh: withDeadLetters },
   );
+  if (marked.length > 0) await clearDeadLetterMarks(ctx, subscription, partition, marked);
+  return settled;
 }
 
 export async function requeue(

@@ -3,6 +3,7 @@ import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import { describeStoreContract } from "@cebus/store/contract";
 import { type NatsServer, startNats } from "@cebus/testing";
 import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNatsStore } from "./connect.js";
@@ -61,6 +62,59 @@ describe("nats store: term with dead letters", () => {
     expect(await store.settle({ subscription: "sub", topic: "t" }, term)).toEqual([true, true]);
     const stored = await store.read("dlq", 0, 0, 10);
     expect(stored.map((e) => Buffer.from(e.data).toString())).toEqual(["dead a", "dead b"]);
+    await store.close();
+  });
+});
+
+describe("nats store: a term cut short by a crash", () => {
+  it("the event's next term, under a new lease, appends its dead letter under the first id: stored once", async () => {
+    const ns = `k${Math.random().toString(36).slice(2, 8)}`;
+    const store = await openNatsStore(server.url, { namespace: ns });
+    const now = 1_800_000_000_000;
+    await store.createTopic(create(TopicSchema, { name: "t", partitions: 1 }));
+    await store.createTopic(create(TopicSchema, { name: "dlq", partitions: 1 }));
+    await store.createSubscription(create(SubscriptionSchema, { name: "sub", topic: "t" }), [0]);
+    const event = (id: string) => ({ partition: 0, source: "/s", id, key: undefined, data: Buffer.from(id) });
+    await store.append("t", [event("a")], { now, dedupeSince: now + 1 });
+    const request = {
+      subscription: "sub",
+      topic: "t",
+      partition: 0,
+      consumer: "c",
+      max: 1,
+      maxBytes: 1 << 20,
+    };
+    const [first] = await store.claim({ ...request, now, leaseMs: 1000, token: "tk1", autoAck: false });
+    // The first term marked its id and appended the dead letter, then the process died before saving the state.
+    const nc = await connect({ servers: server.url, noAsyncTraces: true });
+    const names = createNames(ns);
+    const msgID = deadLetterId("sub", 0, first?.event.offset ?? -1, "tk1");
+    const meta = await new Kvm(nc).open(`cebus-${ns}`);
+    await meta.put(names.deadLetterMarkKey("sub", 0, first?.event.offset ?? -1), msgID);
+    await jetstream(nc).publish(names.subject("dlq", 0), encodeEvent(now, undefined, Buffer.from("dead a")), {
+      msgID,
+    });
+    await nc.close();
+    const later = now + 5000; // the lease expired: the event comes back under a new token
+    const [again] = await store.claim({
+      ...request,
+      now: later,
+      leaseMs: 1000,
+      token: "tk2",
+      autoAck: false,
+    });
+    expect(again?.attempt).toBe(2);
+    const leases = [{ partition: 0, offset: again?.event.offset ?? -1, token: "tk2" }];
+    const term = {
+      kind: "term" as const,
+      leases,
+      now: later,
+      deadLetter: { topic: "dlq", events: [event("dead a")] },
+    };
+    expect(await store.settle({ subscription: "sub", topic: "t" }, term)).toEqual([true]);
+    expect((await store.read("dlq", 0, 0, 10)).map((e) => Buffer.from(e.data).toString())).toEqual([
+      "dead a",
+    ]);
     await store.close();
   });
 });

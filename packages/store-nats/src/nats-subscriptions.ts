@@ -50,6 +50,7 @@ export async function deleteSubscription(ctx: NatsContext, name: string): Promis
   await ctx.meta.purge(ctx.names.subscriptionKey(name));
   const keys: string[] = [];
   for await (const key of await ctx.meta.keys(`${ctx.names.statePrefix(name)}.*`)) keys.push(key);
+  for await (const key of await ctx.meta.keys(`${ctx.names.deadLetterMarkPrefix(name)}.>`)) keys.push(key);
   await Promise.all(keys.map((key) => ctx.meta.purge(key)));
   forgetStates(ctx, name);
   return true;
