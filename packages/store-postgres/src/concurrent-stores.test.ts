@@ -1,22 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import type { ClaimRequest, Lease, Store } from "@cebus/store";
-import { type PostgresServer, startPostgres } from "@cebus/testing";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openPostgresStore } from "./connect.js";
+import { useTestPostgres } from "./test-postgres.js";
 
-let server: PostgresServer;
-let admin: pg.Client;
-beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-}, 180_000);
-afterAll(async () => {
-  await admin?.end();
-  await server?.[Symbol.asyncDispose]();
-});
+const pgTest = useTestPostgres();
 
 const T0 = 1_800_000_000_000;
 const SUB = { subscription: "sub", topic: "t" };
@@ -25,8 +14,8 @@ const EVENTS = 150;
 
 /** Two stores (two broker processes) over one schema, with topic "t" holding EVENTS events per partition. */
 async function twoStores(schema: string): Promise<[Store, Store]> {
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = `${server.url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  await pgTest.admin.query(`CREATE SCHEMA ${schema}`);
+  const url = pgTest.inSchema(schema);
   const a = await openPostgresStore(url);
   const b = await openPostgresStore(url);
   await a.createTopic(create(TopicSchema, { name: "t", partitions: PARTITIONS }));

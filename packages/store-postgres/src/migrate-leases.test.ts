@@ -1,27 +1,15 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { SubscriptionSchema, TopicSchema } from "@cebus/proto";
 import type { ClaimRequest } from "@cebus/store";
-import { type PostgresServer, startPostgres } from "@cebus/testing";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type pg from "pg";
+import { describe, expect, it } from "vitest";
 import { openPostgresStore } from "./connect.js";
 import { migrations } from "./migrations.js";
+import { useTestPostgres } from "./test-postgres.js";
 
-let server: PostgresServer;
-let admin: pg.Client;
-beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-}, 180_000);
-afterAll(async () => {
-  await admin?.end();
-  await server?.[Symbol.asyncDispose]();
-});
+const pgTest = useTestPostgres();
 
 const T0 = 1_800_000_000_000;
-const inSchema = (schema: string) =>
-  `${server.url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
 /**
  * A database as migration 1 left it, written by hand: topic "t" with two partitions. Partition 0: offsets 0..4
@@ -89,8 +77,8 @@ const claimAt = (partition: number, now: number, token: string): ClaimRequest =>
 
 describe("postgres store: opening a database of migration 1", () => {
   it("converts cursor and lease rows into delivery states: held leases settle, waiting ones are redelivered in order", async () => {
-    await buildVersion1(admin, "v1");
-    const store = await openPostgresStore(inSchema("v1"));
+    await buildVersion1(pgTest.admin, "v1");
+    const store = await openPostgresStore(pgTest.inSchema("v1"));
     const sub = { subscription: "sub", topic: "t" };
     expect(await store.subscriptionStats("sub", T0)).toEqual({
       backlog: 4, // p0: 1 nacked, 2 parked, 4 unread (its requeue past the cursor is dropped); p1: 0 waiting
@@ -118,22 +106,22 @@ describe("postgres store: opening a database of migration 1", () => {
     ]);
     await store.close();
 
-    const tables = await admin.query(
+    const tables = await pgTest.admin.query(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'v1' ORDER BY table_name",
     );
     const names = tables.rows.map((r) => r.table_name);
     expect(names).toContain("cebus_delivery_states");
     expect(names).not.toContain("cebus_leases");
     expect(names).not.toContain("cebus_cursors");
-    const versions = await admin.query("SELECT version FROM v1.cebus_migrations ORDER BY version");
+    const versions = await pgTest.admin.query("SELECT version FROM v1.cebus_migrations ORDER BY version");
     expect(versions.rows.map((r) => r.version)).toEqual([1, 2]);
   });
 
   it("a new database goes through both migrations and keeps no lease table", async () => {
-    await admin.query("CREATE SCHEMA fresh");
-    const store = await openPostgresStore(inSchema("fresh"));
+    await pgTest.admin.query("CREATE SCHEMA fresh");
+    const store = await openPostgresStore(pgTest.inSchema("fresh"));
     await store.close();
-    const tables = await admin.query(
+    const tables = await pgTest.admin.query(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'fresh' AND table_name IN ('cebus_leases', 'cebus_cursors', 'cebus_delivery_states')",
     );
     expect(tables.rows.map((r) => r.table_name)).toEqual(["cebus_delivery_states"]);

@@ -1,39 +1,26 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { CloudEventSchema, TopicSchema } from "@cebus/proto";
 import { describeStoreContract } from "@cebus/store/contract";
-import { type PostgresServer, startPostgres } from "@cebus/testing";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openPostgresStore } from "./connect.js";
 import { enqueueInOutbox } from "./outbox.js";
+import { useTestPostgres } from "./test-postgres.js";
 
-let server: PostgresServer;
-let admin: pg.Client;
-beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-}, 180_000);
-afterAll(async () => {
-  await admin?.end();
-  await server?.[Symbol.asyncDispose]();
-});
+const pgTest = useTestPostgres();
 
 let counter = 0;
-const urlOf = (name: string) => server.url.replace(/\/postgres$/, `/${name}`);
-/** A store in a fresh schema of the one database: far cheaper than a database per store. */
-const inSchema = (schema: string) =>
-  `${server.url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+const urlOf = (name: string) => pgTest.server.url.replace(/\/postgres$/, `/${name}`);
 let schema = "";
 describeStoreContract(
   "postgres",
   {
     open: async () => {
       schema = `contract_${++counter}`;
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      return openPostgresStore(inSchema(schema));
+      await pgTest.admin.query(`CREATE SCHEMA ${schema}`);
+      return openPostgresStore(pgTest.inSchema(schema));
     },
-    reopen: async () => openPostgresStore(inSchema(schema)),
+    reopen: async () => openPostgresStore(pgTest.inSchema(schema)),
   },
   { model: { numRuns: 100 } },
 );
@@ -41,7 +28,7 @@ describeStoreContract(
 describe("transactional outbox", () => {
   it("publishes an event committed with the application's own row exactly once, and a rolled-back one never", async () => {
     const name = `outbox_${process.pid}`;
-    server.sql(`CREATE DATABASE ${name}`);
+    pgTest.server.sql(`CREATE DATABASE ${name}`);
     const store = await openPostgresStore(urlOf(name));
     await store.createTopic(create(TopicSchema, { name: "orders", partitions: 2 }));
     const app = new pg.Client({ connectionString: urlOf(name) });
