@@ -31,15 +31,22 @@ describeStoreContract(
   { model: { numRuns: 200 } },
 );
 
+const now = 1_800_000_000_000;
+const event = (id: string) => ({ partition: 0, source: "/s", id, key: undefined, data: Buffer.from(id) });
+
+/** A store in a fresh namespace with topic "t", subscription "sub" and the dead-letter topic "dlq". */
+async function withDeadLetterTopic() {
+  const ns = `d${Math.random().toString(36).slice(2, 8)}`;
+  const store = await openNatsStore(server.url, { namespace: ns });
+  await store.createTopic(create(TopicSchema, { name: "t", partitions: 1 }));
+  await store.createTopic(create(TopicSchema, { name: "dlq", partitions: 1 }));
+  await store.createSubscription(create(SubscriptionSchema, { name: "sub", topic: "t" }), [0]);
+  return { ns, store };
+}
+
 describe("nats store: term with dead letters", () => {
   it("a term repeated after its dead letters were appended (cut short before its save) stores each once", async () => {
-    const ns = `d${Math.random().toString(36).slice(2, 8)}`;
-    const store = await openNatsStore(server.url, { namespace: ns });
-    const now = 1_800_000_000_000;
-    await store.createTopic(create(TopicSchema, { name: "t", partitions: 1 }));
-    await store.createTopic(create(TopicSchema, { name: "dlq", partitions: 1 }));
-    await store.createSubscription(create(SubscriptionSchema, { name: "sub", topic: "t" }), [0]);
-    const event = (id: string) => ({ partition: 0, source: "/s", id, key: undefined, data: Buffer.from(id) });
+    const { ns, store } = await withDeadLetterTopic();
     await store.append("t", [event("a"), event("b")], { now, dedupeSince: now + 1 });
     const request = {
       subscription: "sub",
@@ -68,13 +75,7 @@ describe("nats store: term with dead letters", () => {
 
 describe("nats store: a term cut short by a crash", () => {
   it("the event's next term, under a new lease, appends its dead letter under the first id: stored once", async () => {
-    const ns = `k${Math.random().toString(36).slice(2, 8)}`;
-    const store = await openNatsStore(server.url, { namespace: ns });
-    const now = 1_800_000_000_000;
-    await store.createTopic(create(TopicSchema, { name: "t", partitions: 1 }));
-    await store.createTopic(create(TopicSchema, { name: "dlq", partitions: 1 }));
-    await store.createSubscription(create(SubscriptionSchema, { name: "sub", topic: "t" }), [0]);
-    const event = (id: string) => ({ partition: 0, source: "/s", id, key: undefined, data: Buffer.from(id) });
+    const { ns, store } = await withDeadLetterTopic();
     await store.append("t", [event("a")], { now, dedupeSince: now + 1 });
     const request = {
       subscription: "sub",
