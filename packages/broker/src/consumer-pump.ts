@@ -1,10 +1,10 @@
-import { create, fromBinary } from "@bufbuild/protobuf";
-import { msToTimestamp, stringAttribute } from "@cebus/core";
-import { type CloudEvent, CloudEventSchema, type Delivery, DeliverySchema } from "@cebus/proto";
+import { msToTimestamp } from "@cebus/core";
+import type { CloudEvent, Delivery } from "@cebus/proto";
 import type { ClaimResult, Lease, LeaseRef, StoredEvent } from "@cebus/store";
 import type { ConsumerState } from "./consumer-state.js";
 import { expire, schedule, takePending } from "./consumer-wakes.js";
 import type { Failed } from "./dead-letters.js";
+import { decodeStored, deliveryWithStoredEvent } from "./delivery-event.js";
 import { deliveryId, newToken } from "./delivery-id.js";
 import { refOf } from "./lookup.js";
 
@@ -115,15 +115,13 @@ async function deliver(
   const overLimit: Failed[] = [];
   const skipped: LeaseRef[] = [];
   for (const lease of leases) {
-    const event = decode(cache, lease.event);
     const ref = leaseRefOf(lease);
     if (!state.atMostOnce && state.maxAttempts > 0 && lease.attempt > state.maxAttempts) {
-      overLimit.push({ event, lease: ref, attempts: lease.attempt - 1 });
-    } else if (!state.matches(event)) {
+      overLimit.push({ event: decode(cache, lease.event), lease: ref, attempts: lease.attempt - 1 });
+    } else if (state.subscription.filter && !state.matches(decode(cache, lease.event))) {
       if (!state.atMostOnce) skipped.push(ref);
     } else {
-      event.attributes.sequence = stringAttribute(String(lease.event.offset).padStart(20, "0"));
-      batch.push(track(state, lease, event, now));
+      batch.push(track(state, lease, now));
     }
   }
   if (overLimit.length > 0) {
@@ -135,8 +133,11 @@ async function deliver(
   }
 }
 
-/** Records a delivery as outstanding (credit, deadline, owner) and builds what the client receives. */
-function track(state: ConsumerState, lease: Lease, event: Delivery["event"], now: number): Delivery {
+/**
+ * Records a delivery as outstanding (credit, deadline, owner) and builds what the client receives: the event goes
+ * out as the bytes the store holds (delivery-event.ts).
+ */
+function track(state: ConsumerState, lease: Lease, now: number): Delivery {
   const { partition, offset, data, publishTime } = lease.event;
   const id = deliveryId(partition, offset, lease.attempt, lease.token);
   const deadline = state.atMostOnce ? now + state.ackDeadlineMs : lease.deadline;
@@ -152,15 +153,15 @@ function track(state: ConsumerState, lease: Lease, event: Delivery["event"], now
   state.nextDeadline = Math.min(state.nextDeadline, deadline);
   state.outstandingBytes += bytes;
   state.ctx.track(id, state.owner);
-  return create(DeliverySchema, {
+  const fields = {
     deliveryId: id,
     attempt: lease.attempt,
     partition,
     offset: BigInt(offset),
-    event,
     publishTime: msToTimestamp(publishTime),
     leaseDeadline: state.atMostOnce ? undefined : msToTimestamp(lease.deadline),
-  });
+  };
+  return deliveryWithStoredEvent(fields, data, offset);
 }
 
 /** Makes leases visible again at once (a clean close, or leases claimed while closing). */
@@ -176,7 +177,7 @@ type Decoded = Map<StoredEvent, CloudEvent>;
 function decode(cache: Decoded, stored: StoredEvent): CloudEvent {
   let event = cache.get(stored);
   if (!event) {
-    event = fromBinary(CloudEventSchema, stored.data);
+    event = decodeStored(stored.data);
     cache.set(stored, event);
   }
   return event;

@@ -5,6 +5,7 @@ import { createMemoryStore } from "@cebus/store/memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Broker, createBroker } from "./broker.js";
 import type { Consumer } from "./consumer.js";
+import { eventOf } from "./delivery-event.js";
 
 // Polls that would find work only after a minute: every redelivery below must come from the consumer's own wake.
 let broker: Broker;
@@ -56,7 +57,7 @@ async function redeliveries(consumer: Consumer, count: number, ms: number): Prom
     const next = await Promise.race([iterator.next(), timeout]);
     if (next === "timeout" || next.done) break;
     for (const d of next.value.filter((x) => x.attempt === 2)) {
-      again.add(d.event?.id ?? "");
+      again.add(eventOf(d)?.id ?? "");
       await broker.settle("billing", "ack", [d.deliveryId]); // nothing else left to wake the consumer
     }
   }

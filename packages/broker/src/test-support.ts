@@ -3,6 +3,7 @@ import { CebusError, stringAttribute } from "@cebus/core";
 import { type CloudEvent, CloudEventSchema, type Delivery } from "@cebus/proto";
 import { expect } from "vitest";
 import type { Consumer } from "./consumer.js";
+import { withDecodedEvent } from "./delivery-event.js";
 
 /** Helpers of the broker's tests (not part of the build). */
 
@@ -25,7 +26,7 @@ const readers = new WeakMap<
   { iterator: AsyncIterator<Delivery[]>; pending?: Promise<IteratorResult<Delivery[]>> }
 >();
 
-/** Reads deliveries from a consumer until `count` arrived or `ms` passed. */
+/** Reads deliveries from a consumer until `count` arrived or `ms` passed (their events decoded). */
 export async function take(consumer: Consumer, count: number, ms = 3000): Promise<Delivery[]> {
   let reader = readers.get(consumer);
   if (!reader) {
@@ -45,7 +46,7 @@ export async function take(consumer: Consumer, count: number, ms = 3000): Promis
     if (next === "timeout") break;
     reader.pending = undefined;
     if (next.done) break;
-    got.push(...next.value);
+    got.push(...next.value.map(withDecodedEvent));
   }
   return got;
 }

@@ -13,26 +13,26 @@ function open(): { db: Db; fresh: () => Db } {
 }
 
 describe("the decoded-state cache", () => {
-  it("serves what the row holds after a save, and the row holds it too", () => {
+  it("serves what the row holds after a save, and the row holds it too", async () => {
     const { db, fresh } = open();
     createStates(db, "s", [0, 5]);
     const before = loadState(db, "s", 1);
     const after = seek(before ?? initialState(0), 9);
-    db.transaction(() => saveState(db, "s", 1, before, after));
+    await db.write(() => saveState(db, "s", 1, before, after));
     expect(loadState(db, "s", 1)).toBe(after);
     expect(loadState(fresh(), "s", 1)).toEqual(after);
   });
 
-  it("forgets the states a rolled back transaction saved", () => {
+  it("forgets the states a rolled back operation saved", async () => {
     const { db } = open();
     createStates(db, "s", [3]);
     const committed = loadState(db, "s", 0);
-    expect(() =>
-      db.transaction(() => {
+    await expect(
+      db.write(() => {
         saveState(db, "s", 0, committed, initialState(7));
         throw new Error("boom");
       }),
-    ).toThrow("boom");
+    ).rejects.toThrow("boom");
     expect(loadState(db, "s", 0)).toEqual(initialState(3));
   });
 

@@ -15,15 +15,13 @@ export function topicMissing(name: string): CebusError {
 }
 
 export function createTopic(db: Db, topic: Topic): boolean {
-  return db.transaction(() => {
-    if (db.sql("SELECT 1 FROM topics WHERE name = ?").get(topic.name)) return false;
-    db.sql("INSERT INTO topics (name, config) VALUES (?, ?)").run(topic.name, toBinary(TopicSchema, topic));
-    const insert = db.sql(
-      "INSERT OR REPLACE INTO partitions (topic, partition, start_offset, next_offset, event_count, bytes) VALUES (?, ?, 0, 0, 0, 0)",
-    );
-    for (let p = 0; p < Math.max(1, topic.partitions); p++) insert.run(topic.name, p);
-    return true;
-  });
+  if (db.sql("SELECT 1 FROM topics WHERE name = ?").get(topic.name)) return false;
+  db.sql("INSERT INTO topics (name, config) VALUES (?, ?)").run(topic.name, toBinary(TopicSchema, topic));
+  const insert = db.sql(
+    "INSERT OR REPLACE INTO partitions (topic, partition, start_offset, next_offset, event_count, bytes) VALUES (?, ?, 0, 0, 0, 0)",
+  );
+  for (let p = 0; p < Math.max(1, topic.partitions); p++) insert.run(topic.name, p);
+  return true;
 }
 
 export function getTopic(db: Db, name: string): Topic | undefined {
@@ -37,14 +35,12 @@ export function listTopics(db: Db): Topic[] {
 }
 
 export function deleteTopic(db: Db, name: string): boolean {
-  return db.transaction(() => {
-    if (!db.sql("SELECT 1 FROM topics WHERE name = ?").get(name)) return false;
-    db.sql("DELETE FROM topics WHERE name = ?").run(name);
-    db.sql("DELETE FROM partitions WHERE topic = ?").run(name);
-    db.sql("DELETE FROM events WHERE topic = ?").run(name);
-    db.sql("DELETE FROM dedupe WHERE topic = ?").run(name);
-    return true;
-  });
+  if (!db.sql("SELECT 1 FROM topics WHERE name = ?").get(name)) return false;
+  db.sql("DELETE FROM topics WHERE name = ?").run(name);
+  db.sql("DELETE FROM partitions WHERE topic = ?").run(name);
+  db.sql("DELETE FROM events WHERE topic = ?").run(name);
+  db.sql("DELETE FROM dedupe WHERE topic = ?").run(name);
+  return true;
 }
 
 export function partitionRows(db: Db, topic: string): PartitionInfo[] {
@@ -79,41 +75,43 @@ export function offsetForTime(db: Db, topic: string, partition: number, time: nu
 
 /** Store.append: every event stored (or found a duplicate) in one transaction, then the partitions moved on. */
 export function append(db: Db, topic: string, events: AppendEvent[], opts: AppendOptions): AppendResult[] {
-  return db.transaction(() => {
-    const partitions = partitionRows(db, topic);
-    if (partitions.length === 0) throw topicMissing(topic);
-    const next = partitions.map((p) => p.endOffset);
-    const added = partitions.map(() => ({ count: 0, bytes: 0 }));
-    const results = events.map((event, i): AppendResult => {
-      const offset = next[event.partition];
-      if (offset === undefined) {
-        throw new CebusError(
-          "invalid_argument",
-          `events[${i}] targets partition ${event.partition} but topic '${topic}' has ${partitions.length}`,
-        );
-      }
-      const seen = duplicateOf(db, topic, event, offset, opts);
-      if (seen) return seen;
-      db.sql(
-        "INSERT INTO events (topic, partition, offset, publish_time, key, data) VALUES (?, ?, ?, ?, ?, ?)",
-      ).run(topic, event.partition, offset, opts.now, event.key ?? null, event.data);
-      next[event.partition] = offset + 1;
-      const counter = added[event.partition] as { count: number; bytes: number };
-      counter.count++;
-      counter.bytes += event.data.byteLength;
-      return { partition: event.partition, offset, duplicate: false };
-    });
-    const update = db.sql(
-      "UPDATE partitions SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ? WHERE topic = ? AND partition = ?",
-    );
-    added.forEach((a, p) => {
-      if (a.count > 0) update.run(next[p] as number, a.count, a.bytes, topic, p);
-    });
-    return results;
+  const partitions = partitionRows(db, topic);
+  if (partitions.length === 0) throw topicMissing(topic);
+  const next = partitions.map((p) => p.endOffset);
+  const added = partitions.map(() => ({ count: 0, bytes: 0 }));
+  const results = events.map((event, i): AppendResult => {
+    const offset = next[event.partition];
+    if (offset === undefined) {
+      throw new CebusError(
+        "invalid_argument",
+        `events[${i}] targets partition ${event.partition} but topic '${topic}' has ${partitions.length}`,
+      );
+    }
+    const seen = duplicateOf(db, topic, event, offset, opts);
+    if (seen) return seen;
+    db.sql(
+      "INSERT INTO events (topic, partition, offset, publish_time, key, data) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(topic, event.partition, offset, opts.now, event.key ?? null, event.data);
+    next[event.partition] = offset + 1;
+    const counter = added[event.partition] as { count: number; bytes: number };
+    counter.count++;
+    counter.bytes += event.data.byteLength;
+    return { partition: event.partition, offset, duplicate: false };
   });
+  const update = db.sql(
+    "UPDATE partitions SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ? WHERE topic = ? AND partition = ?",
+  );
+  added.forEach((a, p) => {
+    if (a.count > 0) update.run(next[p] as number, a.count, a.bytes, topic, p);
+  });
+  return results;
 }
 
-/** The earlier append of this (source, id) inside the dedupe window, or undefined after recording this one. */
+/**
+ * The earlier append of this (source, id) inside the dedupe window, or undefined after recording this one. One
+ * statement in the common case: the insert (or the replacement of an entry older than the window) changes a row
+ * unless a live entry exists, and only then is that entry read.
+ */
 function duplicateOf(
   db: Db,
   topic: string,
@@ -122,16 +120,16 @@ function duplicateOf(
   opts: AppendOptions,
 ): AppendResult | undefined {
   if (opts.dedupeSince > opts.now) return undefined;
+  const recorded = db
+    .sql(
+      "INSERT INTO dedupe (topic, source, id, partition, offset, time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (topic, source, id) DO UPDATE SET partition = excluded.partition, offset = excluded.offset, time = excluded.time WHERE dedupe.time < ?",
+    )
+    .run(topic, event.source, event.id, event.partition, offset, opts.now, opts.dedupeSince);
+  if (Number(recorded.changes) > 0) return undefined;
   const seen = db
-    .sql("SELECT partition, offset, time FROM dedupe WHERE topic = ? AND source = ? AND id = ?")
-    .get(topic, event.source, event.id) as Row | undefined;
-  if (seen && Number(seen.time) >= opts.dedupeSince) {
-    return { partition: Number(seen.partition), offset: Number(seen.offset), duplicate: true };
-  }
-  db.sql(
-    "INSERT OR REPLACE INTO dedupe (topic, source, id, partition, offset, time) VALUES (?, ?, ?, ?, ?, ?)",
-  ).run(topic, event.source, event.id, event.partition, offset, opts.now);
-  return undefined;
+    .sql("SELECT partition, offset FROM dedupe WHERE topic = ? AND source = ? AND id = ?")
+    .get(topic, event.source, event.id) as Row;
+  return { partition: Number(seen.partition), offset: Number(seen.offset), duplicate: true };
 }
 
 export function read(

@@ -1,7 +1,13 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Broker, Consumer, FlowWindow } from "@cebus/broker";
+import { type Broker, type Consumer, type FlowWindow, withDecodedEvent } from "@cebus/broker";
 import { CebusError, createAsyncQueue } from "@cebus/core";
-import type { ConsumeRequest, ConsumeResponse, ConsumeResponseSchema, FlowControl } from "@cebus/proto";
+import type {
+  ConsumeRequest,
+  ConsumeResponse,
+  ConsumeResponseSchema,
+  Delivery,
+  FlowControl,
+} from "@cebus/proto";
 import type { HandlerContext } from "@connectrpc/connect";
 import { settleArgs } from "./settle-args.js";
 import { createStreamSettles, type StreamSettles } from "./stream-settles.js";
@@ -18,6 +24,15 @@ export function flowWindow(flow: FlowControl | undefined): FlowWindow {
 }
 
 type Response = ConsumeResponse["response"];
+
+/**
+ * Deliveries as the request's codec needs them: the broker sends each event as the bytes the store holds, which
+ * binary codecs write as they are; the JSON codecs need the event decoded.
+ */
+export function deliveriesForCodec(context: HandlerContext): (deliveries: Delivery[]) => Delivery[] {
+  const json = /json/i.test(context.requestHeader.get("content-type") ?? "");
+  return json ? (deliveries) => deliveries.map(withDecodedEvent) : (deliveries) => deliveries;
+}
 
 export async function* consumeStream(
   broker: Broker,
@@ -39,7 +54,7 @@ export async function* consumeStream(
     () => settles.drained().then(() => void consumer.close()),
     fail,
   );
-  void forwardDeliveries(consumer, out);
+  void forwardDeliveries(consumer, out, deliveriesForCodec(context));
   try {
     yield { response: started(consumer) };
     for await (const response of out) yield { response };
@@ -86,10 +101,17 @@ async function readRequests(
   }
 }
 
-async function forwardDeliveries(consumer: Consumer, out: ReturnType<typeof createAsyncQueue<Response>>) {
+async function forwardDeliveries(
+  consumer: Consumer,
+  out: ReturnType<typeof createAsyncQueue<Response>>,
+  forCodec: (deliveries: Delivery[]) => Delivery[],
+) {
   try {
     for await (const deliveries of consumer.deliveries) {
-      out.push({ case: "deliveries", value: { $typeName: "cebus.v1.DeliveryBatch", deliveries } });
+      out.push({
+        case: "deliveries",
+        value: { $typeName: "cebus.v1.DeliveryBatch", deliveries: forCodec(deliveries) },
+      });
     }
     out.end();
   } catch (error) {

@@ -3,7 +3,7 @@ import { CebusError, durationMs, msToTimestamp } from "@cebus/core";
 import type { SubscriberService } from "@cebus/proto";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { createAckCoalescer } from "./ack-coalescer.js";
-import { consumeStream, flowWindow } from "./consume-stream.js";
+import { consumeStream, deliveriesForCodec, flowWindow } from "./consume-stream.js";
 
 /** Unary settles are all or nothing: the first failure fails the call, naming every failed delivery. */
 function throwIfFailed(outcomes: SettleOutcome[]): void {
@@ -40,7 +40,8 @@ export function createSubscriberService(broker: Broker): ServiceImpl<typeof Subs
       context.signal.addEventListener("abort", drop);
       try {
         yield { consumerId: consumer.id, deliveries: [] };
-        for await (const deliveries of consumer.deliveries) yield { deliveries };
+        const forCodec = deliveriesForCodec(context);
+        for await (const deliveries of consumer.deliveries) yield { deliveries: forCodec(deliveries) };
       } finally {
         context.signal.removeEventListener("abort", drop);
         await consumer.close({ release: false });
