@@ -36,6 +36,10 @@ export interface BrokerTarget {
 }
 
 export const backends = ["sqlite", "memory", "redis", "postgres", "nats"] as const;
+
+/** The embedded store's default durability, as the matrix states it. */
+const sqliteDurability =
+  "the default durability: every publish and ack answered only after an fsync of the WAL, shared by concurrent operations (group commit)";
 /** Backends several broker processes can share. */
 export const sharedBackends = ["redis", "postgres", "nats"];
 
@@ -106,7 +110,7 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
       return all().map((b) => b.url);
     },
     controllable: true,
-    description: `${count > 1 ? `${count} x ` : ""}cebus serve --store ${name}${server ? ` (${server.description})` : ""} (pid ${broker.pid})`,
+    description: `${count > 1 ? `${count} x ` : ""}cebus serve --store ${name}${server ? ` (${server.description})` : store === "sqlite" ? ` (${sqliteDurability})` : ""} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
     pause: () => broker.pause(),

@@ -94,4 +94,13 @@ describe("the built CLI on a Node without node:sqlite (Node 20)", () => {
     );
     expect(result.status).toBe(2);
   });
+
+  it("?sync takes full or normal only, and nothing else", async () => {
+    const dir = tempDir();
+    expect((await configError(`sqlite:${dir}?sync=sometimes`)).message).toBe(
+      `store 'sqlite:${dir}?sync=sometimes': the embedded store takes only ?sync=full (the default) or ?sync=normal`,
+    );
+    expect((await configError(`sqlite:${dir}?fsync=1`)).message).toMatch(/takes only \?sync=full/);
+    for (const sync of ["full", "normal"]) await (await openStore(`sqlite:${dir}?sync=${sync}`)).close();
+  });
 });

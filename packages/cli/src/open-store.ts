@@ -4,7 +4,7 @@ import type { Store } from "@cebus/store";
 import { ConfigError } from "./config.js";
 
 const accepted =
-  "memory, sqlite::memory:, sqlite:DIR (the database is DIR/cebus.db), a directory path, redis://host:port[/db], postgres://user@host:port/db or nats://host:port";
+  "memory, sqlite::memory:, sqlite:DIR[?sync=full|normal] (the database is DIR/cebus.db), a directory path, redis://host:port[/db], postgres://user@host:port/db or nats://host:port";
 
 /**
  * Opens the store named by a store URL; a store that cannot be used is a ConfigError naming the URL or path and
@@ -24,14 +24,30 @@ export async function openStore(url: string): Promise<Store> {
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
     throw new ConfigError(`store '${url}' is not a known store URL; use ${accepted}`);
-  const dir = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  const [dir = "", query] = (url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url).split("?", 2);
   if (dir === "") throw new ConfigError(`store '${url}' names no directory; use ${accepted}`);
-  return openSqlite(join(resolve(dir), "cebus.db"));
+  return openSqlite(join(resolve(dir), "cebus.db"), syncOf(url, query));
+}
+
+/**
+ * `?sync=full` (the default): every publish and ack is answered only after an fsync; `?sync=normal`: committed but
+ * not fsynced, so a kill -9 loses nothing but a machine crash may lose the last writes.
+ */
+function syncOf(url: string, query: string | undefined): "full" | "normal" {
+  const params = new URLSearchParams(query ?? "");
+  const unknown = [...params.keys()].filter((key) => key !== "sync");
+  const sync = params.get("sync") ?? "full";
+  if (unknown.length > 0 || (sync !== "full" && sync !== "normal")) {
+    throw new ConfigError(
+      `store '${url}': the embedded store takes only ?sync=full (the default) or ?sync=normal`,
+    );
+  }
+  return sync;
 }
 
 /** The embedded store; a directory that cannot be created, a corrupt file or a held lock is a ConfigError. */
-function openSqlite(path: string): Promise<Store> {
-  return asConfigError(async () => (await importSqliteStore()).createSqliteStore({ path }));
+function openSqlite(path: string, synchronous: "full" | "normal" = "full"): Promise<Store> {
+  return asConfigError(async () => (await importSqliteStore()).createSqliteStore({ path, synchronous }));
 }
 
 /** The embedded store's package; on a Node without `node:sqlite` a ConfigError that says what to run instead. */

@@ -3,12 +3,28 @@ import { CebusError } from "@cebus/core";
 import { type Topic, TopicSchema } from "@cebus/proto";
 import type { AppendEvent, AppendOptions, AppendResult, PartitionInfo, StoredEvent } from "@cebus/store";
 import type { EventReader } from "@cebus/store/delivery";
+import { createRecentEvents, type RecentEvents } from "./recent-events.js";
 import type { Db, Row } from "./sqlite-db.js";
 
 /**
  * The log of the embedded store: topics, their partitions (offsets, counts, bytes), events and dedupe entries.
- * Nothing here knows about subscriptions; the delivery state reads the log through `eventReader`.
+ * Nothing here knows about subscriptions; the delivery state reads the log through `eventReader`. The newest
+ * events of each partition are also kept in memory (recent-events.ts) and reads of them are served from there.
  */
+
+const recents = new WeakMap<Db, RecentEvents>();
+
+/** The recent events of one store's database (forgotten on every rollback). */
+function recentOf(db: Db): RecentEvents {
+  let recent = recents.get(db);
+  if (!recent) {
+    const created = createRecentEvents();
+    db.onRollback(() => created.clear());
+    recents.set(db, created);
+    recent = created;
+  }
+  return recent;
+}
 
 export function topicMissing(name: string): CebusError {
   return new CebusError("not_found", `topic '${name}' does not exist; create it first`, { field: "topic" });
@@ -40,6 +56,7 @@ export function deleteTopic(db: Db, name: string): boolean {
   db.sql("DELETE FROM partitions WHERE topic = ?").run(name);
   db.sql("DELETE FROM events WHERE topic = ?").run(name);
   db.sql("DELETE FROM dedupe WHERE topic = ?").run(name);
+  recentOf(db).forgetTopic(name);
   return true;
 }
 
@@ -78,7 +95,7 @@ export function append(db: Db, topic: string, events: AppendEvent[], opts: Appen
   const partitions = partitionRows(db, topic);
   if (partitions.length === 0) throw topicMissing(topic);
   const next = partitions.map((p) => p.endOffset);
-  const added = partitions.map(() => ({ count: 0, bytes: 0 }));
+  const added = partitions.map(() => ({ count: 0, bytes: 0, events: [] as StoredEvent[] }));
   const results = events.map((event, i): AppendResult => {
     const offset = next[event.partition];
     if (offset === undefined) {
@@ -93,16 +110,25 @@ export function append(db: Db, topic: string, events: AppendEvent[], opts: Appen
       "INSERT INTO events (topic, partition, offset, publish_time, key, data) VALUES (?, ?, ?, ?, ?, ?)",
     ).run(topic, event.partition, offset, opts.now, event.key ?? null, event.data);
     next[event.partition] = offset + 1;
-    const counter = added[event.partition] as { count: number; bytes: number };
+    const counter = added[event.partition] as (typeof added)[number];
     counter.count++;
     counter.bytes += event.data.byteLength;
+    counter.events.push({
+      partition: event.partition,
+      offset,
+      publishTime: opts.now,
+      key: event.key,
+      data: event.data,
+    });
     return { partition: event.partition, offset, duplicate: false };
   });
   const update = db.sql(
     "UPDATE partitions SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ? WHERE topic = ? AND partition = ?",
   );
   added.forEach((a, p) => {
-    if (a.count > 0) update.run(next[p] as number, a.count, a.bytes, topic, p);
+    if (a.count === 0) return;
+    update.run(next[p] as number, a.count, a.bytes, topic, p);
+    recentOf(db).appended(topic, p, a.events);
   });
   return results;
 }
@@ -139,6 +165,8 @@ export function read(
   fromOffset: number,
   limit: number,
 ): StoredEvent[] {
+  const recent = recentOf(db).from(topic, partition, fromOffset, limit);
+  if (recent) return recent;
   const rows = db
     .sql(
       "SELECT offset, publish_time, key, data FROM events WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
@@ -154,6 +182,8 @@ export function eventReader(db: Db, topic: string, partition: number): EventRead
   );
   return {
     at: (offset) => {
+      const recent = recentOf(db).at(topic, partition, offset);
+      if (recent) return recent;
       const row = one.get(topic, partition, offset) as Row | undefined;
       return row && toEvent(partition, row);
     },
@@ -182,6 +212,7 @@ export function trimLog(
   options: { olderThan: number; maxBytes: number; dedupeBefore: number },
 ): Map<number, number> {
   const trimmed = new Map<number, number>();
+  recentOf(db).forgetTopic(topic);
   for (const p of partitionRows(db, topic)) {
     let removed = Number(
       db

@@ -121,7 +121,9 @@ const meta = {
       ? "postgres (its own PostgreSQL cluster on loopback, synchronous_commit on)"
       : natsServer
         ? "nats (its own nats-server -js on loopback, file storage)"
-        : store,
+        : store === "sqlite"
+          ? "sqlite (the default durability: every publish and ack answered after an fsync of the WAL, group commit)"
+          : store,
   mode: quick ? "quick" : "full",
   date: new Date().toISOString().slice(0, 10),
 };
