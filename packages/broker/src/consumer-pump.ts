@@ -1,6 +1,6 @@
 import { msToTimestamp } from "@cebus/core";
-import type { CloudEvent, Delivery } from "@cebus/proto";
-import type { ClaimResult, Lease, LeaseRef, StoredEvent } from "@cebus/store";
+import type { Delivery } from "@cebus/proto";
+import type { ClaimResult, Lease, LeaseRef } from "@cebus/store";
 import type { ConsumerState } from "./consumer-state.js";
 import { expire, schedule, takePending } from "./consumer-wakes.js";
 import type { Failed } from "./dead-letters.js";
@@ -9,8 +9,9 @@ import { deliveryId, newToken } from "./delivery-id.js";
 import { refOf } from "./lookup.js";
 
 /**
- * The consumer's pump: claims from the pending partitions while it has credit, turns leases into deliveries, and
- * sends what is over the attempt limit to the dead-letter topic and what the filter rejects back as acked.
+ * The consumer's pump: claims from the pending partitions while it has credit (the store passes over what the
+ * subscription's filter rejects), turns leases into deliveries, and sends what is over the attempt limit to the
+ * dead-letter topic.
  */
 
 /** Runs claim rounds until one finds nothing (or the consumer closes), then arms the next wake. */
@@ -56,8 +57,7 @@ async function claimRound(state: ConsumerState): Promise<boolean> {
       state.pending = "all"; // the rest waits for credit; a settle's wake looks at every partition anyway
       break;
     }
-    const cache: Decoded = new Map();
-    const leases = await claimPartition(state, partition, now, cache);
+    const leases = await claimPartition(state, partition, now);
     if (leases.length === 0) {
       if (!leases.passedOver) continue;
       claimedAny = true; // it passed over filtered events only: there may be more behind them
@@ -69,7 +69,7 @@ async function claimRound(state: ConsumerState): Promise<boolean> {
       await releaseLeases(state, leases.map(leaseRefOf));
       return false;
     }
-    await deliver(state, leases, now, batch, cache);
+    await deliver(state, leases, now, batch);
     if (state.pending !== "all") state.pending.add(partition); // it may hold more
   }
   if (batch.length > 0) state.queue.push(batch);
@@ -80,12 +80,7 @@ function hasCredit(state: ConsumerState): boolean {
   return state.flow.maxEvents > state.outstanding.size && state.flow.maxBytes > state.outstandingBytes;
 }
 
-function claimPartition(
-  state: ConsumerState,
-  partition: number,
-  now: number,
-  cache: Decoded,
-): Promise<ClaimResult> {
+function claimPartition(state: ConsumerState, partition: number, now: number): Promise<ClaimResult> {
   const { subscription } = state;
   return state.ctx.store.claim({
     subscription: subscription.name,
@@ -100,36 +95,23 @@ function claimPartition(
     autoAck: state.atMostOnce,
     ordered: subscription.ordered,
     retry: state.retry,
-    ...(subscription.filter ? { filter: (stored: StoredEvent) => state.matches(decode(cache, stored)) } : {}),
+    ...(subscription.filter ? { filter: subscription.filter } : {}),
   });
 }
 
-/** Turns a claim's leases into deliveries (appended to `batch`); dead-letters and skips the rest. */
-async function deliver(
-  state: ConsumerState,
-  leases: Lease[],
-  now: number,
-  batch: Delivery[],
-  cache: Decoded,
-): Promise<void> {
+/** Turns a claim's leases into deliveries (appended to `batch`); dead-letters those over the attempt limit. */
+async function deliver(state: ConsumerState, leases: Lease[], now: number, batch: Delivery[]): Promise<void> {
   const overLimit: Failed[] = [];
-  const skipped: LeaseRef[] = [];
   for (const lease of leases) {
     const ref = leaseRefOf(lease);
     if (!state.atMostOnce && state.maxAttempts > 0 && lease.attempt > state.maxAttempts) {
-      overLimit.push({ event: decode(cache, lease.event), lease: ref, attempts: lease.attempt - 1 });
-    } else if (state.subscription.filter && !state.matches(decode(cache, lease.event))) {
-      if (!state.atMostOnce) skipped.push(ref);
+      overLimit.push({ event: decodeStored(lease.event.data), lease: ref, attempts: lease.attempt - 1 });
     } else {
       batch.push(track(state, lease, now));
     }
   }
   if (overLimit.length > 0) {
     await state.ctx.terminate(state.subscription, overLimit, "max delivery attempts reached");
-  }
-  if (skipped.length > 0) {
-    const action = { kind: "ack" as const, leases: skipped, now: state.ctx.now() };
-    await state.ctx.store.settle(refOf(state.subscription), action);
   }
 }
 
@@ -169,18 +151,6 @@ export async function releaseLeases(state: ConsumerState, leases: LeaseRef[]): P
   if (state.atMostOnce || leases.length === 0) return;
   const now = state.ctx.now();
   await state.ctx.store.settle(refOf(state.subscription), { kind: "nack", leases, now, until: now });
-}
-
-/** Events of one claim decoded once: by the filter inside the store's step, then to be delivered. */
-type Decoded = Map<StoredEvent, CloudEvent>;
-
-function decode(cache: Decoded, stored: StoredEvent): CloudEvent {
-  let event = cache.get(stored);
-  if (!event) {
-    event = decodeStored(stored.data);
-    cache.set(stored, event);
-  }
-  return event;
 }
 
 function leaseRefOf(lease: Lease): LeaseRef {

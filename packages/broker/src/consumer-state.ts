@@ -1,5 +1,5 @@
 import type { AsyncQueue } from "@cebus/core";
-import type { CloudEvent, Delivery, Subscription } from "@cebus/proto";
+import type { Delivery, Subscription } from "@cebus/proto";
 import type { RetrySchedule } from "@cebus/store/delivery";
 import type { DeliveryOwner, EngineContext } from "./context.js";
 
@@ -25,7 +25,6 @@ export interface ConsumerState {
   readonly id: string;
   readonly subscription: Subscription;
   readonly partitions: number;
-  readonly matches: (event: CloudEvent) => boolean;
   readonly atMostOnce: boolean;
   readonly ackDeadlineMs: number;
   readonly maxAttempts: number;

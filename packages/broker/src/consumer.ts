@@ -1,7 +1,7 @@
-import { compileFilter, createAsyncQueue, durationMs } from "@cebus/core";
+import { createAsyncQueue, durationMs } from "@cebus/core";
 import { type Delivery, DeliveryMode, type Subscription, type Topic } from "@cebus/proto";
 import type { LeaseRef } from "@cebus/store";
-import { retrySchedule } from "@cebus/store/delivery";
+import { retrySchedule, storedEventFilter } from "@cebus/store/delivery";
 import { pump, releaseLeases } from "./consumer-pump.js";
 import { type ConsumerState, type FlowWindow, forget, type Outstanding } from "./consumer-state.js";
 import { markPending, visibleAgainAt } from "./consumer-wakes.js";
@@ -41,12 +41,13 @@ export interface ConsumerOptions {
 
 function initialState(ctx: EngineContext, options: ConsumerOptions): Omit<ConsumerState, "owner" | "fail"> {
   const { subscription } = options;
+  // The store tests the filter inside each claim; compiling it now rejects a bad one at open, not mid-claim.
+  if (subscription.filter) storedEventFilter(subscription.filter);
   return {
     ctx,
     id: options.id,
     subscription,
     partitions: Math.max(1, options.topic.partitions),
-    matches: compileFilter(subscription.filter, "subscription.filter"),
     atMostOnce: subscription.deliveryMode === DeliveryMode.AT_MOST_ONCE,
     ackDeadlineMs: durationMs(subscription.ackDeadline, ctx.limits.defaultAckDeadlineMs),
     maxAttempts: subscription.maxDeliveryAttempts,

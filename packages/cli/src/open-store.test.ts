@@ -95,12 +95,15 @@ describe("the built CLI on a Node without node:sqlite (Node 20)", () => {
     expect(result.status).toBe(2);
   });
 
-  it("?sync takes full or normal only, and nothing else", async () => {
+  it("?sync takes full or normal and ?thread main or worker, and nothing else", async () => {
     const dir = tempDir();
     expect((await configError(`sqlite:${dir}?sync=sometimes`)).message).toBe(
-      `store 'sqlite:${dir}?sync=sometimes': the embedded store takes only ?sync=full (the default) or ?sync=normal`,
+      `store 'sqlite:${dir}?sync=sometimes': the embedded store takes only ?sync=full (the default) or ?sync=normal, and ?thread=main (the default) or ?thread=worker`,
     );
     expect((await configError(`sqlite:${dir}?fsync=1`)).message).toMatch(/takes only \?sync=full/);
-    for (const sync of ["full", "normal"]) await (await openStore(`sqlite:${dir}?sync=${sync}`)).close();
+    expect((await configError(`sqlite:${dir}?thread=2`)).message).toMatch(/\?thread=worker/);
+    for (const query of ["sync=full", "sync=normal", "thread=worker", "sync=normal&thread=main"]) {
+      await (await openStore(`sqlite:${dir}?${query}`)).close();
+    }
   });
 });

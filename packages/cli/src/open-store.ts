@@ -4,7 +4,7 @@ import type { Store } from "@cebus/store";
 import { ConfigError } from "./config.js";
 
 const accepted =
-  "memory, sqlite::memory:, sqlite:DIR[?sync=full|normal] (the database is DIR/cebus.db), a directory path, redis://host:port[/db], postgres://user@host:port/db or nats://host:port";
+  "memory, sqlite::memory:, sqlite:DIR[?sync=full|normal&thread=main|worker] (the database is DIR/cebus.db), a directory path, redis://host:port[/db], postgres://user@host:port/db or nats://host:port";
 
 /**
  * Opens the store named by a store URL; a store that cannot be used is a ConfigError naming the URL or path and
@@ -26,28 +26,47 @@ export async function openStore(url: string): Promise<Store> {
     throw new ConfigError(`store '${url}' is not a known store URL; use ${accepted}`);
   const [dir = "", query] = (url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url).split("?", 2);
   if (dir === "") throw new ConfigError(`store '${url}' names no directory; use ${accepted}`);
-  return openSqlite(join(resolve(dir), "cebus.db"), syncOf(url, query));
+  return openSqlite(join(resolve(dir), "cebus.db"), paramsOf(url, query));
+}
+
+interface SqliteParams {
+  synchronous: "full" | "normal";
+  thread: "main" | "worker";
 }
 
 /**
  * `?sync=full` (the default): every publish and ack is answered only after an fsync; `?sync=normal`: committed but
- * not fsynced, so a kill -9 loses nothing but a machine crash may lose the last writes.
+ * not fsynced, so a kill -9 loses nothing but a machine crash may lose the last writes. `?thread=worker` runs the
+ * store on its own worker thread (default `main`: in the broker's thread; see the sqlite README for the figures).
  */
-function syncOf(url: string, query: string | undefined): "full" | "normal" {
+function paramsOf(url: string, query: string | undefined): SqliteParams {
   const params = new URLSearchParams(query ?? "");
-  const unknown = [...params.keys()].filter((key) => key !== "sync");
+  const unknown = [...params.keys()].filter((key) => key !== "sync" && key !== "thread");
   const sync = params.get("sync") ?? "full";
-  if (unknown.length > 0 || (sync !== "full" && sync !== "normal")) {
+  const thread = params.get("thread") ?? "main";
+  if (
+    unknown.length > 0 ||
+    (sync !== "full" && sync !== "normal") ||
+    (thread !== "main" && thread !== "worker")
+  ) {
     throw new ConfigError(
-      `store '${url}': the embedded store takes only ?sync=full (the default) or ?sync=normal`,
+      `store '${url}': the embedded store takes only ?sync=full (the default) or ?sync=normal, and ?thread=main (the default) or ?thread=worker`,
     );
   }
-  return sync;
+  return { synchronous: sync, thread };
 }
 
 /** The embedded store; a directory that cannot be created, a corrupt file or a held lock is a ConfigError. */
-function openSqlite(path: string, synchronous: "full" | "normal" = "full"): Promise<Store> {
-  return asConfigError(async () => (await importSqliteStore()).createSqliteStore({ path, synchronous }));
+function openSqlite(
+  path: string,
+  { synchronous, thread }: SqliteParams = { synchronous: "full", thread: "main" },
+): Promise<Store> {
+  return asConfigError(async () => {
+    const sqlite = await importSqliteStore();
+    return thread === "worker"
+      ? sqlite.openSqliteStoreInWorker({ path, synchronous })
+      : sqlite.createSqliteStore({ path, synchronous });
+  });
 }
 
 /** The embedded store's package; on a Node without `node:sqlite` a ConfigError that says what to run instead. */

@@ -8,6 +8,7 @@ import type {
 } from "@cebus/store";
 import {
   byPartition,
+  claimInput,
   claimResult,
   claim as claimRule,
   dropRemoved,
@@ -39,7 +40,7 @@ export async function claim(ctx: NatsContext, request: ClaimRequest): Promise<Cl
   const remote = remoteEvents(ctx, request.topic, request.partition);
   return changeState(ctx, request.subscription, request.partition, async (state) => {
     if (!state) throw subscriptionMissing(request.subscription);
-    const outcome = await withRemoteEvents(remote, (events) => claimRule(state, request, events));
+    const outcome = await withRemoteEvents(remote, (events) => claimRule(state, claimInput(request), events));
     return { state: outcome.state, result: claimResult(outcome) };
   });
 }

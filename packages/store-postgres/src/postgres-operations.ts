@@ -8,6 +8,7 @@ import type {
 } from "@cebus/store";
 import {
   byPartition,
+  claimInput,
   claimResult,
   claim as claimRule,
   dropRemoved,
@@ -71,7 +72,7 @@ export function claim(d: Delivery, request: ClaimRequest): Promise<ClaimResult> 
     if (!loaded) throw subscriptionMissing(request.subscription);
     const log = { topic: request.topic, partition: request.partition, startOffset: loaded.startOffset };
     const outcome = await withRemoteEvents(remoteEvents(queryOn(tx.client), log, true), (events) =>
-      claimRule(loaded.state, request, events),
+      claimRule(loaded.state, claimInput(request), events),
     );
     await saveStates(tx, d.cache, [changeOf(loaded, outcome.state)]);
     return claimResult(outcome);

@@ -3,6 +3,7 @@ import { SubscriptionSchema } from "@cebus/proto";
 import type { ClaimRequest, ClaimResult, SubscriptionCounts, SubscriptionRef } from "@cebus/store";
 import {
   byPartition,
+  claimInput,
   claimResult,
   claim as claimRule,
   dropRemoved,
@@ -48,7 +49,7 @@ export async function claim(context: RedisContext, request: ClaimRequest): Promi
     const state = loaded.state;
     if (!state) throw subscriptionMissing(request.subscription);
     const events = remoteEvents(context, topic, partition, startOf(meta, partition));
-    const outcome = await withRemoteEvents(events, (reader) => claimRule(state, request, reader));
+    const outcome = await withRemoteEvents(events, (reader) => claimRule(state, claimInput(request), reader));
     const done = await commit(context, [{ loaded, after: outcome.state }]);
     return done === undefined ? conflict : claimResult(outcome);
   });

@@ -13,17 +13,21 @@ export type Row = Record<string, SQLInputValue>;
  * durability) the committed groups then wait for one fsync of the WAL on the thread pool, so the event loop goes
  * on with the next group meanwhile; only then do their operations' promises settle: a publish is acknowledged, and
  * an ack confirmed, only after the fsync that made it durable. Concurrent publishes, claims and settles share it.
+ *
+ * Groups are numbered. An operation settles once the groups it depends on are committed and synced: a write, its
+ * own group; a relaxed write (`write(work, true)`: a claim that keeps no at-most-once promise, whose loss in a crash
+ * only means a redelivery), its own group committed and every group that appended events up to it synced, so it
+ * never hands out an event that a crash could still take back; a read, everything it may have seen.
  */
 export interface Db {
   /** The prepared statement for `text`, prepared once per store. */
   sql(text: string): StatementSync;
-  /** Runs a writing operation now, in the open group (see above); settles once the group is durable. */
-  write<T>(work: () => T): Promise<T>;
-  /**
-   * Runs a reading operation now. It may see writes not yet durable (the open group's, or a commit waiting for its
-   * fsync); then it settles only once they are, so nothing is ever shown before it is durable.
-   */
+  /** Runs a writing operation now, in the open group; settles once it is durable (relaxed: once what it read is). */
+  write<T>(work: () => T, relaxed?: boolean): Promise<T>;
+  /** Runs a reading operation now; settles once everything it may have seen is durable. */
   read<T>(work: () => T): Promise<T>;
+  /** The open group appends events (the log calls this), so relaxed writes after it wait for its fsync. */
+  appended(): void;
   /** Commits the open group now; settles once everything committed is durable (before close). */
   flush(): Promise<void>;
   /** Calls `listener` after every rollback (what the store keeps in memory of rows must be forgotten then). */
@@ -31,6 +35,10 @@ export interface Db {
 }
 
 interface Waiter {
+  /** Settles once the groups up to this one are committed... */
+  committed: number;
+  /** ...and those up to this one synced. */
+  synced: number;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -39,11 +47,15 @@ interface GroupState {
   readonly db: DatabaseSync;
   readonly wal: WalSync | undefined;
   readonly rollbackListeners: (() => void)[];
-  /** The operations of the open group waiting for its commit; undefined when no group is open. */
-  open: Waiter[] | undefined;
-  /** Committed operations waiting for an fsync that has not started yet. */
-  committed: Waiter[];
-  /** An fsync is running; what it covers settles when it ends. */
+  /** The number of the open group, or of the last one when none is open. */
+  group: number;
+  open: boolean;
+  committedGroup: number;
+  syncedGroup: number;
+  /** The last group that appended events. */
+  appendedGroup: number;
+  waiting: Waiter[];
+  /** An fsync is running. */
   syncing: boolean;
   /** Set when an fsync failed: what the disk holds is unknown, so nothing more is accepted. */
   failed: CebusError | undefined;
@@ -55,8 +67,12 @@ export function createDb(db: DatabaseSync, wal?: WalSync): Db {
     db,
     wal,
     rollbackListeners: [],
-    open: undefined,
-    committed: [],
+    group: 0,
+    open: false,
+    committedGroup: 0,
+    syncedGroup: 0,
+    appendedGroup: 0,
+    waiting: [],
     syncing: false,
     failed: undefined,
   };
@@ -69,8 +85,11 @@ export function createDb(db: DatabaseSync, wal?: WalSync): Db {
       }
       return statement;
     },
-    write: (work) => runInGroup(state, work),
+    write: (work, relaxed = false) => runInGroup(state, work, relaxed),
     read: (work) => readNow(state, work),
+    appended: () => {
+      state.appendedGroup = state.group;
+    },
     flush: () => {
       commitGroup(state);
       return readNow(state, () => undefined);
@@ -81,13 +100,14 @@ export function createDb(db: DatabaseSync, wal?: WalSync): Db {
   };
 }
 
-/** Runs `work` in a savepoint of the open group (opening one); its promise waits for the group to be durable. */
-function runInGroup<T>(state: GroupState, work: () => T): Promise<T> {
+/** Runs `work` in a savepoint of the open group (opening one); its promise waits for what it depends on. */
+function runInGroup<T>(state: GroupState, work: () => T, relaxed: boolean): Promise<T> {
   if (state.failed) return Promise.reject(state.failed);
   const { db } = state;
   if (!state.open) {
     db.exec("BEGIN IMMEDIATE");
-    state.open = [];
+    state.open = true;
+    state.group++;
     setImmediate(() => commitGroup(state));
   }
   db.exec("SAVEPOINT op");
@@ -99,24 +119,25 @@ function runInGroup<T>(state: GroupState, work: () => T): Promise<T> {
     undoOperation(state);
     return Promise.reject(error);
   }
-  return new Promise<T>((resolve, reject) => {
-    state.open?.push({ resolve: () => resolve(result), reject });
-  });
+  return settleWhen(state, state.group, relaxed ? state.appendedGroup : state.group, result);
 }
 
-/** A read: inside an open group, as part of it; else at once, settling when what it may have seen is durable. */
+/** A read: at once, settling once every group it may have seen (the open one, or all committed) is durable. */
 function readNow<T>(state: GroupState, work: () => T): Promise<T> {
-  if (state.open) return runInGroup(state, work);
+  if (state.open) return runInGroup(state, work, false);
   let result: T;
   try {
     result = work();
   } catch (error) {
     return Promise.reject(error);
   }
-  if (!state.syncing && state.committed.length === 0) return Promise.resolve(result);
+  return settleWhen(state, 0, state.committedGroup, result);
+}
+
+function settleWhen<T>(state: GroupState, committed: number, synced: number, result: T): Promise<T> {
+  if (state.committedGroup >= committed && state.syncedGroup >= synced) return Promise.resolve(result);
   return new Promise<T>((resolve, reject) => {
-    state.committed.push({ resolve: () => resolve(result), reject });
-    startSync(state);
+    state.waiting.push({ committed, synced, resolve: () => resolve(result), reject });
   });
 }
 
@@ -128,41 +149,36 @@ function undoOperation(state: GroupState): void {
     state.db.exec("RELEASE op");
     return;
   }
-  const waiters = state.open ?? [];
-  state.open = undefined;
-  rejectAll(
-    waiters,
+  state.open = false;
+  failGroup(
+    state,
     new Error("the embedded store's transaction was rolled back by SQLite; retry the operation"),
   );
 }
 
-/** COMMIT of the open group; its operations settle after the fsync (at once without one); all fail if it fails. */
+/** COMMIT of the open group, then the fsync that covers it (none without a WalSync); all of it fails if it fails. */
 function commitGroup(state: GroupState): void {
-  const waiters = state.open;
-  if (!waiters) return;
-  state.open = undefined;
+  if (!state.open) return;
+  state.open = false;
   try {
     state.db.exec("COMMIT");
   } catch (error) {
     for (const listener of state.rollbackListeners) listener();
     if (state.db.isTransaction) state.db.exec("ROLLBACK");
-    rejectAll(waiters, error);
+    failGroup(state, error);
     return;
   }
-  if (!state.wal) {
-    for (const waiter of waiters) waiter.resolve();
-    return;
-  }
-  for (const waiter of waiters) state.committed.push(waiter);
+  state.committedGroup = state.group;
+  if (!state.wal) state.syncedGroup = state.group;
+  settleReady(state);
   startSync(state);
 }
 
-/** One fsync for every commit not yet covered; the commits that come while it runs wait for the next one. */
+/** One fsync for every group committed and not yet synced; groups committed while it runs wait for the next. */
 function startSync(state: GroupState): void {
   const { wal } = state;
-  if (!wal || state.syncing || state.committed.length === 0) return;
-  const covered = state.committed;
-  state.committed = [];
+  if (!wal || state.syncing || state.syncedGroup >= state.committedGroup) return;
+  const covered = state.committedGroup;
   state.syncing = true;
   wal.sync((error) => {
     state.syncing = false;
@@ -172,15 +188,38 @@ function startSync(state: GroupState): void {
         `the embedded store could not fsync its write-ahead log (${error.message}); what is on disk is unknown, so it accepts nothing more: check the disk and restart the broker`,
         { cause: error },
       );
-      rejectAll(covered, state.failed);
-      rejectAll(state.committed.splice(0), state.failed);
+      rejectAll(state, state.failed);
       return;
     }
-    for (const waiter of covered) waiter.resolve();
+    state.syncedGroup = covered;
+    settleReady(state);
     startSync(state);
   });
 }
 
-function rejectAll(waiters: Waiter[], error: unknown): void {
-  for (const waiter of waiters) waiter.reject(error);
+function settleReady(state: GroupState): void {
+  if (state.waiting.length === 0) return;
+  const still: Waiter[] = [];
+  for (const waiter of state.waiting) {
+    if (state.committedGroup >= waiter.committed && state.syncedGroup >= waiter.synced) waiter.resolve();
+    else still.push(waiter);
+  }
+  state.waiting = still;
+}
+
+/** The open group is gone: every operation waiting for it fails (those of earlier groups still settle). */
+function failGroup(state: GroupState, error: unknown): void {
+  if (state.appendedGroup === state.group) state.appendedGroup = state.committedGroup; // its appends are gone
+  const still: Waiter[] = [];
+  for (const waiter of state.waiting) {
+    if (waiter.committed === state.group || waiter.synced === state.group) waiter.reject(error);
+    else still.push(waiter);
+  }
+  state.waiting = still;
+}
+
+function rejectAll(state: GroupState, error: unknown): void {
+  const waiting = state.waiting;
+  state.waiting = [];
+  for (const waiter of waiting) waiter.reject(error);
 }

@@ -7,6 +7,7 @@ import type {
 } from "@cebus/store";
 import {
   byPartition,
+  claimInput,
   claimResult,
   claim as claimRule,
   dropRemoved,
@@ -37,7 +38,7 @@ export function claim(db: Db, request: ClaimRequest): ClaimResult {
   if (request.max <= 0) return [];
   const state = loadState(db, request.subscription, request.partition);
   if (!state) throw subscriptionMissing(request.subscription);
-  const outcome = claimRule(state, request, eventReader(db, request.topic, request.partition));
+  const outcome = claimRule(state, claimInput(request), eventReader(db, request.topic, request.partition));
   saveState(db, request.subscription, request.partition, state, outcome.state);
   return claimResult(outcome);
 }

@@ -1,4 +1,4 @@
-import type { Subscription, Topic } from "@cebus/proto";
+import type { Filter, Subscription, Topic } from "@cebus/proto";
 import type { RetrySchedule } from "./delivery/retry.js";
 
 /**
@@ -191,11 +191,11 @@ export interface ClaimRequest {
    */
   ordered?: boolean;
   /**
-   * The subscription's filter over stored events: events it rejects are never leased or delivered (the claim passes
-   * over them and moves the cursor past them; a visible lease of one is dropped). Runs inside the store's atomic
-   * step, so it must be pure and quick.
+   * The subscription's filter, as data (a claim may cross a thread or process boundary): events it rejects are
+   * never leased or delivered (the claim passes over them and moves the cursor past them; a visible lease of one is
+   * dropped). The rules test it against the stored CloudEvent inside the store's atomic step (delivery/filter.ts).
    */
-  filter?: (event: StoredEvent) => boolean;
+  filter?: Filter;
   /**
    * The subscription's retry schedule: an expired lease of attempt n becomes visible again at its deadline plus
    * the schedule's delay for (subscription, partition, offset, n), the same instant in every process (see

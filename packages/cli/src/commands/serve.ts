@@ -1,6 +1,5 @@
 import { type Broker, createBroker } from "@cebus/broker";
 import { startServer } from "@cebus/server";
-import type { Store } from "@cebus/store";
 import type { Command } from "commander";
 import { type Logger, pino } from "pino";
 import { ConfigError, resolveServeConfig, type ServeConfig } from "../config.js";
@@ -39,10 +38,10 @@ function exitWithUsageError(message: string): never {
   process.exit(2);
 }
 
-async function configAndStore(flags: ServeFlags): Promise<{ config: ServeConfig; store: Store }> {
+/** Runs a step of the start whose ConfigError is a usage error (one line on stderr, exit 2). */
+async function orUsageError<T>(step: () => T | Promise<T>): Promise<T> {
   try {
-    const config = resolveServeConfig(flags);
-    return { config, store: await openStore(config.store) };
+    return await step();
   } catch (error) {
     if (error instanceof ConfigError) exitWithUsageError(error.message);
     throw error;
@@ -92,8 +91,10 @@ function stopOnSignals(server: Server, broker: Broker, logger: Logger): void {
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const { config, store } = await configAndStore(flags);
+  const config = await orUsageError(() => resolveServeConfig(flags));
+  // The logger first: a crash while the store opens (on its worker thread) is logged too.
   const logger = createServeLogger(config.logLevel);
+  const store = await orUsageError(() => openStore(config.store));
   const broker = createBroker({
     store,
     logger,

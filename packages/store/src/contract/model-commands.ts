@@ -36,7 +36,7 @@ export interface ModelRun {
   retry: RetrySchedule | undefined;
   ordered: boolean;
   autoAck: boolean;
-  /** The claims pass a filter (ClaimRequest.filter): events whose size is a multiple of 3 are passed over. */
+  /** The claims pass a filter (ClaimRequest.filter): events of type "skip" (size a multiple of 3) are passed over. */
   filtered: boolean;
   commands: Command[];
 }

@@ -1,6 +1,7 @@
 import { claim, claimResult } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
 import type { EventReader } from "../delivery/events.js";
+import { claimInput } from "../delivery/filter.js";
 import { requeue } from "../delivery/requeue.js";
 import { dropRemoved } from "../delivery/retention.js";
 import { seek } from "../delivery/seek.js";
@@ -47,7 +48,11 @@ export function createReference(partitions: number): Reference {
   return {
     append: (events, now) => events.map((event) => appendOne(logOf(event.partition), event, now)),
     claim: (request) => {
-      const outcome = claim(stateOf(request.partition), request, reader(logOf(request.partition)));
+      const outcome = claim(
+        stateOf(request.partition),
+        claimInput(request),
+        reader(logOf(request.partition)),
+      );
       states[request.partition] = outcome.state;
       return claimResult(outcome);
     },

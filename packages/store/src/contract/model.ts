@@ -1,7 +1,9 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CloudEventSchema, FilterSchema } from "@cebus/proto";
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import type { RetrySchedule } from "../delivery/retry.js";
-import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store, StoredEvent } from "../store.js";
+import type { AppendEvent, ClaimRequest, Lease, LeaseRef, Store } from "../store.js";
 import type { StoreFactory } from "./fixtures.js";
 import { SUB, subscription, T0, topic } from "./fixtures.js";
 import { type Command, type ModelRun, modelPartitions, modelRuns } from "./model-commands.js";
@@ -63,8 +65,23 @@ interface Run {
   filtered: boolean;
 }
 
-/** The model's filter: passes over events whose size is a multiple of 3. */
-const modelFilter = (event: StoredEvent) => event.data.byteLength % 3 !== 0;
+/** The model's filter: passes over the events of type "skip" (those whose generated size is a multiple of 3). */
+const modelFilter = create(FilterSchema, {
+  filter: { case: "not", value: { filter: { case: "exact", value: { attributes: { type: "skip" } } } } },
+});
+
+/** An event of the model: a CloudEvent with `size` characters of text data. */
+function modelEvent(id: string, size: number): Uint8Array {
+  const type = size % 3 === 0 ? "skip" : "keep";
+  const event = {
+    id,
+    source: "/model",
+    specVersion: "1.0",
+    type,
+    data: { case: "textData" as const, value: "x".repeat(size) },
+  };
+  return toBinary(CloudEventSchema, create(CloudEventSchema, event));
+}
 
 async function check(factory: StoreFactory, modelRun: ModelRun): Promise<void> {
   const { retry, ordered, autoAck, filtered, commands } = modelRun;
@@ -120,13 +137,10 @@ async function apply(run: Run, command: Command): Promise<void> {
 }
 
 async function append(run: Run, command: Extract<Command, { op: "append" }>): Promise<void> {
-  const events: AppendEvent[] = command.events.map((e) => ({
-    partition: command.partition,
-    source: "/model",
-    id: `m${run.nextId++}`,
-    key: e.key,
-    data: new Uint8Array(e.size).fill(run.nextId % 256),
-  }));
+  const events: AppendEvent[] = command.events.map((e) => {
+    const id = `m${run.nextId++}`;
+    return { partition: command.partition, source: "/model", id, key: e.key, data: modelEvent(id, e.size) };
+  });
   const expected = run.model.append(events, run.now);
   const actual = await run.store.append("t", events, { now: run.now, dedupeSince: run.now + 1 });
   same(run, command, expected, actual);

@@ -2,6 +2,7 @@ export { type ClaimInput, type ClaimOutcome, claim, claimResult, filteredReadWin
 export { decodeState, encodeState, stateCodecVersion } from "./codec.js";
 export { partitionCounts, type RetainedRange, sumCounts } from "./counts.js";
 export type { EventReader } from "./events.js";
+export { claimInput, storedEventFilter } from "./filter.js";
 export { type RemoteEvents, withRemoteEvents } from "./prefetch.js";
 export { type RequeueOutcome, requeue } from "./requeue.js";
 export { dropRemoved } from "./retention.js";

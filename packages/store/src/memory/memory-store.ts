@@ -3,6 +3,7 @@ import { CebusError } from "@cebus/core";
 import { type Subscription, SubscriptionSchema, type Topic, TopicSchema } from "@cebus/proto";
 import { claim, claimResult } from "../delivery/claim.js";
 import { partitionCounts, sumCounts } from "../delivery/counts.js";
+import { claimInput } from "../delivery/filter.js";
 import { requeue } from "../delivery/requeue.js";
 import { dropRemoved } from "../delivery/retention.js";
 import { seekPartition } from "../delivery/seek.js";
@@ -123,7 +124,7 @@ function claimPartition(memory: Memory, request: ClaimRequest): ClaimResult {
     );
   }
   const log = partitionOf(memory, entry, request.partition);
-  const outcome = claim(state, request, eventReader(log));
+  const outcome = claim(state, claimInput(request), eventReader(log));
   entry.states[request.partition] = outcome.state;
   return claimResult(outcome);
 }
