@@ -164,3 +164,21 @@ async def test_idempotent_runs_each_events_effect_once(broker, unique):
         assert not await handle(again)
         await again.ack()
         assert effects == ["once"]
+
+
+async def test_a_closed_client_refuses_calls_and_releases_its_connections(broker, unique):
+    client = cebus.Client(broker.url)
+    topic = unique("orders")
+    await client.create_topic(topic)
+    await client.close()
+    for call in (
+        lambda: client.publish(topic, {"type": "t", "source": "/s", "data": "x"}),
+        lambda: client.create_topic(unique("other")),
+    ):
+        with pytest.raises(cebus.CebusError) as refused:
+            await call()
+        assert refused.value.code == "failed_precondition"
+    with pytest.raises(cebus.CebusError):
+        client.subscribe("billing")
+    await client.close()  # a second close is harmless
+

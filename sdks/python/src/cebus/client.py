@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from google.protobuf.empty_pb2 import Empty
+from pyqwest import Client as HTTPClient
+from pyqwest import HTTPTransport
 
 from cebus._gen.cebus.v1.admin_connect import AdminServiceClient
 from cebus._gen.cebus.v1.admin_pb2 import CreateSubscriptionRequest, CreateTopicRequest
@@ -42,10 +44,15 @@ class Client:
             raise CebusError("invalid_argument", f"{url!r} is not a broker URL; give one like http://127.0.0.1:8080")
         self.url = url.rstrip("/")
         self._headers = dict(headers or {})
-        self._publisher = PublisherServiceClient(self.url)
-        self._subscriber = SubscriberServiceClient(self.url)
-        self._admin = AdminServiceClient(self.url)
+        # One connection pool per client, closed by close(). Without it the stubs share connect-python's default
+        # transport, which is never closed: its connections were torn down at interpreter exit, which can abort.
+        self._transport = HTTPTransport(tls_include_system_certs=True)
+        http = HTTPClient(self._transport)
+        self._publisher = PublisherServiceClient(self.url, http_client=http)
+        self._subscriber = SubscriberServiceClient(self.url, http_client=http)
+        self._admin = AdminServiceClient(self.url, http_client=http)
         self._subscriptions: set[Subscription] = set()
+        self._closed = False
 
     async def __aenter__(self) -> Client:
         return self
@@ -54,11 +61,13 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        """Closes open subscriptions (nacking what they hold) and the connections."""
+        """Closes open subscriptions (nacking what they hold) and the connections; later calls raise."""
+        self._closed = True
         for subscription in list(self._subscriptions):
             await subscription.close()
         for stub in (self._publisher, self._subscriber, self._admin):
             await stub.close()
+        await self._transport.aclose()
 
     async def publish(
         self, topic: str, events: EventInput | Iterable[EventInput], *, timeout: float | None = None
@@ -66,6 +75,7 @@ class Client:
         """Stores one event or a list in ``topic``, all or nothing, and returns one result per event once durable.
         An event is a cloudevents ``CloudEvent``, a dict (``{"type", "source", "data", ...}``; ``id`` defaults to a
         UUID) or the Protobuf ``CloudEvent``."""
+        self._check_open()
         batch = [events] if isinstance(events, Mapping) or not isinstance(events, Iterable) else list(events)
         protos = [to_proto(e) for e in batch]
         try:
@@ -86,6 +96,7 @@ class Client:
     ) -> Subscription:
         """Starts consuming ``subscription``: an async iterator of messages (see ``Subscription``). The broker never
         sends more unsettled messages than ``max_outstanding``. Call it inside a running event loop."""
+        self._check_open()
         sub = Subscription(self, subscription, max_outstanding, consumer_name)
         self._subscriptions.add(sub)
         return sub
@@ -135,7 +146,12 @@ class Client:
         request = CreateSubscriptionRequest(subscription=config, if_not_exists=if_not_exists)
         return (await self._call(self._admin.create_subscription, request)).subscription
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CebusError("failed_precondition", "this cebus.Client is closed; create a new one to go on")
+
     async def _call(self, method: Any, request: Any) -> Any:
+        self._check_open()
         try:
             return await method(request, headers=self._headers)
         except Exception as error:  # noqa: BLE001
