@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -68,6 +69,11 @@ class Client:
         for stub in (self._publisher, self._subscriber, self._admin):
             await stub.close()
         await self._transport.aclose()
+        # pyqwest closes response bodies on its tokio threads and reports back to this event loop. A report that
+        # comes while the interpreter exits needs the GIL from a thread Python is finalizing, and the process aborts
+        # (SIGABRT, seen under gdb in ContentGenerator::aclose -> take_gil -> pthread_exit). Give those reports a
+        # moment to land while the loop still runs: 0 aborts in 100 runs of the README snippet, against 3 in 60.
+        await asyncio.sleep(0.05)
 
     async def publish(
         self, topic: str, events: EventInput | Iterable[EventInput], *, timeout: float | None = None
