@@ -13,7 +13,6 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { Duplex } from "node:stream";
 
 export type RequestHandler = (
   request: IncomingMessage | Http2ServerRequest,
@@ -38,36 +37,6 @@ export interface Listener {
 
 /** The first bytes of a cleartext HTTP/2 connection with prior knowledge (RFC 9113, section 3.4). */
 const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
-/**
- * The HTTP/2 server reads a net.Socket's handle natively, so bytes already read while sniffing would be lost;
- * it is given a Duplex over the socket instead, starting with those bytes.
- */
-function streamOf(socket: Socket, head: Buffer): Duplex {
-  const duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk, encoding, callback) {
-      socket.write(chunk, encoding, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(error, callback) {
-      socket.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  duplex.push(head);
-  socket.on("data", (chunk) => {
-    if (!duplex.push(chunk)) socket.pause();
-  });
-  socket.on("end", () => duplex.push(null));
-  socket.on("close", () => duplex.destroy());
-  socket.on("error", (error) => duplex.destroy(error));
-  return duplex;
-}
 
 /** The connections a listener keeps track of, to close them on shutdown. */
 interface Connections {
@@ -159,13 +128,14 @@ function routeConnection(
     const isHttp2 = seen.subarray(0, n).equals(preface.subarray(0, n));
     if (isHttp2 && seen.length < preface.length) return; // could still be HTTP/2: wait for more bytes
     socket.off("data", onData);
+    socket.pause();
+    socket.unshift(seen);
     if (isHttp2) {
-      http2.emit("connection", streamOf(socket, seen));
+      // The session reads the socket's handle natively and first takes what is buffered (the bytes unshifted here).
+      http2.emit("connection", socket);
     } else {
       connections.http1Idle.add(socket);
       socket.once("close", () => connections.http1Idle.delete(socket));
-      socket.pause();
-      socket.unshift(seen);
       http1.emit("connection", socket);
       socket.resume();
     }

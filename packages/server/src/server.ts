@@ -59,7 +59,7 @@ export async function startServer(options: ServerOptions): Promise<CebusServer> 
   const logger = options.logger ?? silentLogger;
   const health = createHealth();
   const routes = (router: ConnectRouter) => {
-    router.service(PublisherService, createPublisherService(broker));
+    router.service(PublisherService, createPublisherService(broker, logger));
     router.service(SubscriberService, createSubscriberService(broker));
     router.service(AdminService, createAdminService(broker));
     health.register(router);

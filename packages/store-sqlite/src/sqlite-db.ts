@@ -108,7 +108,7 @@ function runInGroup<T>(state: GroupState, work: () => T, relaxed: boolean): Prom
     db.exec("BEGIN IMMEDIATE");
     state.open = true;
     state.group++;
-    setImmediate(() => commitGroup(state));
+    setImmediate(() => commitUnlessSyncing(state));
   }
   db.exec("SAVEPOINT op");
   let result: T;
@@ -156,6 +156,15 @@ function undoOperation(state: GroupState): void {
   );
 }
 
+/**
+ * The end of the turn that opened a group: while an fsync runs, the group stays open and takes the operations of
+ * later turns too, and commits when that fsync ends (startSync); each fsync is then followed by one COMMIT of
+ * everything that arrived meanwhile, instead of one per turn (a COMMIT writes every page the group touched).
+ */
+function commitUnlessSyncing(state: GroupState): void {
+  if (!state.syncing) commitGroup(state);
+}
+
 /** COMMIT of the open group, then the fsync that covers it (none without a WalSync); all of it fails if it fails. */
 function commitGroup(state: GroupState): void {
   if (!state.open) return;
@@ -193,7 +202,8 @@ function startSync(state: GroupState): void {
     }
     state.syncedGroup = covered;
     settleReady(state);
-    startSync(state);
+    if (state.open) commitGroup(state);
+    else startSync(state);
   });
 }
 

@@ -174,6 +174,7 @@ describe("@cebus/client against a real broker", () => {
     expect(unknown).toBeInstanceOf(CebusError);
     expect((unknown as CebusError).code).toBe("not_found");
     expect((unknown as CebusError).message).toContain("create it first (AdminService.CreateTopic)");
+    expect((unknown as CebusError).field).toBe("topic");
     await cebus.admin.createTopic("strict");
     const invalid = await cebus.publish("strict", { type: "", source: "/s" }).catch((e: unknown) => e);
     expect((invalid as CebusError).code).toBe("invalid_argument");

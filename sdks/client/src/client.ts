@@ -12,6 +12,7 @@ import { type Admin, createAdmin } from "./admin.js";
 import { createReceiveChannel, createStreamChannel } from "./channels.js";
 import { toCebusError } from "./errors.js";
 import { type BatchingOptions, createPublishBatcher } from "./publish-batcher.js";
+import { createStreamPublisher } from "./publish-stream.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 
 /** Where one published event was stored. */
@@ -58,7 +59,7 @@ export interface CebusClient {
     subscriber: Client<typeof SubscriberService>;
     admin: Client<typeof AdminService>;
   };
-  /** Closes every open subscription. */
+  /** Closes every open subscription, and the publish stream once the publishes in flight are answered. */
   close(): Promise<void>;
 }
 
@@ -87,10 +88,17 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
   };
   const open = new Set<Subscription>();
 
-  const send = async (topic: string, events: CloudEvent[], timeoutMs?: number) => {
+  const unary = async (topic: string, events: CloudEvent[], timeoutMs?: number) => {
     const { results } = await call(() => raw.publisher.publish({ topic, events }, { timeoutMs }));
     return results.map((r) => ({ partition: r.partition, offset: Number(r.offset), duplicate: r.duplicate }));
   };
+  // Where requests can stream (Node), publishes share one PublishStream; a call with a timeout stays unary.
+  const streamed =
+    setup.defaultMode === "stream"
+      ? createStreamPublisher(raw.publisher, url, (t, e) => unary(t, e))
+      : undefined;
+  const send = (topic: string, events: CloudEvent[], timeoutMs?: number) =>
+    streamed && timeoutMs === undefined ? streamed.send(topic, events) : unary(topic, events, timeoutMs);
   const batchers = new Map<string, ReturnType<typeof createPublishBatcher>>();
   const batcherOf = (topic: string) => {
     let batcher = batchers.get(topic);
@@ -145,6 +153,7 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
     raw,
     async close() {
       await Promise.all([...open].map((s) => s.close()));
+      await streamed?.close();
     },
   };
 }

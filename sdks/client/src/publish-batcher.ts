@@ -3,7 +3,11 @@ import type { CloudEvent } from "@cebus/proto";
 
 /** How single-event publishes are gathered into batches (like a Kafka producer's linger.ms and batch.size). */
 export interface BatchingOptions {
-  /** Wait at most this long for more events before sending a batch [1 ms]; 0 sends on the next tick. */
+  /**
+   * Wait at most this long for more events before sending a batch [0]. 0 sends on the next turn of the event loop,
+   * so a single publish on an idle connection goes at once and a synchronous loop of publishes still shares one
+   * batch; while `maxInFlight` batches are out, events gather anyway.
+   */
   lingerMs?: number;
   /** Most events in one batch [500]. */
   maxEvents?: number;
@@ -17,6 +21,24 @@ export interface BatchResult {
   partition: number;
   offset: number;
   duplicate: boolean;
+}
+
+/** A scheduled linger: a timeout, or (for 0) a run after the current turn's I/O and promise jobs. */
+type Timer = { cancelled: boolean; timeout?: ReturnType<typeof setTimeout> };
+
+const defer: (run: () => void) => void = globalThis.setImmediate ?? ((run) => setTimeout(run, 0));
+
+/** Runs `fn` after `ms`, or on the next turn of the event loop for 0 (setTimeout's minimum is 1 ms). */
+function schedule(fn: () => void, ms: number): Timer {
+  const timer: Timer = { cancelled: false };
+  if (ms > 0) timer.timeout = setTimeout(fn, ms);
+  else defer(() => timer.cancelled || fn());
+  return timer;
+}
+
+function cancel(timer: Timer): void {
+  timer.cancelled = true;
+  if (timer.timeout) clearTimeout(timer.timeout);
 }
 
 type Pending = { event: CloudEvent; resolve: (r: BatchResult) => void; reject: (e: CebusError) => void };
@@ -37,13 +59,13 @@ export function createPublishBatcher(
   send: (events: CloudEvent[]) => Promise<BatchResult[]>,
   options: BatchingOptions = {},
 ): { publish(event: CloudEvent): Promise<BatchResult> } {
-  const lingerMs = options.lingerMs ?? 1;
+  const lingerMs = options.lingerMs ?? 0;
   const maxEvents = options.maxEvents ?? 500;
   const maxBytes = options.maxBytes ?? 1024 * 1024;
   const maxInFlight = options.maxInFlight ?? 2;
   let open: Pending[] = [];
   let openBytes = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timer | undefined;
   let inFlight = 0;
   const ready: Pending[][] = []; // full or lingered batches waiting for an in-flight slot
 
@@ -73,7 +95,7 @@ export function createPublishBatcher(
   let lingered = false; // the open batch waited its linger time and goes as soon as a slot frees
 
   const seal = () => {
-    if (timer) clearTimeout(timer);
+    if (timer) cancel(timer);
     timer = undefined;
     lingered = false;
     if (open.length === 0) return;
@@ -103,7 +125,7 @@ export function createPublishBatcher(
         open.push({ event, resolve, reject });
         openBytes += size;
         if (open.length >= maxEvents) seal();
-        else if (!timer && !lingered) timer = setTimeout(onLinger, lingerMs);
+        else if (!timer && !lingered) timer = schedule(onLinger, lingerMs);
       });
     },
   };

@@ -14,6 +14,7 @@ import { fanout } from "./scenarios/fanout.js";
 import { latency } from "./scenarios/latency.js";
 import { manyTopics } from "./scenarios/many-topics.js";
 import { ordered } from "./scenarios/ordered.js";
+import { roundTrip } from "./scenarios/round-trip.js";
 import { throughput } from "./scenarios/throughput.js";
 import { throughputRawNats } from "./scenarios/throughput-raw-nats.js";
 import { throughputRawPostgres } from "./scenarios/throughput-raw-postgres.js";
@@ -22,7 +23,7 @@ import { throughputRawSqlite } from "./scenarios/throughput-raw-sqlite.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: pnpm bench [--quick] [--store sqlite|memory|redis|postgres|nats|URL] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
-  1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst`;
+  1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst  7 single publish round trip`;
 const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
 let values: {
   quick?: boolean;
@@ -76,7 +77,7 @@ const postgresUrl = postgresServer
 const natsServer = store === "nats" ? await startNats() : undefined;
 const natsUrl = natsServer ? natsServer.url : store.startsWith("nats://") ? store : undefined;
 const quick = values.quick ?? false;
-const selected = new Set((values.scenarios ?? "1,2,3,4,5,6").split(",").map((s) => s.trim()));
+const selected = new Set((values.scenarios ?? "1,2,3,4,5,6,7").split(",").map((s) => s.trim()));
 const storeName = store.startsWith("redis")
   ? "redis"
   : store.startsWith("postgres")
@@ -111,6 +112,7 @@ const scenarios: [
   ["4", ordered],
   ["5", manyTopics],
   ["6", burst],
+  ["7", roundTrip],
 ];
 
 const meta = {

@@ -181,6 +181,202 @@ func (x *PublishResult) GetDuplicate() bool {
 	return false
 }
 
+type PublishStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the client and echoed in the response; unique among this stream's requests in flight.
+	RequestId     uint64           `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Topic         string           `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	Events        []*v1.CloudEvent `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishStreamRequest) Reset() {
+	*x = PublishStreamRequest{}
+	mi := &file_cebus_v1_publisher_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishStreamRequest) ProtoMessage() {}
+
+func (x *PublishStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cebus_v1_publisher_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishStreamRequest.ProtoReflect.Descriptor instead.
+func (*PublishStreamRequest) Descriptor() ([]byte, []int) {
+	return file_cebus_v1_publisher_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PublishStreamRequest) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *PublishStreamRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PublishStreamRequest) GetEvents() []*v1.CloudEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type PublishStreamResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// When the batch was stored: one result per event, in request order.
+	Results []*PublishResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	// When the batch failed (nothing of it stored): what a unary Publish would have answered.
+	Failure       *PublishFailure `protobuf:"bytes,3,opt,name=failure,proto3" json:"failure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishStreamResponse) Reset() {
+	*x = PublishStreamResponse{}
+	mi := &file_cebus_v1_publisher_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishStreamResponse) ProtoMessage() {}
+
+func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cebus_v1_publisher_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishStreamResponse.ProtoReflect.Descriptor instead.
+func (*PublishStreamResponse) Descriptor() ([]byte, []int) {
+	return file_cebus_v1_publisher_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PublishStreamResponse) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *PublishStreamResponse) GetResults() []*PublishResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *PublishStreamResponse) GetFailure() *PublishFailure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+// Why one batch of a PublishStream failed.
+type PublishFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A Connect/gRPC code name, e.g. "invalid_argument".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// What went wrong and what to do.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The request field at fault, e.g. "events[3].type", when there is one.
+	Field string `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	// For resource_exhausted and unavailable: wait this long before trying again (0: no hint).
+	RetryAfterMs  uint32 `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishFailure) Reset() {
+	*x = PublishFailure{}
+	mi := &file_cebus_v1_publisher_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishFailure) ProtoMessage() {}
+
+func (x *PublishFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_cebus_v1_publisher_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishFailure.ProtoReflect.Descriptor instead.
+func (*PublishFailure) Descriptor() ([]byte, []int) {
+	return file_cebus_v1_publisher_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PublishFailure) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PublishFailure) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *PublishFailure) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *PublishFailure) GetRetryAfterMs() uint32 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
+}
+
 var File_cebus_v1_publisher_proto protoreflect.FileDescriptor
 
 const file_cebus_v1_publisher_proto_rawDesc = "" +
@@ -194,9 +390,25 @@ const file_cebus_v1_publisher_proto_rawDesc = "" +
 	"\rPublishResult\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate2R\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\x82\x01\n" +
+	"\x14PublishStreamRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x125\n" +
+	"\x06events\x18\x03 \x03(\v2\x1d.io.cloudevents.v1.CloudEventR\x06events\"\x9d\x01\n" +
+	"\x15PublishStreamResponse\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x121\n" +
+	"\aresults\x18\x02 \x03(\v2\x17.cebus.v1.PublishResultR\aresults\x122\n" +
+	"\afailure\x18\x03 \x01(\v2\x18.cebus.v1.PublishFailureR\afailure\"z\n" +
+	"\x0ePublishFailure\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\x12$\n" +
+	"\x0eretry_after_ms\x18\x04 \x01(\rR\fretryAfterMs2\xa8\x01\n" +
 	"\x10PublisherService\x12>\n" +
-	"\aPublish\x12\x18.cebus.v1.PublishRequest\x1a\x19.cebus.v1.PublishResponseB5Z3github.com/cebus/cebus/sdks/go/gen/cebus/v1;cebusv1b\x06proto3"
+	"\aPublish\x12\x18.cebus.v1.PublishRequest\x1a\x19.cebus.v1.PublishResponse\x12T\n" +
+	"\rPublishStream\x12\x1e.cebus.v1.PublishStreamRequest\x1a\x1f.cebus.v1.PublishStreamResponse(\x010\x01B5Z3github.com/cebus/cebus/sdks/go/gen/cebus/v1;cebusv1b\x06proto3"
 
 var (
 	file_cebus_v1_publisher_proto_rawDescOnce sync.Once
@@ -210,23 +422,31 @@ func file_cebus_v1_publisher_proto_rawDescGZIP() []byte {
 	return file_cebus_v1_publisher_proto_rawDescData
 }
 
-var file_cebus_v1_publisher_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_cebus_v1_publisher_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cebus_v1_publisher_proto_goTypes = []any{
-	(*PublishRequest)(nil),  // 0: cebus.v1.PublishRequest
-	(*PublishResponse)(nil), // 1: cebus.v1.PublishResponse
-	(*PublishResult)(nil),   // 2: cebus.v1.PublishResult
-	(*v1.CloudEvent)(nil),   // 3: io.cloudevents.v1.CloudEvent
+	(*PublishRequest)(nil),        // 0: cebus.v1.PublishRequest
+	(*PublishResponse)(nil),       // 1: cebus.v1.PublishResponse
+	(*PublishResult)(nil),         // 2: cebus.v1.PublishResult
+	(*PublishStreamRequest)(nil),  // 3: cebus.v1.PublishStreamRequest
+	(*PublishStreamResponse)(nil), // 4: cebus.v1.PublishStreamResponse
+	(*PublishFailure)(nil),        // 5: cebus.v1.PublishFailure
+	(*v1.CloudEvent)(nil),         // 6: io.cloudevents.v1.CloudEvent
 }
 var file_cebus_v1_publisher_proto_depIdxs = []int32{
-	3, // 0: cebus.v1.PublishRequest.events:type_name -> io.cloudevents.v1.CloudEvent
+	6, // 0: cebus.v1.PublishRequest.events:type_name -> io.cloudevents.v1.CloudEvent
 	2, // 1: cebus.v1.PublishResponse.results:type_name -> cebus.v1.PublishResult
-	0, // 2: cebus.v1.PublisherService.Publish:input_type -> cebus.v1.PublishRequest
-	1, // 3: cebus.v1.PublisherService.Publish:output_type -> cebus.v1.PublishResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 2: cebus.v1.PublishStreamRequest.events:type_name -> io.cloudevents.v1.CloudEvent
+	2, // 3: cebus.v1.PublishStreamResponse.results:type_name -> cebus.v1.PublishResult
+	5, // 4: cebus.v1.PublishStreamResponse.failure:type_name -> cebus.v1.PublishFailure
+	0, // 5: cebus.v1.PublisherService.Publish:input_type -> cebus.v1.PublishRequest
+	3, // 6: cebus.v1.PublisherService.PublishStream:input_type -> cebus.v1.PublishStreamRequest
+	1, // 7: cebus.v1.PublisherService.Publish:output_type -> cebus.v1.PublishResponse
+	4, // 8: cebus.v1.PublisherService.PublishStream:output_type -> cebus.v1.PublishStreamResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_cebus_v1_publisher_proto_init() }
@@ -240,7 +460,7 @@ func file_cebus_v1_publisher_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cebus_v1_publisher_proto_rawDesc), len(file_cebus_v1_publisher_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cebus/v1/publisher.proto.
  */
 export const file_cebus_v1_publisher: GenFile = /*@__PURE__*/
-  fileDesc("ChhjZWJ1cy92MS9wdWJsaXNoZXIucHJvdG8SCGNlYnVzLnYxIk4KDlB1Ymxpc2hSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEi0KBmV2ZW50cxgCIAMoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQiOwoPUHVibGlzaFJlc3BvbnNlEigKB3Jlc3VsdHMYASADKAsyFy5jZWJ1cy52MS5QdWJsaXNoUmVzdWx0IkUKDVB1Ymxpc2hSZXN1bHQSEQoJcGFydGl0aW9uGAEgASgNEg4KBm9mZnNldBgCIAEoAxIRCglkdXBsaWNhdGUYAyABKAgyUgoQUHVibGlzaGVyU2VydmljZRI+CgdQdWJsaXNoEhguY2VidXMudjEuUHVibGlzaFJlcXVlc3QaGS5jZWJ1cy52MS5QdWJsaXNoUmVzcG9uc2VCNVozZ2l0aHViLmNvbS9jZWJ1cy9jZWJ1cy9zZGtzL2dvL2dlbi9jZWJ1cy92MTtjZWJ1c3YxYgZwcm90bzM", [file_io_cloudevents_v1_cloudevents]);
+  fileDesc("ChhjZWJ1cy92MS9wdWJsaXNoZXIucHJvdG8SCGNlYnVzLnYxIk4KDlB1Ymxpc2hSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEi0KBmV2ZW50cxgCIAMoCzIdLmlvLmNsb3VkZXZlbnRzLnYxLkNsb3VkRXZlbnQiOwoPUHVibGlzaFJlc3BvbnNlEigKB3Jlc3VsdHMYASADKAsyFy5jZWJ1cy52MS5QdWJsaXNoUmVzdWx0IkUKDVB1Ymxpc2hSZXN1bHQSEQoJcGFydGl0aW9uGAEgASgNEg4KBm9mZnNldBgCIAEoAxIRCglkdXBsaWNhdGUYAyABKAgiaAoUUHVibGlzaFN0cmVhbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoBBINCgV0b3BpYxgCIAEoCRItCgZldmVudHMYAyADKAsyHS5pby5jbG91ZGV2ZW50cy52MS5DbG91ZEV2ZW50IoABChVQdWJsaXNoU3RyZWFtUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoBBIoCgdyZXN1bHRzGAIgAygLMhcuY2VidXMudjEuUHVibGlzaFJlc3VsdBIpCgdmYWlsdXJlGAMgASgLMhguY2VidXMudjEuUHVibGlzaEZhaWx1cmUiVgoOUHVibGlzaEZhaWx1cmUSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBWZpZWxkGAMgASgJEhYKDnJldHJ5X2FmdGVyX21zGAQgASgNMqgBChBQdWJsaXNoZXJTZXJ2aWNlEj4KB1B1Ymxpc2gSGC5jZWJ1cy52MS5QdWJsaXNoUmVxdWVzdBoZLmNlYnVzLnYxLlB1Ymxpc2hSZXNwb25zZRJUCg1QdWJsaXNoU3RyZWFtEh4uY2VidXMudjEuUHVibGlzaFN0cmVhbVJlcXVlc3QaHy5jZWJ1cy52MS5QdWJsaXNoU3RyZWFtUmVzcG9uc2UoATABQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z", [file_io_cloudevents_v1_cloudevents]);
 
 /**
  * @generated from message cebus.v1.PublishRequest
@@ -87,6 +87,108 @@ export const PublishResultSchema: GenMessage<PublishResult> = /*@__PURE__*/
   messageDesc(file_cebus_v1_publisher, 2);
 
 /**
+ * @generated from message cebus.v1.PublishStreamRequest
+ */
+export type PublishStreamRequest = Message<"cebus.v1.PublishStreamRequest"> & {
+  /**
+   * Chosen by the client and echoed in the response; unique among this stream's requests in flight.
+   *
+   * @generated from field: uint64 request_id = 1;
+   */
+  requestId: bigint;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: repeated io.cloudevents.v1.CloudEvent events = 3;
+   */
+  events: CloudEvent[];
+};
+
+/**
+ * Describes the message cebus.v1.PublishStreamRequest.
+ * Use `create(PublishStreamRequestSchema)` to create a new message.
+ */
+export const PublishStreamRequestSchema: GenMessage<PublishStreamRequest> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_publisher, 3);
+
+/**
+ * @generated from message cebus.v1.PublishStreamResponse
+ */
+export type PublishStreamResponse = Message<"cebus.v1.PublishStreamResponse"> & {
+  /**
+   * @generated from field: uint64 request_id = 1;
+   */
+  requestId: bigint;
+
+  /**
+   * When the batch was stored: one result per event, in request order.
+   *
+   * @generated from field: repeated cebus.v1.PublishResult results = 2;
+   */
+  results: PublishResult[];
+
+  /**
+   * When the batch failed (nothing of it stored): what a unary Publish would have answered.
+   *
+   * @generated from field: cebus.v1.PublishFailure failure = 3;
+   */
+  failure?: PublishFailure | undefined;
+};
+
+/**
+ * Describes the message cebus.v1.PublishStreamResponse.
+ * Use `create(PublishStreamResponseSchema)` to create a new message.
+ */
+export const PublishStreamResponseSchema: GenMessage<PublishStreamResponse> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_publisher, 4);
+
+/**
+ * Why one batch of a PublishStream failed.
+ *
+ * @generated from message cebus.v1.PublishFailure
+ */
+export type PublishFailure = Message<"cebus.v1.PublishFailure"> & {
+  /**
+   * A Connect/gRPC code name, e.g. "invalid_argument".
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * What went wrong and what to do.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The request field at fault, e.g. "events[3].type", when there is one.
+   *
+   * @generated from field: string field = 3;
+   */
+  field: string;
+
+  /**
+   * For resource_exhausted and unavailable: wait this long before trying again (0: no hint).
+   *
+   * @generated from field: uint32 retry_after_ms = 4;
+   */
+  retryAfterMs: number;
+};
+
+/**
+ * Describes the message cebus.v1.PublishFailure.
+ * Use `create(PublishFailureSchema)` to create a new message.
+ */
+export const PublishFailureSchema: GenMessage<PublishFailure> = /*@__PURE__*/
+  messageDesc(file_cebus_v1_publisher, 5);
+
+/**
  * PublisherService appends CloudEvents to topics.
  *
  * @generated from service cebus.v1.PublisherService
@@ -104,6 +206,22 @@ export const PublisherService: GenService<{
     methodKind: "unary";
     input: typeof PublishRequestSchema;
     output: typeof PublishResponseSchema;
+  },
+  /**
+   * PublishStream carries many publishes over one long-lived stream, for clients that publish often: each
+   * request is one Publish (a topic and a batch, all or nothing, durable once answered) and gets exactly one
+   * response with its request_id. Requests are handled concurrently and answered as each completes, so answers
+   * may come out of request order. A batch that fails gets its error in its response and the stream goes on; the
+   * stream itself fails only for a broken connection or a malformed request. A request whose answer was lost with
+   * a broken stream may or may not have been stored: publish it again with the same event ids (dedupe makes the
+   * retry safe). It saves the per-call cost of a unary Publish; browsers, which cannot stream requests, use Publish.
+   *
+   * @generated from rpc cebus.v1.PublisherService.PublishStream
+   */
+  publishStream: {
+    methodKind: "bidi_streaming";
+    input: typeof PublishStreamRequestSchema;
+    output: typeof PublishStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cebus_v1_publisher, 0);

@@ -36,6 +36,9 @@ const (
 	// PublisherServicePublishProcedure is the fully-qualified name of the PublisherService's Publish
 	// RPC.
 	PublisherServicePublishProcedure = "/cebus.v1.PublisherService/Publish"
+	// PublisherServicePublishStreamProcedure is the fully-qualified name of the PublisherService's
+	// PublishStream RPC.
+	PublisherServicePublishStreamProcedure = "/cebus.v1.PublisherService/PublishStream"
 )
 
 // PublisherServiceClient is a client for the cebus.v1.PublisherService service.
@@ -45,6 +48,14 @@ type PublisherServiceClient interface {
 	// event is durable. Publishing an event whose (source, id) was already published to the topic inside its
 	// dedupe window stores nothing and returns the original partition and offset with duplicate = true.
 	Publish(context.Context, *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error)
+	// PublishStream carries many publishes over one long-lived stream, for clients that publish often: each
+	// request is one Publish (a topic and a batch, all or nothing, durable once answered) and gets exactly one
+	// response with its request_id. Requests are handled concurrently and answered as each completes, so answers
+	// may come out of request order. A batch that fails gets its error in its response and the stream goes on; the
+	// stream itself fails only for a broken connection or a malformed request. A request whose answer was lost with
+	// a broken stream may or may not have been stored: publish it again with the same event ids (dedupe makes the
+	// retry safe). It saves the per-call cost of a unary Publish; browsers, which cannot stream requests, use Publish.
+	PublishStream(context.Context) *connect.BidiStreamForClient[v1.PublishStreamRequest, v1.PublishStreamResponse]
 }
 
 // NewPublisherServiceClient constructs a client for the cebus.v1.PublisherService service. By
@@ -64,17 +75,29 @@ func NewPublisherServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(publisherServiceMethods.ByName("Publish")),
 			connect.WithClientOptions(opts...),
 		),
+		publishStream: connect.NewClient[v1.PublishStreamRequest, v1.PublishStreamResponse](
+			httpClient,
+			baseURL+PublisherServicePublishStreamProcedure,
+			connect.WithSchema(publisherServiceMethods.ByName("PublishStream")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // publisherServiceClient implements PublisherServiceClient.
 type publisherServiceClient struct {
-	publish *connect.Client[v1.PublishRequest, v1.PublishResponse]
+	publish       *connect.Client[v1.PublishRequest, v1.PublishResponse]
+	publishStream *connect.Client[v1.PublishStreamRequest, v1.PublishStreamResponse]
 }
 
 // Publish calls cebus.v1.PublisherService.Publish.
 func (c *publisherServiceClient) Publish(ctx context.Context, req *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error) {
 	return c.publish.CallUnary(ctx, req)
+}
+
+// PublishStream calls cebus.v1.PublisherService.PublishStream.
+func (c *publisherServiceClient) PublishStream(ctx context.Context) *connect.BidiStreamForClient[v1.PublishStreamRequest, v1.PublishStreamResponse] {
+	return c.publishStream.CallBidiStream(ctx)
 }
 
 // PublisherServiceHandler is an implementation of the cebus.v1.PublisherService service.
@@ -84,6 +107,14 @@ type PublisherServiceHandler interface {
 	// event is durable. Publishing an event whose (source, id) was already published to the topic inside its
 	// dedupe window stores nothing and returns the original partition and offset with duplicate = true.
 	Publish(context.Context, *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error)
+	// PublishStream carries many publishes over one long-lived stream, for clients that publish often: each
+	// request is one Publish (a topic and a batch, all or nothing, durable once answered) and gets exactly one
+	// response with its request_id. Requests are handled concurrently and answered as each completes, so answers
+	// may come out of request order. A batch that fails gets its error in its response and the stream goes on; the
+	// stream itself fails only for a broken connection or a malformed request. A request whose answer was lost with
+	// a broken stream may or may not have been stored: publish it again with the same event ids (dedupe makes the
+	// retry safe). It saves the per-call cost of a unary Publish; browsers, which cannot stream requests, use Publish.
+	PublishStream(context.Context, *connect.BidiStream[v1.PublishStreamRequest, v1.PublishStreamResponse]) error
 }
 
 // NewPublisherServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -99,10 +130,18 @@ func NewPublisherServiceHandler(svc PublisherServiceHandler, opts ...connect.Han
 		connect.WithSchema(publisherServiceMethods.ByName("Publish")),
 		connect.WithHandlerOptions(opts...),
 	)
+	publisherServicePublishStreamHandler := connect.NewBidiStreamHandler(
+		PublisherServicePublishStreamProcedure,
+		svc.PublishStream,
+		connect.WithSchema(publisherServiceMethods.ByName("PublishStream")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cebus.v1.PublisherService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PublisherServicePublishProcedure:
 			publisherServicePublishHandler.ServeHTTP(w, r)
+		case PublisherServicePublishStreamProcedure:
+			publisherServicePublishStreamHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -114,4 +153,8 @@ type UnimplementedPublisherServiceHandler struct{}
 
 func (UnimplementedPublisherServiceHandler) Publish(context.Context, *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cebus.v1.PublisherService.Publish is not implemented"))
+}
+
+func (UnimplementedPublisherServiceHandler) PublishStream(context.Context, *connect.BidiStream[v1.PublishStreamRequest, v1.PublishStreamResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("cebus.v1.PublisherService.PublishStream is not implemented"))
 }

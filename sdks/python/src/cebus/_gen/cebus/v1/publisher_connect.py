@@ -20,6 +20,9 @@ class PublisherService(Protocol):
     async def publish(self, request: cebus_dot_v1_dot_publisher__pb2.PublishRequest, ctx: RequestContext) -> cebus_dot_v1_dot_publisher__pb2.PublishResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    def publish_stream(self, request: AsyncIterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest], ctx: RequestContext) -> AsyncIterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse]:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class PublisherServiceASGIApplication(ConnectASGIApplication[PublisherService]):
     def __init__(self, service: PublisherService | AsyncGenerator[PublisherService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -35,6 +38,16 @@ class PublisherServiceASGIApplication(ConnectASGIApplication[PublisherService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.publish,
+                ),
+                "/cebus.v1.PublisherService/PublishStream": Endpoint.bidi_stream(
+                    method=MethodInfo(
+                        name="PublishStream",
+                        service_name="cebus.v1.PublisherService",
+                        input=cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest,
+                        output=cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.publish_stream,
                 ),
             },
             interceptors=interceptors,
@@ -69,9 +82,31 @@ class PublisherServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
         )
 
+    def publish_stream(
+        self,
+        request: AsyncIterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest],
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> AsyncIterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse]:
+        return self.execute_bidi_stream(
+            request=request,
+            method=MethodInfo(
+                name="PublishStream",
+                service_name="cebus.v1.PublisherService",
+                input=cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest,
+                output=cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
 
 class PublisherServiceSync(Protocol):
     def publish(self, request: cebus_dot_v1_dot_publisher__pb2.PublishRequest, ctx: RequestContext) -> cebus_dot_v1_dot_publisher__pb2.PublishResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def publish_stream(self, request: Iterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest], ctx: RequestContext) -> Iterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse]:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
@@ -88,6 +123,16 @@ class PublisherServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.publish,
+                ),
+                "/cebus.v1.PublisherService/PublishStream": EndpointSync.bidi_stream(
+                    method=MethodInfo(
+                        name="PublishStream",
+                        service_name="cebus.v1.PublisherService",
+                        input=cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest,
+                        output=cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.publish_stream,
                 ),
             },
             interceptors=interceptors,
@@ -116,6 +161,26 @@ class PublisherServiceClientSync(ConnectClientSync):
                 service_name="cebus.v1.PublisherService",
                 input=cebus_dot_v1_dot_publisher__pb2.PublishRequest,
                 output=cebus_dot_v1_dot_publisher__pb2.PublishResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def publish_stream(
+        self,
+        request: Iterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest],
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> Iterator[cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse]:
+        return self.execute_bidi_stream(
+            request=request,
+            method=MethodInfo(
+                name="PublishStream",
+                service_name="cebus.v1.PublisherService",
+                input=cebus_dot_v1_dot_publisher__pb2.PublishStreamRequest,
+                output=cebus_dot_v1_dot_publisher__pb2.PublishStreamResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from cebus._gen.io.cloudevents.v1 import cloudevents_pb2 as io_dot_cloudevents_dot_v1_dot_cloudevents__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x65\x62us/v1/publisher.proto\x12\x08\x63\x65\x62us.v1\x1a#io/cloudevents/v1/cloudevents.proto\"]\n\x0ePublishRequest\x12\x14\n\x05topic\x18\x01 \x01(\tR\x05topic\x12\x35\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x06\x65vents\"D\n\x0fPublishResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32\x17.cebus.v1.PublishResultR\x07results\"c\n\rPublishResult\x12\x1c\n\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate2R\n\x10PublisherService\x12>\n\x07Publish\x12\x18.cebus.v1.PublishRequest\x1a\x19.cebus.v1.PublishResponseB5Z3github.com/cebus/cebus/sdks/go/gen/cebus/v1;cebusv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x65\x62us/v1/publisher.proto\x12\x08\x63\x65\x62us.v1\x1a#io/cloudevents/v1/cloudevents.proto\"]\n\x0ePublishRequest\x12\x14\n\x05topic\x18\x01 \x01(\tR\x05topic\x12\x35\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x06\x65vents\"D\n\x0fPublishResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32\x17.cebus.v1.PublishResultR\x07results\"c\n\rPublishResult\x12\x1c\n\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"\x82\x01\n\x14PublishStreamRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\x04R\trequestId\x12\x14\n\x05topic\x18\x02 \x01(\tR\x05topic\x12\x35\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1d.io.cloudevents.v1.CloudEventR\x06\x65vents\"\x9d\x01\n\x15PublishStreamResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\x04R\trequestId\x12\x31\n\x07results\x18\x02 \x03(\x0b\x32\x17.cebus.v1.PublishResultR\x07results\x12\x32\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x18.cebus.v1.PublishFailureR\x07\x66\x61ilure\"z\n\x0ePublishFailure\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x14\n\x05\x66ield\x18\x03 \x01(\tR\x05\x66ield\x12$\n\x0eretry_after_ms\x18\x04 \x01(\rR\x0cretryAfterMs2\xa8\x01\n\x10PublisherService\x12>\n\x07Publish\x12\x18.cebus.v1.PublishRequest\x1a\x19.cebus.v1.PublishResponse\x12T\n\rPublishStream\x12\x1e.cebus.v1.PublishStreamRequest\x1a\x1f.cebus.v1.PublishStreamResponse(\x01\x30\x01\x42\x35Z3github.com/cebus/cebus/sdks/go/gen/cebus/v1;cebusv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUBLISHRESPONSE']._serialized_end=238
   _globals['_PUBLISHRESULT']._serialized_start=240
   _globals['_PUBLISHRESULT']._serialized_end=339
-  _globals['_PUBLISHERSERVICE']._serialized_start=341
-  _globals['_PUBLISHERSERVICE']._serialized_end=423
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_start=342
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_end=472
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_start=475
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_end=632
+  _globals['_PUBLISHFAILURE']._serialized_start=634
+  _globals['_PUBLISHFAILURE']._serialized_end=756
+  _globals['_PUBLISHERSERVICE']._serialized_start=759
+  _globals['_PUBLISHERSERVICE']._serialized_end=927
 # @@protoc_insertion_point(module_scope)

@@ -30,3 +30,35 @@ class PublishResult(_message.Message):
     offset: int
     duplicate: bool
     def __init__(self, partition: _Optional[int] = ..., offset: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class PublishStreamRequest(_message.Message):
+    __slots__ = ("request_id", "topic", "events")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    topic: str
+    events: _containers.RepeatedCompositeFieldContainer[_cloudevents_pb2.CloudEvent]
+    def __init__(self, request_id: _Optional[int] = ..., topic: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_cloudevents_pb2.CloudEvent, _Mapping]]] = ...) -> None: ...
+
+class PublishStreamResponse(_message.Message):
+    __slots__ = ("request_id", "results", "failure")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    results: _containers.RepeatedCompositeFieldContainer[PublishResult]
+    failure: PublishFailure
+    def __init__(self, request_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ..., failure: _Optional[_Union[PublishFailure, _Mapping]] = ...) -> None: ...
+
+class PublishFailure(_message.Message):
+    __slots__ = ("code", "message", "field", "retry_after_ms")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    field: str
+    retry_after_ms: int
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
