@@ -37,12 +37,18 @@ export interface BrokerOptions {
   store: Store;
   logger?: Logger;
   limits?: Partial<BrokerLimits>;
-  /** How often idle consumers look for work other broker processes made visible [1000 ms]. */
+  /**
+   * How often idle consumers first look for work other broker processes made visible, doubling up to
+   * `maxPollIntervalMs` [1000 ms on a shared store; `maxPollIntervalMs` on the embedded one, which no other process
+   * writes].
+   */
   pollIntervalMs?: number;
   /**
-   * The longest an idle consumer goes without looking at the store [30 s]. Publishes through this broker, nacks,
-   * and lease deadlines wake consumers at once; the poll only finds work done by other broker processes on a
-   * shared store and leases left by a previous run.
+   * The longest an idle consumer goes without looking at the store [2 s on a shared store, 5 min on the embedded
+   * one]. Publishes through this broker, settles and nacks wake consumers at once, and so do the instants the store
+   * reports at which a lease becomes claimable again (`ClaimResult.nextVisibleAt`: expiries, retry delays, leases
+   * left by a previous run); the poll finds work done by other broker processes on a shared store, and is a safety
+   * net on the embedded one.
    */
   maxPollIntervalMs?: number;
   /** How often retention runs [60 s]; 0 turns the timer off (applyRetention still works). */
@@ -103,6 +109,20 @@ export interface Broker {
 }
 
 /** What consumers need from the broker, wired from its parts. */
+
+/**
+ * Idle polling: on a shared store (one with `watch`) other processes change leases behind this one's back, so
+ * consumers poll from 1 s up to 2 s; the embedded store has no other writer, so its consumers rely on wakes and on
+ * `nextVisibleAt`, with a 5-minute safety poll (an idle broker with 1,000 consumers then stays near zero CPU).
+ */
+function pollIntervals(
+  options: BrokerOptions,
+  shared: boolean,
+): { pollIntervalMs: number; maxPollIntervalMs: number } {
+  const max = options.maxPollIntervalMs ?? (shared ? 2000 : 300_000);
+  const first = options.pollIntervalMs ?? (shared ? 1000 : max);
+  return { pollIntervalMs: first, maxPollIntervalMs: Math.max(first, max) };
+}
 function engineContext(
   ctx: BrokerContext,
   options: BrokerOptions,
@@ -114,12 +134,7 @@ function engineContext(
     store: ctx.store,
     limits: ctx.limits,
     logger: ctx.logger,
-    pollIntervalMs: options.pollIntervalMs ?? 1000,
-    // On a shared store another broker may die holding leases: nobody wakes us when they expire, so poll more.
-    maxPollIntervalMs: Math.max(
-      options.pollIntervalMs ?? 1000,
-      options.maxPollIntervalMs ?? (ctx.store.watch ? 2000 : 30_000),
-    ),
+    ...pollIntervals(options, ctx.store.watch !== undefined),
     now: ctx.now,
     wakeSubscriptionAt: registry.wakeSubscriptionAt,
     terminate: deadLetters.terminate,

@@ -59,6 +59,7 @@ async function claimRound(state: ConsumerState): Promise<boolean> {
     }
     const leases = await claimPartition(state, partition, now);
     if (leases.length === 0) {
+      if (leases.nextVisibleAt !== undefined) state.visibleAt.add(leases.nextVisibleAt);
       if (!leases.passedOver) continue;
       claimedAny = true; // it passed over filtered events only: there may be more behind them
       if (state.pending !== "all") state.pending.add(partition);
@@ -150,7 +151,9 @@ function track(state: ConsumerState, lease: Lease, now: number): Delivery {
 export async function releaseLeases(state: ConsumerState, leases: LeaseRef[]): Promise<void> {
   if (state.atMostOnce || leases.length === 0) return;
   const now = state.ctx.now();
-  await state.ctx.store.settle(refOf(state.subscription), { kind: "nack", leases, now, until: now });
+  const { subscription } = state;
+  await state.ctx.store.settle(refOf(subscription), { kind: "nack", leases, now, until: now });
+  state.ctx.wakeSubscriptionAt(subscription.name, subscription.topic, now); // the other consumers take them now
 }
 
 function leaseRefOf(lease: Lease): LeaseRef {

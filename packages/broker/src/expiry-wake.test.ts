@@ -79,3 +79,31 @@ describe("redelivery after an expired lease", () => {
     expect(await redeliveries(consumer, 6, 10_000)).toHaveProperty("size", 6);
   });
 });
+
+describe("an idle consumer and leases it does not hold", () => {
+  it("wakes when a lease left by an earlier broker over the same store becomes claimable, not at the next poll", async () => {
+    const store = createMemoryStore();
+    const earlier = createBroker({ store, pollIntervalMs: 60_000, retentionIntervalMs: 0 });
+    const swap = broker;
+    broker = earlier;
+    await setup({ minMs: 150, maxMs: 150, jitter: 0 });
+    await publishApart(1, 0);
+    const gone = await earlier.openConsumer({ subscription: "billing" });
+    const first = await gone.deliveries[Symbol.asyncIterator]().next();
+    expect(first.value?.[0]?.attempt).toBe(1);
+    await gone.close({ release: false }); // the lease stays until its deadline, as after a crash
+    broker = createBroker({
+      store,
+      pollIntervalMs: 60_000,
+      maxPollIntervalMs: 60_000,
+      retentionIntervalMs: 0,
+    });
+    try {
+      const consumer = await broker.openConsumer({ subscription: "billing" });
+      expect(await redeliveries(consumer, 1, 5_000)).toHaveProperty("size", 1);
+    } finally {
+      await earlier.close();
+      await swap.close();
+    }
+  });
+});

@@ -110,7 +110,7 @@ describe("postgres store: two stores on one database", () => {
     // no ack was lost to a concurrent claim writing an older state: nothing comes back, even long after
     const [a, b] = stores;
     for (let partition = 0; partition < PARTITIONS; partition++) {
-      expect(await b.claim(request(partition, T0 + 3_600_000, 1000))).toEqual([]);
+      expect([...(await b.claim(request(partition, T0 + 3_600_000, 1000)))]).toEqual([]);
     }
     expect(await a.subscriptionStats("sub", T0 + 3_600_000)).toEqual(quiet);
     await Promise.all(stores.map((s) => s.close()));

@@ -108,7 +108,7 @@ describe("redis store - converting the version 1 lease layout when opened", () =
     expect((await first.claim(claimRequest())).map((lease) => lease.event.offset)).toEqual([1, 5, 6]);
     await first.close();
     const second = await openRedisStore(server.url, { namespace: ns });
-    expect(await second.claim(claimRequest({ token: "again" }))).toEqual([]);
+    expect([...(await second.claim(claimRequest({ token: "again" })))]).toEqual([]);
     expect(await second.subscriptionStats("sub", T0 + 2)).toMatchObject({ inFlight: 5, backlog: 1 });
     await second.close();
   });

@@ -9,9 +9,10 @@ export type Row = Record<string, SQLInputValue>;
  *
  * Group commit: every store operation runs at once, synchronously, inside the group's transaction (opened by the
  * first operation of an event-loop turn, each operation in its own savepoint, so one that fails changes nothing
- * and the others stand). The group commits once, after the turn (`setImmediate`). With a `WalSync` (the default
- * durability) the committed groups then wait for one fsync of the WAL on the thread pool, so the event loop goes
- * on with the next group meanwhile; only then do their operations' promises settle: a publish is acknowledged, and
+ * and the others stand). The group commits once, after the turn (`setImmediate`), or, while an fsync is running,
+ * when that fsync ends, so a busy store writes one COMMIT per fsync rather than one per turn. With a `WalSync`
+ * (the default durability) the committed groups then wait for one fsync of the WAL on the thread pool, so the event
+ * loop goes on with the next group meanwhile; only then do their operations' promises settle: a publish is acknowledged, and
  * an ack confirmed, only after the fsync that made it durable. Concurrent publishes, claims and settles share it.
  *
  * Groups are numbered. An operation settles once the groups it depends on are committed and synced: a write, its

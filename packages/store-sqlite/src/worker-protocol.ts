@@ -45,18 +45,20 @@ export function receiveError(sent: SentError): Error {
   });
 }
 
-/** A claim result as it crosses (an array's `passedOver` would be lost). */
+/** A claim result as it crosses (an array's `passedOver` and `nextVisibleAt` would be lost). */
 export interface SentClaim {
   leases: Lease[];
   passedOver: number | undefined;
+  nextVisibleAt: number | undefined;
 }
 
 export function sendClaim(result: ClaimResult): SentClaim {
-  return { leases: [...result], passedOver: result.passedOver };
+  return { leases: [...result], passedOver: result.passedOver, nextVisibleAt: result.nextVisibleAt };
 }
 
 export function receiveClaim(sent: SentClaim): ClaimResult {
   const result: ClaimResult = sent.leases;
   if (sent.passedOver !== undefined) result.passedOver = sent.passedOver;
+  if (sent.nextVisibleAt !== undefined) result.nextVisibleAt = sent.nextVisibleAt;
   return result;
 }

@@ -206,9 +206,11 @@ export interface ClaimRequest {
 
 /**
  * The leases a claim took, in order; `passedOver` counts the events its filter rejected (absent or 0: none), like
- * the extra fields of a RegExp match array.
+ * the extra fields of a RegExp match array. A claim that took nothing tells in `nextVisibleAt` the earliest instant
+ * at which a lease of the partition (held by anyone, nacked, or left by an earlier run) becomes claimable again
+ * (absent: none), so an idle consumer can sleep until then instead of polling.
  */
-export type ClaimResult = Lease[] & { passedOver?: number };
+export type ClaimResult = Lease[] & { passedOver?: number; nextVisibleAt?: number };
 
 export interface Lease {
   event: StoredEvent;

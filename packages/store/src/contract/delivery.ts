@@ -21,7 +21,7 @@ export function describeDelivery(factory: StoreFactory): void {
       ]);
       const second = await store.claim(claimRequest({ max: 10, token: "ltoken2" }));
       expect(second.map((l) => l.event.offset)).toEqual([3, 4]);
-      expect(await store.claim(claimRequest())).toEqual([]);
+      expect([...(await store.claim(claimRequest()))]).toEqual([]);
       await store.close();
     });
 
@@ -37,7 +37,9 @@ export function describeDelivery(factory: StoreFactory): void {
       const store = await withSubscription(factory);
       await store.append("t", events(1), noDedupe);
       const [lease] = await store.claim(claimRequest());
-      expect(await store.claim(claimRequest({ now: T0 + 999, token: "ltoken2" }))).toEqual([]);
+      const early = await store.claim(claimRequest({ now: T0 + 999, token: "ltoken2" }));
+      expect([...early]).toEqual([]);
+      expect(early.nextVisibleAt).toBe(T0 + 1000); // an idle consumer sleeps until then
       await store.append("t", events(1), noDedupe);
       const again = await store.claim(claimRequest({ now: T0 + 1000, token: "ltoken2" }));
       expect(again.map((l) => [l.event.offset, l.attempt, l.token])).toEqual([
@@ -56,7 +58,7 @@ export function describeDelivery(factory: StoreFactory): void {
         true,
         true,
       ]);
-      expect(await store.claim(claimRequest({ now: T0 + 100_000 }))).toEqual([]);
+      expect([...(await store.claim(claimRequest({ now: T0 + 100_000 })))]).toEqual([]);
       expect(await store.settle(SUB, { kind: "ack", leases: leases.map(ref), now: T0 + 10 })).toEqual([
         false,
         false,
@@ -71,7 +73,9 @@ export function describeDelivery(factory: StoreFactory): void {
       expect(
         await store.settle(SUB, { kind: "nack", leases: [ref(lease)], now: T0 + 1, until: T0 + 500 }),
       ).toEqual([true]);
-      expect(await store.claim(claimRequest({ now: T0 + 499, token: "ltoken2" }))).toEqual([]);
+      const early = await store.claim(claimRequest({ now: T0 + 499, token: "ltoken2" }));
+      expect([...early]).toEqual([]);
+      expect(early.nextVisibleAt).toBe(T0 + 500);
       const [again] = await store.claim(claimRequest({ now: T0 + 500, token: "ltoken2" }));
       expect(again?.attempt).toBe(2);
       // a nacked lease cannot be settled again with its old token
@@ -124,7 +128,7 @@ export function describeDelivery(factory: StoreFactory): void {
         [0, 1, 0],
         [1, 1, 0],
       ]);
-      expect(await store.claim(claimRequest({ now: T0 + 100_000 }))).toEqual([]);
+      expect([...(await store.claim(claimRequest({ now: T0 + 100_000 })))]).toEqual([]);
       expect(await store.subscriptionStats("sub", T0)).toMatchObject({ backlog: 0, inFlight: 0 });
       await store.close();
     });

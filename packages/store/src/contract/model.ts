@@ -171,6 +171,7 @@ async function claim(run: Run, command: Extract<Command, { op: "claim" }>): Prom
   const actual = await run.store.claim(request);
   same(run, command, expected.map(summary), actual.map(summary));
   same(run, command, expected.passedOver ?? 0, actual.passedOver ?? 0, "passed over");
+  same(run, command, expected.nextVisibleAt, actual.nextVisibleAt, "next visible at");
   if (!run.autoAck) run.issued.push(...expected);
 }
 

@@ -29,7 +29,7 @@ export function describeOrdering(factory: StoreFactory): void {
       );
       const first = await store.claim(claimRequest({ ordered: true }));
       expect(offsets(first)).toEqual([0, 2, 3]); // a#0, b#2, keyless #3; a#1 and a#4 wait behind a#0
-      expect(await store.claim(claimRequest({ ordered: true, token: "ltoken2" }))).toEqual([]);
+      expect([...(await store.claim(claimRequest({ ordered: true, token: "ltoken2" })))]).toEqual([]);
       await store.settle(SUB, { kind: "ack", leases: [ref(first[0])], now: T0 + 1 });
       const next = await store.claim(claimRequest({ ordered: true, now: T0 + 1, token: "ltoken3" }));
       expect(next.map((l) => [l.event.offset, l.attempt])).toEqual([[1, 1]]);
@@ -42,7 +42,9 @@ export function describeOrdering(factory: StoreFactory): void {
       await store.append("t", events(3, { key: "k" }), noDedupe);
       const [head] = await store.claim(claimRequest({ ordered: true }));
       await store.settle(SUB, { kind: "nack", leases: [ref(head)], now: T0 + 1, until: T0 + 100 });
-      expect(await store.claim(claimRequest({ ordered: true, now: T0 + 50, token: "l2" }))).toEqual([]);
+      expect([...(await store.claim(claimRequest({ ordered: true, now: T0 + 50, token: "l2" })))]).toEqual(
+        [],
+      );
       const [again] = await store.claim(claimRequest({ ordered: true, now: T0 + 100, token: "l3" }));
       expect([again?.event.offset, again?.attempt]).toEqual([0, 2]);
       await store.settle(SUB, { kind: "ack", leases: [ref(again)], now: T0 + 101 });
@@ -69,7 +71,7 @@ export function describeOrdering(factory: StoreFactory): void {
       await store.append("t", events(1), noDedupe);
       await store.claim(claimRequest());
       const retry = { minMs: 500, maxMs: 5000, multiplier: 1, jitter: 0 }; // 500 ms after any attempt
-      expect(await store.claim(claimRequest({ now: T0 + 1499, retry, token: "l2" }))).toEqual([]);
+      expect([...(await store.claim(claimRequest({ now: T0 + 1499, retry, token: "l2" })))]).toEqual([]);
       const [again] = await store.claim(claimRequest({ now: T0 + 1500, retry, token: "l3" }));
       expect(again?.attempt).toBe(2);
       await store.close();

@@ -77,6 +77,17 @@ describe("delivery rules: claim", () => {
     expect(claim(state, input({ now: at, retry }), log(1)).leases.map((l) => l.attempt)).toEqual([3]);
   });
 
+  it("claim - one that takes nothing tells when the earliest lease becomes claimable again, its retry delay included", () => {
+    const retry = { minMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.5 };
+    const state = { cursor: 3, leases: [held(0, T0 + 500, 2), waiting(1, T0 + 300), held(2, T0 + 200)] };
+    const delay = (offset: number, attempt: number) =>
+      retryDelay(retry, { subscription: "sub", partition: 0, offset, attempt });
+    const expected = Math.min(T0 + 500 + delay(0, 2), T0 + 300, T0 + 200 + delay(2, 1));
+    expect(claim(state, input({ retry }), log(3)).nextVisibleAt).toBe(expected);
+    expect(claim({ cursor: 3, leases: [] }, input(), log(3)).nextVisibleAt).toBeUndefined();
+    expect(claim(state, input({ retry }), log(4)).nextVisibleAt).toBeUndefined(); // it took offset 3
+  });
+
   it("claim - ordered: a new event whose key has a lease is parked at attempt 0 and the cursor moves past it", () => {
     const reader = log(3, 0, (offset) => (offset < 2 ? "k" : undefined));
     const outcome = claim({ cursor: 0, leases: [] }, input({ ordered: true }), reader);

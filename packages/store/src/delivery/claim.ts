@@ -22,6 +22,8 @@ export interface ClaimOutcome {
   leases: Lease[];
   /** Events the filter rejected (the cursor moved past them, or their lease was dropped). */
   passedOver: number;
+  /** When it took nothing: the earliest instant after `now` at which a lease becomes claimable again. */
+  nextVisibleAt?: number | undefined;
 }
 
 /** With a filter, a claim reads at least this many events from the cursor, so rejected ones do not starve it. */
@@ -41,7 +43,24 @@ export function claim(state: PartitionDeliveryState, input: ClaimInput, events: 
   const stopped = input.autoAck ? false : redeliver(draft, state, input, events);
   if (stopped || draft.taken.length >= input.max) return finish(draft, state, state.cursor, []);
   const fresh = deliverNew(draft, state.cursor, input, events);
-  return finish(draft, state, fresh.cursor, fresh.added);
+  const outcome = finish(draft, state, fresh.cursor, fresh.added);
+  if (outcome.leases.length === 0 && !input.autoAck)
+    outcome.nextVisibleAt = nextVisible(outcome.state, input);
+  return outcome;
+}
+
+/**
+ * The earliest instant after `now` at which a lease of the state becomes claimable (a held lease expiring past its
+ * retry delay, a nacked one's delay ending); undefined when none will. Only for a claim that took nothing: it
+ * reads every lease.
+ */
+function nextVisible(state: PartitionDeliveryState, input: ClaimInput): number | undefined {
+  let next = Number.POSITIVE_INFINITY;
+  for (const lease of state.leases) {
+    const at = visibleAt(lease, input);
+    if (at > input.now && at < next) next = at;
+  }
+  return next === Number.POSITIVE_INFINITY ? undefined : next;
 }
 
 /** A claim in progress: the leases (undefined where dropped) and what was taken so far. */
@@ -167,9 +186,13 @@ function finish(
   return { state: after, leases: draft.taken, passedOver: draft.passedOver };
 }
 
-/** What Store.claim returns for an outcome: the leases, with `passedOver` when the filter passed over any. */
+/**
+ * What Store.claim returns for an outcome: the leases, with `passedOver` when the filter passed over any and
+ * `nextVisibleAt` when it took nothing and a lease becomes claimable later.
+ */
 export function claimResult(outcome: ClaimOutcome): ClaimResult {
-  return outcome.passedOver > 0
-    ? Object.assign(outcome.leases, { passedOver: outcome.passedOver })
-    : outcome.leases;
+  const result: ClaimResult = outcome.leases;
+  if (outcome.passedOver > 0) result.passedOver = outcome.passedOver;
+  if (outcome.nextVisibleAt !== undefined) result.nextVisibleAt = outcome.nextVisibleAt;
+  return result;
 }
