@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoFile } from "./repo.js";
@@ -66,9 +66,20 @@ interface Run {
   exited?: Promise<void>;
 }
 
+/**
+ * The Node flags the binary's shebang gives (`#!/usr/bin/env -S node --flag ...`): an installed `cebus` runs with
+ * them, so the broker started here does too.
+ */
+export function nodeFlagsOf(cli: string): string[] {
+  const first = readFileSync(cli, "utf8").split("\n", 1)[0] ?? "";
+  const match = /^#!.*\bnode((?:\s+--\S+)*)\s*$/.exec(first);
+  return match?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 /** Spawns `cebus serve` on `run.port` and waits until it listens; then `run.url` and `run.port` are its address. */
 async function launch(run: Run): Promise<void> {
   const args = [
+    ...nodeFlagsOf(run.cli),
     run.cli,
     "serve",
     "--host",
