@@ -35,6 +35,21 @@ describe("publish batching", () => {
     expect(results.map((x) => x.offset)).toEqual([1000, 1001, 1002]);
   });
 
+  it("sends a lone publish on the next turn of the event loop, with no linger timer by default", async () => {
+    const r = recorder();
+    const batcher = createPublishBatcher(r.send);
+    const result = batcher.publish(event("alone"));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.batches).toEqual([["alone"]]);
+    await result;
+    const lingering = createPublishBatcher(r.send, { lingerMs: 20 });
+    const later = lingering.publish(event("later"));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.batches).toEqual([["alone"]]);
+    await later;
+    expect(r.batches).toEqual([["alone"], ["later"]]);
+  });
+
   it("splits at maxEvents and keeps at most maxInFlight batches outstanding", async () => {
     const r = recorder();
     const batcher = createPublishBatcher(r.send, { maxEvents: 10, maxInFlight: 2 });

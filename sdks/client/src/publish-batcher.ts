@@ -50,6 +50,24 @@ const sizeOf = (event: CloudEvent): number => {
   return body + event.id.length + event.source.length + event.type.length + 64;
 };
 
+/** A batcher's limits and the batches it holds. */
+interface BatcherState {
+  readonly send: (events: CloudEvent[]) => Promise<BatchResult[]>;
+  readonly lingerMs: number;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly maxInFlight: number;
+  /** The batch still taking events, and its approximate size. */
+  open: Pending[];
+  openBytes: number;
+  timer: Timer | undefined;
+  /** The open batch waited its linger time and goes as soon as a slot frees. */
+  lingered: boolean;
+  inFlight: number;
+  /** Full or lingered batches waiting for an in-flight slot. */
+  readonly ready: Pending[][];
+}
+
 /**
  * Gathers single publishes of one topic into batches: a batch goes when it is full or when `lingerMs` passed
  * since its first event, with at most `maxInFlight` batches outstanding. Each caller gets its own event's result.
@@ -59,74 +77,80 @@ export function createPublishBatcher(
   send: (events: CloudEvent[]) => Promise<BatchResult[]>,
   options: BatchingOptions = {},
 ): { publish(event: CloudEvent): Promise<BatchResult> } {
-  const lingerMs = options.lingerMs ?? 0;
-  const maxEvents = options.maxEvents ?? 500;
-  const maxBytes = options.maxBytes ?? 1024 * 1024;
-  const maxInFlight = options.maxInFlight ?? 2;
-  let open: Pending[] = [];
-  let openBytes = 0;
-  let timer: Timer | undefined;
-  let inFlight = 0;
-  const ready: Pending[][] = []; // full or lingered batches waiting for an in-flight slot
-
-  const dispatch = () => {
-    while (inFlight < maxInFlight && ready.length > 0) {
-      const batch = ready.shift() as Pending[];
-      inFlight++;
-      send(batch.map((p) => p.event))
-        .then(
-          (results) => {
-            batch.forEach((p, i) => {
-              p.resolve(results[i] as BatchResult);
-            });
-          },
-          (error: CebusError) => {
-            for (const p of batch) p.reject(error);
-          },
-        )
-        .finally(() => {
-          inFlight--;
-          if (ready.length === 0 && lingered) seal();
-          else dispatch();
-        });
-    }
+  const state: BatcherState = {
+    send,
+    lingerMs: options.lingerMs ?? 0,
+    maxEvents: options.maxEvents ?? 500,
+    maxBytes: options.maxBytes ?? 1024 * 1024,
+    maxInFlight: options.maxInFlight ?? 2,
+    open: [],
+    openBytes: 0,
+    timer: undefined,
+    lingered: false,
+    inFlight: 0,
+    ready: [],
   };
+  return { publish: (event) => publish(state, event) };
+}
 
-  let lingered = false; // the open batch waited its linger time and goes as soon as a slot frees
+function publish(state: BatcherState, event: CloudEvent): Promise<BatchResult> {
+  try {
+    validateEvent(event);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return new Promise<BatchResult>((resolve, reject) => {
+    const size = sizeOf(event);
+    if (state.open.length > 0 && state.openBytes + size > state.maxBytes) seal(state);
+    state.open.push({ event, resolve, reject });
+    state.openBytes += size;
+    if (state.open.length >= state.maxEvents) seal(state);
+    else if (!state.timer && !state.lingered) state.timer = schedule(() => onLinger(state), state.lingerMs);
+  });
+}
 
-  const seal = () => {
-    if (timer) cancel(timer);
-    timer = undefined;
-    lingered = false;
-    if (open.length === 0) return;
-    ready.push(open);
-    open = [];
-    openBytes = 0;
-    dispatch();
-  };
+/** Sends ready batches while slots are free. */
+function dispatch(state: BatcherState): void {
+  while (state.inFlight < state.maxInFlight && state.ready.length > 0) {
+    const batch = state.ready.shift() as Pending[];
+    state.inFlight++;
+    state
+      .send(batch.map((p) => p.event))
+      .then(
+        (results) => {
+          batch.forEach((p, i) => {
+            p.resolve(results[i] as BatchResult);
+          });
+        },
+        (error: CebusError) => {
+          for (const p of batch) p.reject(error);
+        },
+      )
+      .finally(() => slotFreed(state));
+  }
+}
 
-  // While every slot is busy a lingered batch keeps growing instead of queueing behind the others as a small one.
-  const onLinger = () => {
-    timer = undefined;
-    if (inFlight < maxInFlight) seal();
-    else lingered = true;
-  };
+function slotFreed(state: BatcherState): void {
+  state.inFlight--;
+  if (state.ready.length === 0 && state.lingered) seal(state);
+  else dispatch(state);
+}
 
-  return {
-    publish(event) {
-      try {
-        validateEvent(event);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return new Promise<BatchResult>((resolve, reject) => {
-        const size = sizeOf(event);
-        if (open.length > 0 && openBytes + size > maxBytes) seal();
-        open.push({ event, resolve, reject });
-        openBytes += size;
-        if (open.length >= maxEvents) seal();
-        else if (!timer && !lingered) timer = schedule(onLinger, lingerMs);
-      });
-    },
-  };
+/** Closes the open batch: it joins the ready ones. */
+function seal(state: BatcherState): void {
+  if (state.timer) cancel(state.timer);
+  state.timer = undefined;
+  state.lingered = false;
+  if (state.open.length === 0) return;
+  state.ready.push(state.open);
+  state.open = [];
+  state.openBytes = 0;
+  dispatch(state);
+}
+
+/** While every slot is busy a lingered batch keeps growing instead of queueing behind the others as a small one. */
+function onLinger(state: BatcherState): void {
+  state.timer = undefined;
+  if (state.inFlight < state.maxInFlight) seal(state);
+  else state.lingered = true;
 }
