@@ -31,6 +31,13 @@ export interface BrokerLimits {
   defaultMaxOutstandingEvents: number;
   defaultMaxOutstandingBytes: number;
   maxEventsPerPublish: number;
+  /**
+   * Backpressure: the most bytes of publishes this broker holds that the store has not answered yet. A publish
+   * that would pass it is refused with resource_exhausted and a retry hint (one alone is always admitted).
+   */
+  maxPendingPublishBytes: number;
+  /** The retry hint such a refusal carries [100 ms]; clients wait about this long (with jitter) and publish again. */
+  pendingRetryAfterMs: number;
 }
 
 export const defaultLimits: BrokerLimits = {
@@ -45,6 +52,8 @@ export const defaultLimits: BrokerLimits = {
   defaultMaxOutstandingEvents: 100,
   defaultMaxOutstandingBytes: 8 * 1024 * 1024,
   maxEventsPerPublish: 10_000,
+  maxPendingPublishBytes: 64 * 1024 * 1024,
+  pendingRetryAfterMs: 100,
 };
 
 function invalid(field: string, message: string): never {

@@ -27,6 +27,8 @@ interface PublishState {
   readonly registry: ConsumerRegistry;
   /** The next partition, per topic, for events without a partition key. */
   readonly roundRobin: Map<string, number>;
+  /** Bytes of publishes handed to the store and not answered yet (backpressure). */
+  pendingBytes: number;
 }
 
 function checkBatch(ctx: BrokerContext, events: CloudEvent[]): void {
@@ -67,14 +69,49 @@ function appendInput(state: PublishState, topic: Topic, event: CloudEvent, i: nu
   return { partition, source: event.source, id: event.id, key, data };
 }
 
-async function append(
+function append(
   state: PublishState,
   topic: Topic,
   events: CloudEvent[],
   dedupe: boolean,
 ): Promise<PublishResult[]> {
-  const { ctx } = state;
   const inputs = events.map((event, i) => appendInput(state, topic, event, i));
+  return appendInputs(state, topic, inputs, dedupe);
+}
+
+/**
+ * Backpressure on the public publish path: refuses a batch that would take the bytes waiting for the store past
+ * the limit (resource_exhausted, with a retry hint), else counts it until the store answers. Internal appends (dead
+ * letters) are never refused: the settle that makes them must not fail for load.
+ */
+async function admitted(state: PublishState, topic: Topic, inputs: AppendEvent[]): Promise<PublishResult[]> {
+  const { limits } = state.ctx;
+  let bytes = 0;
+  for (const input of inputs) bytes += input.data.byteLength;
+  if (state.pendingBytes > 0 && state.pendingBytes + bytes > limits.maxPendingPublishBytes) {
+    throw new CebusError(
+      "resource_exhausted",
+      `the broker holds ${kib(state.pendingBytes)} KiB of publishes the store has not stored yet, and this batch would pass its limit (maxPendingPublishBytes, ${kib(limits.maxPendingPublishBytes)} KiB); nothing of it was stored: publish it again after ${limits.pendingRetryAfterMs} ms`,
+      { retryAfterMs: limits.pendingRetryAfterMs },
+    );
+  }
+  state.pendingBytes += bytes;
+  try {
+    return await appendInputs(state, topic, inputs, true);
+  } finally {
+    state.pendingBytes -= bytes;
+  }
+}
+
+const kib = (bytes: number) => Math.ceil(bytes / 1024);
+
+async function appendInputs(
+  state: PublishState,
+  topic: Topic,
+  inputs: AppendEvent[],
+  dedupe: boolean,
+): Promise<PublishResult[]> {
+  const { ctx } = state;
   const at = ctx.now();
   const dedupeSince = dedupe ? at - durationMs(topic.dedupeWindow, ctx.limits.defaultDedupeWindowMs) : at + 1;
   const results = await ctx.store.append(topic.name, inputs, { now: at, dedupeSince });
@@ -105,11 +142,15 @@ async function publish(
     throw new CebusError("unavailable", "the broker is shutting down; retry against another broker process");
   const topic = await requireTopic(ctx.store, topicName);
   checkBatch(ctx, events);
-  return append(state, topic, events, true);
+  return admitted(
+    state,
+    topic,
+    events.map((event, i) => appendInput(state, topic, event, i)),
+  );
 }
 
 export function createPublisher(ctx: BrokerContext, registry: ConsumerRegistry): Publisher {
-  const state: PublishState = { ctx, registry, roundRobin: new Map() };
+  const state: PublishState = { ctx, registry, roundRobin: new Map(), pendingBytes: 0 };
   return {
     publish: (topic, events) => publish(state, topic, events),
     append: (topic, events, dedupe) => append(state, topic, events, dedupe),

@@ -87,6 +87,15 @@ describe("out-of-range settings are refused at start with the allowed range", ()
     expect(() => resolveServeConfig({}, { CEBUS_MAX_EVENT_BYTES: "0" })).toThrow(/from 1 to 16777216/);
   });
 
+  it("maxPendingPublishBytes below 1 byte, from a flag or the environment", () => {
+    expect(() => resolveServeConfig({ maxPendingPublishBytes: "0" }, {})).toThrow(
+      /maxPendingPublishBytes must be a whole number of bytes, at least 1 \(default 67108864, 64 MiB\); got "0"/,
+    );
+    expect(resolveServeConfig({}, { CEBUS_MAX_PENDING_PUBLISH_BYTES: "1024" }).maxPendingPublishBytes).toBe(
+      1024,
+    );
+  });
+
   it("a retention interval longer than a Node timer can wait (24 days), or shorter than 100ms", () => {
     expect(() => resolveServeConfig({ retentionInterval: "30d" }, {})).toThrow(
       '--retention-interval: retentionInterval must be a duration from 100ms to 24d, such as 30s or 5m; got "30d"',

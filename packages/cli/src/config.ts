@@ -9,6 +9,8 @@ export interface ServeConfig {
   store: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   maxEventBytes: number | undefined;
+  /** Backpressure: the most bytes of publishes waiting for the store before publishes are refused [64 MiB]. */
+  maxPendingPublishBytes: number | undefined;
   /** How often retention (age and size limits) is applied, in ms [60 s]. */
   retentionInterval: number;
   /** Web page origins allowed to call the broker from a browser (CORS); `*` for any [none]. */
@@ -21,6 +23,7 @@ export const defaultServeConfig: ServeConfig = {
   store: "sqlite:./cebus-data",
   logLevel: "info",
   maxEventBytes: undefined,
+  maxPendingPublishBytes: undefined,
   retentionInterval: 60_000,
   corsOrigins: [],
 };
@@ -70,6 +73,14 @@ const keys: Record<keyof ServeConfig, (value: unknown, where: string) => unknown
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > limit)
       throw new ConfigError(
         `${where}: maxEventBytes must be a whole number of bytes from 1 to ${limit} (16 MiB); got ${JSON.stringify(v)}`,
+      );
+    return n;
+  },
+  maxPendingPublishBytes: (v, where) => {
+    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1)
+      throw new ConfigError(
+        `${where}: maxPendingPublishBytes must be a whole number of bytes, at least 1 (default 67108864, 64 MiB); got ${JSON.stringify(v)}`,
       );
     return n;
   },
@@ -155,6 +166,7 @@ const envNames: Record<string, keyof ServeConfig> = {
   CEBUS_STORE: "store",
   CEBUS_LOG_LEVEL: "logLevel",
   CEBUS_MAX_EVENT_BYTES: "maxEventBytes",
+  CEBUS_MAX_PENDING_PUBLISH_BYTES: "maxPendingPublishBytes",
   CEBUS_RETENTION_INTERVAL: "retentionInterval",
   CEBUS_CORS_ORIGINS: "corsOrigins",
 };

@@ -9,6 +9,7 @@ import {
 } from "@cebus/proto";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { type Admin, createAdmin } from "./admin.js";
+import { retryWhileExhausted } from "./backoff.js";
 import { createReceiveChannel, createStreamChannel } from "./channels.js";
 import { toCebusError } from "./errors.js";
 import { type BatchingOptions, createPublishBatcher } from "./publish-batcher.js";
@@ -69,6 +70,11 @@ export interface ClientSetup {
   defaultMode: "stream" | "receive";
   /** Gathering of single-event publishes into batches; false sends each on its own [on]. */
   batching?: BatchingOptions | false;
+  /**
+   * How long a publish may wait in all, retrying, while the broker refuses it for load (resource_exhausted with a
+   * retry hint) before the refusal is the caller's [30 s]; 0 gives it at once. Calls with `timeoutMs` never retry.
+   */
+  backpressureRetryMs?: number;
 }
 
 /** The runtime-agnostic client over any Connect transport; `createClient` of the Node and browser entry points wraps it. */
@@ -97,8 +103,11 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
     setup.defaultMode === "stream"
       ? createStreamPublisher(raw.publisher, url, (t, e) => unary(t, e))
       : undefined;
-  const send = (topic: string, events: CloudEvent[], timeoutMs?: number) =>
+  const once = (topic: string, events: CloudEvent[], timeoutMs?: number) =>
     streamed && timeoutMs === undefined ? streamed.send(topic, events) : unary(topic, events, timeoutMs);
+  const budgetMs = setup.backpressureRetryMs ?? 30_000;
+  const send = (topic: string, events: CloudEvent[], timeoutMs?: number) =>
+    retryWhileExhausted(() => once(topic, events, timeoutMs), timeoutMs === undefined ? budgetMs : 0);
   const batchers = new Map<string, ReturnType<typeof createPublishBatcher>>();
   const batcherOf = (topic: string) => {
     let batcher = batchers.get(topic);

@@ -7,6 +7,8 @@ export * from "./index.js";
 export interface ClientOptions {
   url: string;
   headers?: Record<string, string>;
+  /** How long a publish waits in all, retrying, while the broker refuses it for load [30 s]; 0: not at all. */
+  backpressureRetryMs?: number;
 }
 
 /** A Cebus client for browsers: Connect over fetch; subscriptions use the Receive server stream and unary settles. */
@@ -20,5 +22,10 @@ export function createClient(options: ClientOptions): CebusClient {
     });
   }
   const transport = createConnectTransport({ baseUrl: options.url, interceptors });
-  return createCebusClient({ url: options.url, transport, defaultMode: "receive" });
+  return createCebusClient({
+    url: options.url,
+    transport,
+    defaultMode: "receive",
+    backpressureRetryMs: options.backpressureRetryMs,
+  });
 }

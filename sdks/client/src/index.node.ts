@@ -12,6 +12,8 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** Gathering of single-event publishes into batches (linger, size, in-flight); false turns it off [on]. */
   batching?: BatchingOptions | false;
+  /** How long a publish waits in all, retrying, while the broker refuses it for load [30 s]; 0: not at all. */
+  backpressureRetryMs?: number;
 }
 
 /** A Cebus client for Node: Connect over HTTP/2 (cleartext or TLS), with the bidirectional Consume stream. */
@@ -35,5 +37,6 @@ export function createClient(options: ClientOptions): CebusClient {
     transport,
     defaultMode: "stream",
     batching: options.batching,
+    backpressureRetryMs: options.backpressureRetryMs,
   });
 }

@@ -11,6 +11,7 @@ interface ServeFlags {
   store?: string;
   config?: string;
   logLevel?: string;
+  maxPendingPublishBytes?: string;
   retentionInterval?: string;
   corsOrigins?: string;
 }
@@ -99,7 +100,10 @@ async function serve(flags: ServeFlags): Promise<void> {
     store,
     logger,
     retentionIntervalMs: config.retentionInterval,
-    limits: config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : undefined,
+    limits: {
+      ...(config.maxEventBytes ? { defaultMaxEventBytes: config.maxEventBytes } : {}),
+      ...(config.maxPendingPublishBytes ? { maxPendingPublishBytes: config.maxPendingPublishBytes } : {}),
+    },
   });
   const server = await listenOrExit(broker, config, logger);
   // Signals are handled before anyone can know the URL: a SIGTERM right after "listening" still stops gracefully.
@@ -119,7 +123,11 @@ export function registerServe(program: Command): void {
     )
     .option(
       "--config <file>",
-      "JSON file with port, host, store, logLevel, maxEventBytes, retentionInterval, corsOrigins [env CEBUS_CONFIG]",
+      "JSON file with port, host, store, logLevel, maxEventBytes, maxPendingPublishBytes, retentionInterval, corsOrigins [env CEBUS_CONFIG]",
+    )
+    .option(
+      "--max-pending-publish-bytes <n>",
+      "backpressure: publishes are refused (resource_exhausted, retry hint) while this many bytes of them wait for the store [64 MiB, env CEBUS_MAX_PENDING_PUBLISH_BYTES]",
     )
     .option(
       "--retention-interval <duration>",
