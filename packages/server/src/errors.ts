@@ -21,16 +21,20 @@ const codes: Record<ErrorCode, Code> = {
   unauthenticated: Code.Unauthenticated,
 };
 
-/** Maps anything a handler throws to a ConnectError; unexpected errors are logged and become `internal`. */
+/** A handler's error as the caller may see it: CebusErrors as they are; anything else is logged and `internal`. */
+export function callerError(reason: unknown, logger: Logger): CebusError {
+  if (reason instanceof CebusError) return reason;
+  logger.error({ err: reason }, "unexpected error in a handler");
+  return new CebusError("internal", "internal error in the broker; see its log for details");
+}
+
+/** Maps anything a handler throws to a ConnectError (see callerError). */
 export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof ConnectError) return reason;
-  if (reason instanceof CebusError) {
-    const error = new ConnectError(reason.message, codes[reason.code]);
-    if (reason.retryAfterMs !== undefined) error.metadata.set("retry-after-ms", String(reason.retryAfterMs));
-    return error;
-  }
-  logger.error({ err: reason }, "unexpected error in a handler");
-  return new ConnectError("internal error in the broker; see its log for details", Code.Internal);
+  const cebus = callerError(reason, logger);
+  const error = new ConnectError(cebus.message, codes[cebus.code]);
+  if (cebus.retryAfterMs !== undefined) error.metadata.set("retry-after-ms", String(cebus.retryAfterMs));
+  return error;
 }
 
 /** A server interceptor that maps errors of unary calls and of streams while they run. */

@@ -30,7 +30,7 @@ const broken = () =>
   );
 
 /** After the current turn's I/O and promise jobs (a whole delivery batch is handled by then). */
-const defer: (run: () => void) => void = globalThis.setImmediate ?? ((run) => setTimeout(run, 0));
+export const defer: (run: () => void) => void = globalThis.setImmediate ?? ((run) => setTimeout(run, 0));
 
 /**
  * Collects the settles of one event-loop turn into one batch (one round trip, one store transaction). With

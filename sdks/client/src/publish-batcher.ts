@@ -1,5 +1,6 @@
 import { type CebusError, validateEvent } from "@cebus/core";
 import type { CloudEvent } from "@cebus/proto";
+import { defer } from "./channels.js";
 
 /** How single-event publishes are gathered into batches (like a Kafka producer's linger.ms and batch.size). */
 export interface BatchingOptions {
@@ -25,8 +26,6 @@ export interface BatchResult {
 
 /** A scheduled linger: a timeout, or (for 0) a run after the current turn's I/O and promise jobs. */
 type Timer = { cancelled: boolean; timeout?: ReturnType<typeof setTimeout> };
-
-const defer: (run: () => void) => void = globalThis.setImmediate ?? ((run) => setTimeout(run, 0));
 
 /** Runs `fn` after `ms`, or on the next turn of the event loop for 0 (setTimeout's minimum is 1 ms). */
 function schedule(fn: () => void, ms: number): Timer {

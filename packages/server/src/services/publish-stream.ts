@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Broker, Logger } from "@cebus/broker";
-import { CebusError, createAsyncQueue } from "@cebus/core";
+import { createAsyncQueue } from "@cebus/core";
 import {
   type PublishFailure,
   PublishFailureSchema,
@@ -9,6 +9,7 @@ import {
   PublishStreamResponseSchema,
 } from "@cebus/proto";
 import type { HandlerContext } from "@connectrpc/connect";
+import { callerError } from "../errors.js";
 
 /**
  * The PublishStream RPC: every request is one publish, started as soon as it is read (so the batches of one stream
@@ -86,19 +87,13 @@ function answer(state: StreamState, response: PublishStreamResponse): void {
   if (state.readDone && state.inFlight === 0) state.out.end();
 }
 
-/** A batch's error as the stream carries it; unexpected errors are logged and become `internal`. */
-export function failureOf(state: { logger: Logger }, error: unknown): PublishFailure {
-  if (error instanceof CebusError) {
-    return create(PublishFailureSchema, {
-      code: error.code,
-      message: error.message,
-      field: error.field ?? "",
-      retryAfterMs: error.retryAfterMs ?? 0,
-    });
-  }
-  state.logger.error({ err: error }, "unexpected error in a handler");
+/** A batch's error as the stream carries it (unexpected errors are logged and become `internal`, as for calls). */
+function failureOf(state: { logger: Logger }, reason: unknown): PublishFailure {
+  const error = callerError(reason, state.logger);
   return create(PublishFailureSchema, {
-    code: "internal",
-    message: "internal error in the broker; see its log for details",
+    code: error.code,
+    message: error.message,
+    field: error.field ?? "",
+    retryAfterMs: error.retryAfterMs ?? 0,
   });
 }
