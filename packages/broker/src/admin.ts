@@ -51,6 +51,7 @@ async function createTopic(
 ): Promise<Topic> {
   const topic = normalizeTopic(input, ctx.limits, ctx.now());
   if (await ctx.store.createTopic(topic)) {
+    ctx.topics.forget(topic.name);
     ctx.logger.info({ topic: topic.name, partitions: topic.partitions }, "topic created");
     return topic;
   }
@@ -76,6 +77,7 @@ async function deleteTopic(
   }
   for (const subscription of subscriptions) await deleteSubscription(ctx, registry, subscription.name);
   await ctx.store.deleteTopic(name);
+  ctx.topics.forget(name);
   ctx.logger.info({ topic: name }, "topic deleted");
 }
 

@@ -18,7 +18,7 @@ import type { BrokerContext, EngineContext } from "./context.js";
 import { createDeadLetters, type DeadLetters } from "./dead-letters.js";
 import { type BrokerLimits, defaultLimits } from "./defaults.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { createSubscriptionCache } from "./lookup.js";
+import { createSubscriptionCache, createTopicCache } from "./lookup.js";
 import { createPositions } from "./positions.js";
 import { createPublisher } from "./publish.js";
 import { createRetention } from "./retention.js";
@@ -160,6 +160,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const ctx: BrokerContext = {
     store: options.store,
     subscriptions: createSubscriptionCache(options.store, now),
+    topics: createTopicCache(options.store, now),
     limits: { ...defaultLimits, ...options.limits },
     logger: options.logger ?? silentLogger,
     now,

@@ -3,7 +3,7 @@ import type { Store } from "@cebus/store";
 import type { Failed } from "./dead-letters.js";
 import type { BrokerLimits } from "./defaults.js";
 import type { Logger } from "./logger.js";
-import type { SubscriptionCache } from "./lookup.js";
+import type { SubscriptionCache, TopicCache } from "./lookup.js";
 import type { SettleKind, SettleOptions, SettleOutcome } from "./settle.js";
 
 /** What a consumer needs from the broker that owns it. */
@@ -50,6 +50,8 @@ export interface BrokerContext {
   readonly store: Store;
   /** Subscriptions by name for settles that name one; admin forgets a name it deletes or creates. */
   readonly subscriptions: SubscriptionCache;
+  /** Topics by name for publishes; admin forgets a name it deletes or creates. */
+  readonly topics: TopicCache;
   readonly limits: BrokerLimits;
   readonly logger: Logger;
   now(): number;

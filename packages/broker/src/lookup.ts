@@ -42,31 +42,55 @@ export function refOf(subscription: Subscription): SubscriptionRef {
 }
 
 /**
- * Subscriptions by name for settles that name one (unary settles, deliveries of other processes), read from the
- * store at most once per `ttlMs` per name. A subscription cannot be changed, only deleted and created again: this
- * process forgets a name when it does either; another process's delete and re-create is seen within `ttlMs`.
+ * Topics or subscriptions by name, read from the store at most once per `ttlMs` per name. Neither can be changed,
+ * only deleted and created again: this process forgets a name when it does either; another process's delete and
+ * re-create is seen within `ttlMs`. A name that is not found (or a failed read) is not kept.
  */
-export interface SubscriptionCache {
-  get(name: string): Promise<Subscription>;
+export interface NameCache<T> {
+  get(name: string): Promise<T>;
   forget(name: string): void;
 }
 
-interface Cached {
-  subscription: Promise<Subscription>;
+/** Subscriptions for settles that name one (unary settles, deliveries of other processes). */
+export type SubscriptionCache = NameCache<Subscription>;
+
+/**
+ * Topics for publishes. A publish must not wait for a store read of its topic first: on the embedded store that
+ * read waits for the open group's commit and fsync, a second wait before the append's own. The store's append
+ * still refuses a topic deleted meanwhile (not_found, the store contract).
+ */
+export type TopicCache = NameCache<Topic>;
+
+interface Cached<T> {
+  value: Promise<T>;
   readAt: number;
 }
 
-export function createSubscriptionCache(store: Store, now: () => number, ttlMs = 1000): SubscriptionCache {
-  const cache = new Map<string, Cached>();
+function createNameCache<T>(
+  read: (name: string) => Promise<T>,
+  now: () => number,
+  ttlMs: number,
+): NameCache<T> {
+  const cache = new Map<string, Cached<T>>();
   return {
     get(name) {
       const hit = cache.get(name);
-      if (hit && now() - hit.readAt < ttlMs) return hit.subscription;
-      const subscription = requireSubscription(store, name);
-      cache.set(name, { subscription, readAt: now() });
-      subscription.catch(() => cache.delete(name)); // not found (or the store failed): ask again next time
-      return subscription;
+      if (hit && now() - hit.readAt < ttlMs) return hit.value;
+      const entry = { value: read(name), readAt: now() };
+      cache.set(name, entry);
+      entry.value.catch(() => {
+        if (cache.get(name) === entry) cache.delete(name); // not found (or the store failed): ask again next time
+      });
+      return entry.value;
     },
     forget: (name) => void cache.delete(name),
   };
+}
+
+export function createSubscriptionCache(store: Store, now: () => number, ttlMs = 1000): SubscriptionCache {
+  return createNameCache((name) => requireSubscription(store, name), now, ttlMs);
+}
+
+export function createTopicCache(store: Store, now: () => number, ttlMs = 1000): TopicCache {
+  return createNameCache((name) => requireTopic(store, name), now, ttlMs);
 }

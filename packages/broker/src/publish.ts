@@ -10,7 +10,6 @@ import {
 import type { AppendEvent, AppendResult } from "@cebus/store";
 import type { ConsumerRegistry } from "./consumer-registry.js";
 import type { BrokerContext } from "./context.js";
-import { requireTopic } from "./lookup.js";
 
 /** The publish path: checks a batch, picks partitions, appends within the dedupe window and wakes consumers. */
 export interface Publisher {
@@ -140,7 +139,7 @@ async function publish(
   const { ctx } = state;
   if (ctx.closing)
     throw new CebusError("unavailable", "the broker is shutting down; retry against another broker process");
-  const topic = await requireTopic(ctx.store, topicName);
+  const topic = await ctx.topics.get(topicName);
   checkBatch(ctx, events);
   return admitted(
     state,
