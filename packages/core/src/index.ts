@@ -1,6 +1,18 @@
 export { type AsyncQueue, createAsyncQueue } from "./async-queue.js";
 export { durationMs, msToDuration, msToTimestamp, parseDuration, timestampMs } from "./duration.js";
-export { CebusError, type CebusErrorOptions, type ErrorCode, errorCodes, isErrorCode } from "./errors.js";
+export {
+  CebusError,
+  type CebusErrorOptions,
+  type ErrorCode,
+  errorCodeOfGrpc,
+  errorCodes,
+  errorInfoOf,
+  grpcCodeOf,
+  isErrorCode,
+  isPermanent,
+  optionsOfErrorInfo,
+  permanentCodes,
+} from "./errors.js";
 export {
   attributeString,
   attributeValueString,

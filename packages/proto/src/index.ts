@@ -1,6 +1,7 @@
 // Generated messages and service descriptors of the Cebus API. Regenerate with `pnpm generate`.
 
 export * from "./gen/cebus/v1/admin_pb.js";
+export * from "./gen/cebus/v1/error_pb.js";
 export * from "./gen/cebus/v1/filter_pb.js";
 export * from "./gen/cebus/v1/publisher_pb.js";
 export * from "./gen/cebus/v1/subscriber_pb.js";

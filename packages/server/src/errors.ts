@@ -1,25 +1,7 @@
 import type { Logger } from "@cebus/broker";
-import { CebusError, type ErrorCode } from "@cebus/core";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-
-const codes: Record<ErrorCode, Code> = {
-  canceled: Code.Canceled,
-  unknown: Code.Unknown,
-  invalid_argument: Code.InvalidArgument,
-  deadline_exceeded: Code.DeadlineExceeded,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  permission_denied: Code.PermissionDenied,
-  resource_exhausted: Code.ResourceExhausted,
-  failed_precondition: Code.FailedPrecondition,
-  aborted: Code.Aborted,
-  out_of_range: Code.OutOfRange,
-  unimplemented: Code.Unimplemented,
-  internal: Code.Internal,
-  unavailable: Code.Unavailable,
-  data_loss: Code.DataLoss,
-  unauthenticated: Code.Unauthenticated,
-};
+import { CebusError, errorInfoOf, grpcCodeOf } from "@cebus/core";
+import { ErrorInfoSchema } from "@cebus/proto";
+import { type Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 
 /** A handler's error as the caller may see it: CebusErrors as they are; anything else is logged and `internal`. */
 export function callerError(reason: unknown, logger: Logger): CebusError {
@@ -28,13 +10,13 @@ export function callerError(reason: unknown, logger: Logger): CebusError {
   return new CebusError("internal", "internal error in the broker; see its log for details");
 }
 
-/** Maps anything a handler throws to a ConnectError (see callerError). */
+/** Maps anything a handler throws to a ConnectError (see callerError); field and retry hint go as an ErrorInfo detail. */
 export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof ConnectError) return reason;
   const cebus = callerError(reason, logger);
-  const error = new ConnectError(cebus.message, codes[cebus.code]);
-  if (cebus.retryAfterMs !== undefined) error.metadata.set("retry-after-ms", String(cebus.retryAfterMs));
-  return error;
+  const info = errorInfoOf(cebus);
+  const details = info ? [{ desc: ErrorInfoSchema, value: info }] : [];
+  return new ConnectError(cebus.message, grpcCodeOf(cebus.code) as Code, undefined, details);
 }
 
 /** A server interceptor that maps errors of unary calls and of streams while they run. */

@@ -178,6 +178,13 @@ describe("@cebus/client against a real broker", () => {
     await cebus.admin.createTopic("strict");
     const invalid = await cebus.publish("strict", { type: "", source: "/s" }).catch((e: unknown) => e);
     expect((invalid as CebusError).code).toBe("invalid_argument");
+    // A unary call's error names its field too (the ErrorInfo detail).
+    const badName = await cebus.admin.createTopic("no spaces allowed").catch((e: unknown) => e);
+    expect(badName).toMatchObject({ code: "invalid_argument", field: "topic.name" });
+    const noTopic = await cebus.admin
+      .createSubscription("orphan", { topic: "missing-topic" })
+      .catch((e: unknown) => e);
+    expect(noTopic).toMatchObject({ code: "not_found", field: "subscription.topic" });
     const unreachable = await createClient({ url: "http://127.0.0.1:9" })
       .admin.listTopics()
       .catch((e: unknown) => e);

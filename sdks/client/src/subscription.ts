@@ -1,6 +1,5 @@
-import { type CebusError, createAsyncQueue } from "@cebus/core";
+import { type CebusError, createAsyncQueue, isPermanent } from "@cebus/core";
 import type { Channel } from "./channels.js";
-import { isPermanent } from "./errors.js";
 import { createMessage, type Message } from "./message.js";
 
 export type SubscriptionStatus =
