@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { msToDuration, msToTimestamp } from "@cebus/core";
 import {
   type AdminService,
+  type DeadLetter,
   DeliveryMode,
   type FilterSchema,
   type Position,
@@ -54,6 +55,10 @@ export interface Admin {
   deleteSubscription(name: string): Promise<void>;
   subscriptionStats(name: string): Promise<SubscriptionStats>;
   seek(subscription: string, to: StartAt): Promise<void>;
+  /** The subscription's dead letters, oldest first (at most `limit` [100]). */
+  listDeadLetters(subscription: string, options?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Delivers dead letters again to their original subscription only (all, or those with these event ids); returns how many. */
+  redriveDeadLetters(subscription: string, options?: { eventIds?: string[] }): Promise<number>;
 }
 
 export function toPosition(at: StartAt): Position {
@@ -125,5 +130,11 @@ export function createAdmin(
       call(async () => (await admin.getSubscriptionStats({ name })).stats as SubscriptionStats),
     seek: (subscription, to) =>
       call(async () => void (await admin.seek({ subscription, position: toPosition(to) }))),
+    listDeadLetters: (subscription, o = {}) =>
+      call(async () => (await admin.listDeadLetters({ subscription, limit: o.limit ?? 0 })).deadLetters),
+    redriveDeadLetters: (subscription, o = {}) =>
+      call(
+        async () => (await admin.redriveDeadLetters({ subscription, eventIds: o.eventIds ?? [] })).redriven,
+      ),
   };
 }

@@ -10,10 +10,11 @@ import {
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { type Admin, createAdmin } from "./admin.js";
 import { retryWhileExhausted } from "./backoff.js";
-import { createReceiveChannel, createStreamChannel } from "./channels.js";
 import { toCebusError } from "./errors.js";
 import { type BatchingOptions, createPublishBatcher } from "./publish-batcher.js";
 import { createStreamPublisher } from "./publish-stream.js";
+import { createReceiveChannel } from "./receive-channel.js";
+import { createStreamChannel } from "./stream-channel.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 
 /** Where one published event was stored. */

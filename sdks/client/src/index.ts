@@ -1,5 +1,5 @@
 export { CebusError, type CloudEventJson, type ErrorCode, type EventInput } from "@cebus/core";
-export type { CloudEvent } from "@cebus/proto";
+export type { CloudEvent, DeadLetter } from "@cebus/proto";
 export type { Admin, StartAt, SubscriptionOptions, TopicOptions } from "./admin.js";
 export {
   type CebusClient,
