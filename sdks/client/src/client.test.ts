@@ -146,6 +146,24 @@ describe("@cebus/client against a real broker", () => {
     await cebus.close();
   });
 
+  it("acks made just before close are sent first and confirmed; the rest is released at once", async () => {
+    const cebus = createClient({ url: broker.url });
+    await cebus.admin.createTopic("closing");
+    await cebus.admin.createSubscription("closing-sub", { topic: "closing", startAt: "earliest" });
+    await cebus.publish(
+      "closing",
+      Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, type: "t", source: "/s" })),
+    );
+    const subscription = cebus.subscribe("closing-sub", { maxOutstanding: 6 });
+    const got = await take(subscription[Symbol.asyncIterator](), 3);
+    const acks = got.map((m) => m.ack()); // not awaited before close
+    await subscription.close();
+    await Promise.all(acks);
+    const stats = await cebus.admin.subscriptionStats("closing-sub");
+    expect([stats.backlog, stats.inFlight]).toEqual([3n, 0n]);
+    await cebus.close();
+  });
+
   it("never holds more unacked messages than maxOutstanding", async () => {
     const cebus = createClient({ url: broker.url });
     await cebus.admin.createTopic("flow");

@@ -11,7 +11,7 @@ import {
   type SubscriberService,
 } from "@cebus/proto";
 import type { Client } from "@connectrpc/connect";
-import { type Channel, createSettleBatcher, type Waiter } from "./channels.js";
+import { type Channel, createSettleBatcher, defer, type Waiter } from "./channels.js";
 import { toCebusError } from "./errors.js";
 import type { Settler } from "./message.js";
 
@@ -178,8 +178,12 @@ function fail(state: StreamState): void {
   state.pending.clear();
 }
 
-/** Half-close: the broker releases the in-flight events and ends the stream; cancel if it does not in time. */
+/**
+ * Half-close: the broker releases the in-flight events and ends the stream; cancel if it does not in time. Acks
+ * made in this turn are sent first (their batch goes on the deferred turn), so `ack(); close()` loses none.
+ */
 async function close(state: StreamState): Promise<void> {
+  await new Promise<void>((resolve) => defer(resolve));
   state.requests.end();
   const timer = setTimeout(() => state.abort.abort(), 3000);
   await state.finished;

@@ -1,12 +1,18 @@
 import { create } from "@bufbuild/protobuf";
-import { type AsyncQueue, CebusError, createAsyncQueue, eventData, toCloudEventJson } from "@cebus/core";
-import { type ConsumeRequest, ConsumeRequestSchema, type Delivery, SubscriptionSchema } from "@cebus/proto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { type CebusClient, createClient, type Message, type Subscription } from "@cebus/client";
+import { CebusError, eventData, toCloudEventJson } from "@cebus/core";
+import { SubscriptionSchema } from "@cebus/proto";
 import type { Command } from "commander";
-import { action, type Connection, connectTo } from "../connection.js";
+import { action } from "../connection.js";
 import { wholeNumber } from "../flags.js";
 import { printJson } from "../output.js";
 import { parsePosition } from "./subscriptions.js";
+
+/**
+ * `cebus consume`: prints events and acks them, through @cebus/client (the Consume stream, acks batched and
+ * confirmed, reconnects with backoff). `--max N` prints N events, waits for their acks to be confirmed and closes
+ * cleanly, so the broker releases at once whatever it sent beyond them.
+ */
 
 interface ConsumeFlags {
   subscription?: string;
@@ -15,169 +21,99 @@ interface ConsumeFlags {
   from?: string;
 }
 
-/** How long a clean end (half-close, the broker releases what it sent but we did not print) may take. */
-const endGraceMs = 5_000;
+/** Reconnects in a row (without a stream opening in between) before the command gives up. */
+const maxReconnects = 5;
 
-/** One consume run: what was printed, which ack batches await confirmation, and the request stream. */
+/** One consume run: what was printed, the acks on their way, and why it stopped early (if it did). */
 interface Run {
   readonly max: number;
   readonly json: boolean;
-  /** The request side of the current stream (a new one after a reconnect). */
-  requests: AsyncQueue<ConsumeRequest>;
+  readonly subscription: Subscription;
   printed: number;
-  confirmed: number;
-  requestId: bigint;
-  readonly pending: Map<bigint, number>;
-  ending: boolean;
+  readonly acks: Promise<void>[];
+  /** An error that ends the run (an unreachable broker, too many reconnects). */
+  failure: CebusError | undefined;
 }
 
-function line(d: Delivery): string {
-  const e = d.event;
-  const data = e ? eventData(e) : undefined;
+function line(m: Message): string {
+  const data = eventData(m.event);
   const shown =
     data instanceof Uint8Array
       ? `<${data.byteLength} bytes>`
       : typeof data === "string"
         ? data
         : JSON.stringify(data);
-  return `${d.partition}:${d.offset} ${e?.type} ${e?.source} ${e?.id}${d.attempt > 1 ? ` (attempt ${d.attempt})` : ""} ${shown ?? ""}`;
+  return `${m.partition}:${m.offset} ${m.type} ${m.source} ${m.id}${m.attempt > 1 ? ` (attempt ${m.attempt})` : ""} ${shown ?? ""}`;
 }
 
 /** Creates a subscription of the topic that only this run uses (deleted at the end). */
-async function createTemporarySubscription(c: Connection, topic: string, from: string): Promise<string> {
+async function createTemporarySubscription(
+  client: CebusClient,
+  topic: string,
+  from: string,
+): Promise<string> {
   const name = `cebus-consume-${crypto.randomUUID().slice(0, 8)}`;
-  await c.admin.createSubscription({
-    subscription: create(SubscriptionSchema, {
-      name,
-      topic,
-      startPosition: parsePosition(from, "--from"),
-    }),
-  });
+  const startPosition = parsePosition(from, "--from");
+  const subscription = create(SubscriptionSchema, { name, topic, startPosition });
+  await client.raw.admin.createSubscription({ subscription });
   return name;
 }
 
-function startRequest(subscription: string, max: number): ConsumeRequest {
-  return create(ConsumeRequestSchema, {
-    request: {
-      case: "start",
-      value: {
-        subscription,
-        consumerName: "cebus consume",
-        flow: { maxOutstandingEvents: Number.isFinite(max) ? Math.min(max, 500) : 500 },
-      },
-    },
-  });
-}
-
-/** Prints the deliveries still wanted and acks them with a confirmed settle; the rest are left to the end. */
-function printAndAck(run: Run, deliveries: Delivery[]): void {
-  if (run.ending) return; // past --max: the broker releases them when the stream ends
-  const batch = deliveries.slice(0, Math.max(0, run.max - run.printed));
-  for (const d of batch) {
-    if (run.json && d.event) printJson(toCloudEventJson(d.event));
-    else console.log(line(d));
-  }
-  run.printed += batch.length;
-  if (batch.length === 0) return;
-  run.requestId++;
-  run.pending.set(run.requestId, batch.length);
-  run.requests.push(
-    create(ConsumeRequestSchema, {
-      request: {
-        case: "settle",
-        value: {
-          requestId: run.requestId,
-          action: { case: "ack", value: { deliveryIds: batch.map((d) => d.deliveryId) } },
-        },
-      },
+function print(run: Run, message: Message): void {
+  if (run.json) printJson(toCloudEventJson(message.event));
+  else console.log(line(message));
+  run.printed++;
+  run.acks.push(
+    message.ack().catch((error: CebusError) => {
+      process.stderr.write(`warning: ack of ${message.id} failed: ${error.message}\n`);
     }),
   );
 }
 
 /**
- * Ends the run cleanly: half-closing the request stream makes the broker close this consumer and release every
- * delivery it sent that was not acked, so nothing stays leased until the ack deadline.
+ * Follows the subscription's status: a broker that cannot be reached before the first stream opens ends the run
+ * with that error; each reconnect is reported; more than `maxReconnects` in a row end the run.
  */
-function endRun(run: Run, abort: AbortController): void {
-  if (run.ending) return;
-  run.ending = true;
-  run.requests.end();
-  setTimeout(() => abort.abort(), endGraceMs).unref();
-}
-
-/** How often a stream the broker ended early (a broker restart, a lost connection) is opened again. */
-const maxReconnects = 5;
-/** The wait before reconnecting to an unreachable broker, times the attempt (0.5 s, 1 s, ... 3 s in all 7.5 s). */
-const reconnectDelayMs = 500;
-
-/**
- * A connection refused or broken, the broker restarting: worth opening the stream again. A broker killed mid-stream
- * shows as an HTTP/2 stream reset with CANCEL, which connect-node reports as canceled (our own aborts are checked
- * before this is asked).
- */
-function isTransient(error: unknown): boolean {
-  return error instanceof ConnectError && (error.code === Code.Unavailable || error.code === Code.Canceled);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-async function consumeStream(c: Connection, run: Run, abort: AbortController): Promise<void> {
-  for await (const response of c.subscriber.consume(run.requests, { signal: abort.signal })) {
-    const r = response.response;
-    if (r.case === "deliveries") printAndAck(run, r.value.deliveries);
-    else if (r.case === "settled") {
-      const failure = r.value.failures[0];
-      if (failure) process.stderr.write(`warning: ack of ${failure.deliveryId} failed: ${failure.message}\n`);
-      run.confirmed += run.pending.get(r.value.requestId) ?? 0;
-      run.pending.delete(r.value.requestId);
-      if (run.confirmed >= run.max) endRun(run, abort);
+async function watch(run: Run): Promise<void> {
+  let everConnected = false;
+  let inRow = 0;
+  for await (const status of run.subscription.status()) {
+    if (status.type === "connected") {
+      everConnected = true;
+      inRow = 0;
+    } else if (status.type === "disconnected" && status.error && !everConnected) {
+      stop(run, status.error);
+    } else if (status.type === "reconnecting") {
+      if (++inRow > maxReconnects) {
+        stop(
+          run,
+          new CebusError(
+            "unavailable",
+            `the broker ended or dropped the stream ${inRow} times in a row after ${run.printed} events; check that it is running, and its log`,
+          ),
+        );
+      } else {
+        process.stderr.write(
+          `warning: the broker ended or dropped the stream after ${run.printed} events; reconnecting\n`,
+        );
+      }
     }
   }
 }
 
-/**
- * Runs streams until the run ends: a stream the broker ends before --max is reached, or that breaks because the
- * broker is unreachable for a moment (a restart), is opened again (its unconfirmed acks may not have been
- * applied; the broker released or will redeliver what it had sent), so --max N prints N events.
- */
-async function consumeUntilDone(
-  c: Connection,
-  run: Run,
-  subscription: string,
-  abort: AbortController,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    run.requests.push(startRequest(subscription, run.max - run.printed));
-    const lost = await consumeStream(c, run, abort).then(
-      () => undefined,
-      (error: unknown) => {
-        // a broker unreachable from the start (nothing received yet) gets the one clear connection error
-        if (abort.signal.aborted || (attempt === 0 && run.printed === 0) || !isTransient(error)) throw error;
-        return error;
-      },
-    );
-    if (run.ending || abort.signal.aborted || run.printed >= run.max) return;
-    if (attempt === maxReconnects) {
-      throw new CebusError(
-        "unavailable",
-        `the broker ended or dropped the stream ${maxReconnects + 1} times after ${run.printed} events; check that it is running, and its log`,
-      );
+function stop(run: Run, failure: CebusError): void {
+  run.failure ??= failure;
+  void run.subscription.close();
+}
+
+/** Prints until --max (then waits for the acks to be confirmed) or until the subscription ends. */
+async function printUntilDone(run: Run): Promise<void> {
+  for await (const message of run.subscription) {
+    print(run, message);
+    if (run.printed >= run.max) {
+      await Promise.all(run.acks); // confirmed before the close releases the rest
+      break;
     }
-    const why = lost ? `was unreachable (${(lost as Error).message})` : "ended the stream";
-    process.stderr.write(`warning: the broker ${why} after ${run.printed} events; reconnecting\n`);
-    if (lost) await sleep(reconnectDelayMs * (attempt + 1), abort.signal);
-    run.requests = createAsyncQueue<ConsumeRequest>();
-    // Acks the old stream did not confirm are given up (their events may come back and be printed again).
-    run.pending.clear();
-    run.confirmed = run.printed;
   }
 }
 
@@ -185,35 +121,30 @@ async function consume(topic: string | undefined, flags: ConsumeFlags, cmd: Comm
   if (!topic === !flags.subscription) {
     throw new CebusError("invalid_argument", "give a topic or --subscription NAME (one of them)");
   }
-  const c = connectTo(cmd.optsWithGlobals().url);
-  const max = flags.max ?? Number.POSITIVE_INFINITY;
-  const subscription = topic
-    ? await createTemporarySubscription(c, topic, flags.from ?? "latest")
+  const client = createClient({ url: cmd.optsWithGlobals().url });
+  const name = topic
+    ? await createTemporarySubscription(client, topic, flags.from ?? "latest")
     : (flags.subscription as string);
-  const run: Run = {
-    max,
-    json: flags.json ?? false,
-    requests: createAsyncQueue<ConsumeRequest>(),
-    printed: 0,
-    confirmed: 0,
-    requestId: 0n,
-    pending: new Map(),
-    ending: false,
-  };
-  const abort = new AbortController();
-  const stop = () => endRun(run, abort); // Ctrl-C ends as cleanly as --max does
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  const max = flags.max ?? Number.POSITIVE_INFINITY;
+  const subscription = client.subscribe(name, {
+    maxOutstanding: Number.isFinite(max) ? Math.min(max, 500) : 500,
+  });
+  const run: Run = { max, json: flags.json ?? false, subscription, printed: 0, acks: [], failure: undefined };
+  const interrupt = () => void subscription.close(); // Ctrl-C ends as cleanly as --max does
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
+  const watching = watch(run);
   try {
-    await consumeUntilDone(c, run, subscription, abort);
-  } catch (error) {
-    if (!abort.signal.aborted) throw error;
+    await printUntilDone(run);
   } finally {
-    run.requests.end();
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-    if (topic) await c.admin.deleteSubscription({ name: subscription }).catch(() => {});
+    await subscription.close();
+    await watching;
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+    if (topic) await client.admin.deleteSubscription(name).catch(() => {});
+    await client.close();
   }
+  if (run.failure) throw run.failure;
 }
 
 export function registerConsume(program: Command): void {
