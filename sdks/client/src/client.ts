@@ -39,6 +39,11 @@ export interface SubscribeOptions {
   maxOutstandingBytes?: number;
   /** "stream": the bidirectional Consume stream (Node default); "receive": a server stream + unary settles (browsers). */
   mode?: "stream" | "receive";
+  /**
+   * Report order anomalies of first deliveries as status events (`{ type: "sequence", anomaly: "repeat" |
+   * "out-of-order" }`): for ordered subscriptions, where a key's offsets only grow [off].
+   */
+  sequenceCheck?: boolean;
 }
 
 export interface CebusClient {
@@ -146,10 +151,12 @@ export function createCebusClient(setup: ClientSetup): CebusClient {
         maxOutstandingBytes: BigInt(options.maxOutstandingBytes ?? 8 * 1024 * 1024),
       };
       const mode = options.mode ?? setup.defaultMode;
-      const sub = createSubscription(() =>
-        mode === "stream"
-          ? createStreamChannel(raw.subscriber, subscription, flow, url)
-          : createReceiveChannel(raw.subscriber, subscription, flow, url),
+      const sub = createSubscription(
+        () =>
+          mode === "stream"
+            ? createStreamChannel(raw.subscriber, subscription, flow, url)
+            : createReceiveChannel(raw.subscriber, subscription, flow, url),
+        { sequenceCheck: options.sequenceCheck ?? false },
       );
       open.add(sub);
       const close = sub.close;

@@ -20,4 +20,5 @@ export {
 } from "./idempotent.js";
 export type { Message } from "./message.js";
 export type { BatchingOptions } from "./publish-batcher.js";
+export type { SequenceAnomaly } from "./sequence-check.js";
 export type { Subscription, SubscriptionStatus } from "./subscription.js";

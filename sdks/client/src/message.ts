@@ -1,4 +1,12 @@
-import { CebusError, type CloudEventJson, eventData, timestampMs, toCloudEventJson } from "@cebus/core";
+import {
+  attributeString,
+  CebusError,
+  type CloudEventJson,
+  eventData,
+  partitionKey,
+  timestampMs,
+  toCloudEventJson,
+} from "@cebus/core";
 import type { CloudEvent, Delivery } from "@cebus/proto";
 
 /** How a message is settled; each returns when the broker confirmed it. */
@@ -20,6 +28,10 @@ export interface Message {
   readonly attempt: number;
   readonly partition: number;
   readonly offset: number;
+  /** The event's `sequence` attribute, set by the broker: its offset, zero-padded to 20 digits (sorts as text). */
+  readonly sequence: string | undefined;
+  /** The event's partition key (`partitionkey`), if it has one. */
+  readonly key: string | undefined;
   readonly publishTime: Date;
   /**
    * Settle before this (on the broker's clock) or the event is redelivered: the deadline as delivered (`extend` moves
@@ -64,6 +76,8 @@ export function createMessage(delivery: Delivery, settler: Settler): Message {
     attempt: delivery.attempt,
     partition: delivery.partition,
     offset: Number(delivery.offset),
+    sequence: attributeString(event, "sequence"),
+    key: partitionKey(event),
     publishTime: new Date(delivery.publishTime ? timestampMs(delivery.publishTime) : 0),
     leaseDeadline: delivery.leaseDeadline ? new Date(timestampMs(delivery.leaseDeadline)) : undefined,
     data: <T>() => eventData(event) as T,

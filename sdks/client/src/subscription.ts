@@ -1,16 +1,21 @@
 import { type AsyncQueue, type CebusError, createAsyncQueue, isPermanent } from "@cebus/core";
 import type { Channel } from "./channels.js";
 import { createMessage, type Message } from "./message.js";
+import { createSequenceCheck, type SequenceAnomaly, type SequenceCheck } from "./sequence-check.js";
 
 export type SubscriptionStatus =
   | { type: "connected" }
   | { type: "disconnected"; error?: CebusError }
   | { type: "reconnecting"; delayMs: number; attempt: number }
-  | { type: "error"; error: CebusError };
+  | { type: "error"; error: CebusError }
+  | SequenceAnomaly;
 
 /** A live subscription: an async iterable of messages that reconnects by itself until closed. */
 export interface Subscription extends AsyncIterable<Message>, AsyncDisposable {
-  /** Status changes (connected, disconnected, reconnecting, error), in order, like nats.js `status()`. */
+  /**
+   * Status changes (connected, disconnected, reconnecting, error), in order, like nats.js `status()`; with
+   * `sequenceCheck`, also the order anomalies of first deliveries (sequence-check.ts).
+   */
   status(): AsyncIterable<SubscriptionStatus>;
   /** Stops receiving; the iteration ends. Unsettled messages are released by the broker for redelivery. */
   close(): Promise<void>;
@@ -28,6 +33,7 @@ interface SubscriptionState {
   readonly open: () => Channel;
   readonly messages: AsyncQueue<Message>;
   readonly statuses: AsyncQueue<SubscriptionStatus>;
+  readonly sequence: SequenceCheck | undefined;
   channel: Channel | undefined;
   closed: boolean;
   /** Ends the wait before the next reconnect (on close). */
@@ -37,11 +43,15 @@ interface SubscriptionState {
   attempt: number;
 }
 
-export function createSubscription(open: () => Channel): Subscription {
+export function createSubscription(
+  open: () => Channel,
+  options: { sequenceCheck?: boolean } = {},
+): Subscription {
   const state: SubscriptionState = {
     open,
     messages: createAsyncQueue<Message>(),
     statuses: createAsyncQueue<SubscriptionStatus>(),
+    sequence: options.sequenceCheck ? createSequenceCheck() : undefined,
     channel: undefined,
     closed: false,
     wake: undefined,
@@ -81,7 +91,7 @@ async function runChannel(state: SubscriptionState): Promise<"again" | "stop"> {
     await channel.run(
       () => connected(state),
       (batch) => {
-        for (const delivery of batch) state.messages.push(createMessage(delivery, channel.settler));
+        for (const delivery of batch) received(state, createMessage(delivery, channel.settler));
       },
     );
     if (!state.closed) state.statuses.push({ type: "disconnected" }); // the broker ended it (e.g. draining)
@@ -97,6 +107,12 @@ async function runChannel(state: SubscriptionState): Promise<"again" | "stop"> {
     state.statuses.push({ type: "disconnected", error });
     return "again";
   }
+}
+
+function received(state: SubscriptionState, message: Message): void {
+  const anomaly = state.sequence?.check(message);
+  if (anomaly) state.statuses.push(anomaly);
+  state.messages.push(message);
 }
 
 function connected(state: SubscriptionState): void {
