@@ -9,11 +9,24 @@ import { CebusError, createClient, type Message, type SubscriptionStatus } from 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 
-/** The first ```ts block of a README. */
-function snippet(readme: string): string {
-  const match = /```ts\n([\s\S]*?)```/.exec(readFileSync(readme, "utf8"));
-  if (!match?.[1]) throw new Error(`${readme} has no ts snippet`);
-  return match[1];
+/** The `index`-th ```ts block of a README (the first by default). */
+function snippet(readme: string, index = 0): string {
+  const blocks = [...readFileSync(readme, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)];
+  const code = blocks[index]?.[1];
+  if (!code) throw new Error(`${readme} has no ts snippet number ${index + 1}`);
+  return code;
+}
+
+/** Runs a README snippet against the test broker as an ES module in the package directory; its stdout. */
+async function runSnippet(code: string): Promise<string> {
+  const file = `${packageDir}/.readme-example-${process.pid}.mjs`;
+  writeFileSync(file, code.replace("http://127.0.0.1:8080", broker.url));
+  try {
+    const { stdout } = await run(process.execPath, [file], { timeout: 20_000 });
+    return stdout.trim();
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 async function take(iterator: AsyncIterator<Message>, count: number): Promise<Message[]> {
@@ -39,14 +52,13 @@ describe("@cebus/client against a real broker", () => {
     const code = snippet(`${packageDir}/README.md`);
     expect(snippet(`${packageDir}/../../README.md`)).toBe(code);
     expect(code.trim().split("\n").length).toBeLessThanOrEqual(10);
-    const file = `${packageDir}/.readme-example-${process.pid}.mjs`;
-    writeFileSync(file, code.replace("http://127.0.0.1:8080", broker.url));
-    try {
-      const { stdout } = await run(process.execPath, [file], { timeout: 20_000 });
-      expect(stdout.trim()).toBe("{ id: 42 }");
-    } finally {
-      rmSync(file, { force: true });
-    }
+    expect(await runSnippet(code)).toBe("{ id: 42 }");
+  });
+
+  it("the README's error example prints the code and the field at fault", async () => {
+    const code = snippet(`${packageDir}/README.md`, 1);
+    expect(code).toContain("error.field");
+    expect(await runSnippet(code)).toBe("invalid_argument topic.name");
   });
 
   it("publishes single events and batches, and a repeated (source, id) comes back as a duplicate", async () => {
