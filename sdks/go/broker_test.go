@@ -17,13 +17,15 @@ type broker struct {
 	URL  string
 	port string
 	dir  string
+	args []string
 	cmd  *exec.Cmd
 }
 
-// startBroker runs `cebus serve` on a free port over store ("memory" or "sqlite:<temp dir>" when store is "").
-func startBroker(t *testing.T, store string) *broker {
+// startBroker runs `cebus serve` on a free port over store ("memory" or "sqlite:<temp dir>" when store is ""), with
+// any further serve flags in args.
+func startBroker(t *testing.T, store string, args ...string) *broker {
 	t.Helper()
-	b := &broker{port: "0"}
+	b := &broker{port: "0", args: args}
 	if store == "" {
 		b.dir = t.TempDir()
 		store = "sqlite:" + b.dir
@@ -42,7 +44,8 @@ func (b *broker) start(t *testing.T, store string) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s is missing: build the repository first (pnpm build)", bin)
 	}
-	b.cmd = exec.Command("node", bin, "serve", "--port", b.port, "--store", store, "--log-level", "info")
+	args := append([]string{bin, "serve", "--port", b.port, "--store", store, "--log-level", "info"}, b.args...)
+	b.cmd = exec.Command("node", args...)
 	b.cmd.Stderr = os.Stderr
 	out, err := b.cmd.StdoutPipe()
 	if err != nil {

@@ -16,7 +16,7 @@ type Event = cloudeventsv1.CloudEvent
 type EventOption func(*Event) error
 
 // NewEvent makes a CloudEvent. data may be []byte (binary), string (text) or any other value (encoded as JSON with
-// datacontenttype application/json); nil means no data. The id defaults to a random one.
+// datacontenttype application/json); nil means no data. The id defaults to a random UUID (version 4).
 func NewEvent(source, eventType string, data any, options ...EventOption) (*Event, error) {
 	event := &Event{Id: newID(), Source: source, SpecVersion: "1.0", Type: eventType, Attributes: map[string]*cloudeventsv1.CloudEvent_CloudEventAttributeValue{}}
 	switch d := data.(type) {

@@ -1,12 +1,6 @@
 package cebus
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-)
+import "github.com/google/uuid"
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+// newID is the id of an event that has none: a random UUID (version 4).
+func newID() string { return uuid.NewString() }

@@ -9,23 +9,34 @@ import (
 	"testing"
 )
 
-// TestTheREADMESnippetPublishesAndConsumes runs the README's snippet, exactly, as a program against a real broker.
-func TestTheREADMESnippetPublishesAndConsumes(t *testing.T) {
+// readmeSnippets are the README's ```go blocks, in order.
+func readmeSnippets(t *testing.T) []string {
+	t.Helper()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
-	if block == nil {
-		t.Fatal("README.md has no ```go block")
+	var out []string
+	for _, block := range regexp.MustCompile("(?s)```go\n(.*?)```").FindAllSubmatch(readme, -1) {
+		out = append(out, string(block[1]))
 	}
-	snippet := string(block[1])
-	if lines := strings.Count(strings.TrimSpace(snippet), "\n") + 1; lines >= 10 {
-		t.Fatalf("the snippet has %d lines; keep it under ten", lines)
+	if len(out) != 2 {
+		t.Fatalf("README.md has %d ```go blocks, want 2 (publish and consume; an error's field)", len(out))
 	}
-	b := startBroker(t, "memory")
-	program := "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\n\tcebus \"github.com/cebus/cebus/sdks/go\"\n)\n\nfunc main() {\n" +
-		strings.ReplaceAll(snippet, "http://127.0.0.1:8080", b.URL) + "}\n"
+	return out
+}
+
+// runSnippet runs snippet as the body of main against url, importing the packages it names, and returns what it
+// printed.
+func runSnippet(t *testing.T, snippet, url string) string {
+	t.Helper()
+	imports := []string{`"context"`}
+	if strings.Contains(snippet, "errors.") {
+		imports = append(imports, `"errors"`)
+	}
+	imports = append(imports, `"fmt"`, "", `cebus "github.com/cebus/cebus/sdks/go"`)
+	program := "package main\n\nimport (\n\t" + strings.Join(imports, "\n\t") + "\n)\n\nfunc main() {\n" +
+		strings.ReplaceAll(snippet, "http://127.0.0.1:8080", url) + "}\n"
 	dir, err := os.MkdirTemp(".", "_readme-snippet-") // inside the module, so it builds against this SDK
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +49,20 @@ func TestTheREADMESnippetPublishesAndConsumes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go run: %v\n%s", err, out)
 	}
-	if strings.TrimSpace(string(out)) != `{"id":42}` {
-		t.Fatalf("the snippet printed %q", out)
+	return strings.TrimSpace(string(out))
+}
+
+// TestTheREADMESnippetsRunAsWritten runs the README's snippets, exactly, as programs against a real broker.
+func TestTheREADMESnippetsRunAsWritten(t *testing.T) {
+	snippets := readmeSnippets(t)
+	if lines := strings.Count(strings.TrimSpace(snippets[0]), "\n") + 1; lines >= 10 {
+		t.Fatalf("the publish and consume snippet has %d lines; keep it under ten", lines)
+	}
+	b := startBroker(t, "memory")
+	if out := runSnippet(t, snippets[0], b.URL); out != `{"id":42}` {
+		t.Fatalf("the publish and consume snippet printed %q", out)
+	}
+	if out := runSnippet(t, snippets[1], b.URL); out != "invalid_argument topic.name" {
+		t.Fatalf("the error snippet printed %q", out)
 	}
 }

@@ -8,8 +8,10 @@ import (
 // Handler processes one message. Returning nil acks it and an error nacks it, unless the handler settled it itself.
 type Handler func(ctx context.Context, m *Message) error
 
-// Subscribe consumes subscription with handler, one message at a time, until ctx is done (then it returns nil)
-// or the subscription fails for good (CodeNotFound, CodePermissionDenied, ...).
+// Subscribe consumes subscription with handler, one message at a time, until ctx is done (then it closes the
+// subscription cleanly and returns nil) or the subscription fails for good (CodeNotFound, CodePermissionDenied,
+// ...). The ack or nack after the handler goes on without waiting for its confirmation, so the next message is
+// handled meanwhile; a settle the broker refuses needs nothing here: the event comes back once its lease expires.
 func (c *Client) Subscribe(ctx context.Context, subscription string, handler Handler, options ...SubscribeOption) error {
 	sub := c.Consume(ctx, subscription, options...)
 	defer sub.Close()
@@ -21,11 +23,10 @@ func (c *Client) Subscribe(ctx context.Context, subscription string, handler Han
 			}
 			return err
 		}
-		// A failed settle needs nothing here: the lease runs out and the broker redelivers.
 		if herr := handler(ctx, m); herr != nil {
-			_ = m.Nack(ctx, 0)
+			_, _ = m.start("nacked", settleRequest{kind: settleNack})
 		} else {
-			_ = m.Ack(ctx)
+			_, _ = m.start("acked", settleRequest{kind: settleAck})
 		}
 	}
 }

@@ -7,6 +7,9 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require connectrpc.com/connect v1.21.1 // indirect
+require (
+	connectrpc.com/connect v1.21.1 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+)
 
 replace github.com/cebus/cebus/sdks/go => ../../../sdks/go

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -94,11 +95,11 @@ func (a *adapter) run(command *conformancev1.ClientCommand) (*conformancev1.Comm
 			return nil, err
 		}
 		a.mu.Lock()
-		old := a.subs
+		old := a.client
 		a.client, a.subs = client, map[string]*cebus.Subscription{}
 		a.mu.Unlock()
-		for _, s := range old {
-			_ = s.Close()
+		if old != nil {
+			_ = old.Close() // closes its subscriptions too
 		}
 	case *conformancev1.ClientCommand_Publish:
 		client, err := a.requireClient()
@@ -123,7 +124,9 @@ func (a *adapter) run(command *conformancev1.ClientCommand) (*conformancev1.Comm
 		if err != nil {
 			return nil, err
 		}
-		var options []cebus.SubscribeOption
+		live := make(chan struct{})
+		var once sync.Once
+		options := []cebus.SubscribeOption{cebus.WithStatusHandler(func(cebus.Status) { once.Do(func() { close(live) }) })}
 		if n := c.Subscribe.GetMaxOutstanding(); n > 0 {
 			options = append(options, cebus.WithMaxOutstanding(n))
 		}
@@ -132,6 +135,12 @@ func (a *adapter) run(command *conformancev1.ClientCommand) (*conformancev1.Comm
 		a.subs[c.Subscribe.GetSubscriber()] = s
 		a.mu.Unlock()
 		go a.consume(c.Subscribe.GetSubscriber(), s, c.Subscribe.GetIdempotent())
+		// Answer once the stream is open (or failed, or 5 s passed): the runner's next step (a publish) then meets
+		// a live consumer, so the first deliveries are not slowed by the stream's setup while their leases run.
+		select {
+		case <-live:
+		case <-time.After(5 * time.Second):
+		}
 	case *conformancev1.ClientCommand_Settle:
 		key := c.Settle.GetSubscriber() + "/" + c.Settle.GetDeliveryId()
 		// kept after a settle: a second settle of the message must be refused by the SDK itself (settle once)
@@ -199,15 +208,15 @@ func main() {
 		}()
 	}
 	a.mu.Lock()
-	subs := a.subs
+	client := a.client
 	a.mu.Unlock()
-	for _, s := range subs {
-		_ = s.Close()
+	if client != nil {
+		_ = client.Close()
 	}
 }
 
 func message(err error) string {
-	if e, ok := err.(*cebus.Error); ok {
+	if e, ok := errors.AsType[*cebus.Error](err); ok {
 		return e.Message
 	}
 	return err.Error()
