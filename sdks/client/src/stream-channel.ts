@@ -20,6 +20,13 @@ import type { Settler } from "./message.js";
  * settle is confirmed on it by a SettleResult with the same request id.
  */
 
+/** A settle asked after its stream ended (or began to close): never sent, so certainly not applied. */
+const ended = () =>
+  new CebusError(
+    "failed_precondition",
+    "the stream this message came on has ended, so this settle was not sent; the broker redelivers the event (at once after a clean close, else when its lease expires): settle the redelivered message",
+  );
+
 const broken = () =>
   new CebusError(
     "unavailable",
@@ -36,6 +43,7 @@ interface StreamState {
   /** Settles sent and not yet confirmed, by request id. */
   readonly pending: Map<bigint, Waiter[]>;
   nextId: bigint;
+  /** Settles may still be sent: the stream runs and its request side is not closed. */
   open: boolean;
   ended: () => void;
   readonly finished: Promise<void>;
@@ -74,7 +82,7 @@ export function createStreamChannel(
 /** Sends one settle action for these waiters (they fail at once when the stream is gone). */
 function send(state: StreamState, action: Settle["action"], waiters: Waiter[]): void {
   if (!state.open) {
-    for (const w of waiters) w.reject(broken());
+    for (const w of waiters) w.reject(ended());
     return;
   }
   const requestId = state.nextId++;
@@ -184,6 +192,7 @@ function fail(state: StreamState): void {
  */
 async function close(state: StreamState): Promise<void> {
   await new Promise<void>((resolve) => defer(resolve));
+  state.open = false;
   state.requests.end();
   const timer = setTimeout(() => state.abort.abort(), 3000);
   await state.finished;
