@@ -219,6 +219,22 @@ describe("@cebus/client against a real broker", () => {
     await cebus.close();
   });
 
+  it("close sends the publishes it was given and waits for their answers; a publish after close fails", async () => {
+    const cebus = createClient({ url: broker.url, batching: { maxInFlight: 1, maxEvents: 10 } });
+    await cebus.admin.createTopic("flushed");
+    const results = Array.from({ length: 95 }, (_, i) =>
+      cebus.publish("flushed", { id: `f${i}`, type: "t", source: "/s" }),
+    );
+    await cebus.close(); // most of them still queued behind the one batch in flight
+    expect((await Promise.all(results)).map((r) => r.id)).toHaveLength(95);
+    await expect(cebus.publish("flushed", { type: "t", source: "/s" })).rejects.toMatchObject({
+      code: "failed_precondition",
+    });
+    const other = createClient({ url: broker.url });
+    expect((await other.admin.topicStats("flushed")).eventCount).toBe(95n);
+    await other.close();
+  });
+
   it("never holds more unacked messages than maxOutstanding", async () => {
     const cebus = createClient({ url: broker.url });
     await cebus.admin.createTopic("flow");

@@ -11,8 +11,8 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { type Admin, createAdmin } from "./admin.js";
 import { retryWhileExhausted } from "./backoff.js";
 import { toCebusError } from "./errors.js";
-import { type BatchingOptions, createPublishBatcher } from "./publish-batcher.js";
-import { createStreamPublisher } from "./publish-stream.js";
+import { type BatchingOptions, createPublishBatcher, type PublishBatcher } from "./publish-batcher.js";
+import { clientClosed, createStreamPublisher, type StreamPublisher } from "./publish-stream.js";
 import { createReceiveChannel } from "./receive-channel.js";
 import { createStreamChannel } from "./stream-channel.js";
 import { createSubscription, type Subscription } from "./subscription.js";
@@ -83,94 +83,136 @@ export interface ClientSetup {
   backpressureRetryMs?: number;
 }
 
+type RawClients = CebusClient["raw"];
+
+/** One client: its Connect clients, open subscriptions, the publish stream and the per-topic batchers. */
+interface ClientState {
+  readonly setup: ClientSetup;
+  readonly url: string;
+  readonly raw: RawClients;
+  readonly open: Set<Subscription>;
+  /** Where requests can stream (Node), publishes share one PublishStream; a call with a timeout stays unary. */
+  readonly streamed: StreamPublisher | undefined;
+  readonly batchers: Map<string, PublishBatcher>;
+  closed: boolean;
+}
+
 /** The runtime-agnostic client over any Connect transport; `createClient` of the Node and browser entry points wraps it. */
 export function createCebusClient(setup: ClientSetup): CebusClient {
   const { url, transport } = setup;
-  const raw = {
+  const raw: RawClients = {
     publisher: createClient(PublisherService, transport),
     subscriber: createClient(SubscriberService, transport),
     admin: createClient(AdminService, transport),
   };
-  const call = async <T>(run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (error) {
-      throw toCebusError(error, url);
-    }
-  };
-  const open = new Set<Subscription>();
-
-  const unary = async (topic: string, events: CloudEvent[], timeoutMs?: number) => {
-    const { results } = await call(() => raw.publisher.publish({ topic, events }, { timeoutMs }));
-    return results.map((r) => ({ partition: r.partition, offset: Number(r.offset), duplicate: r.duplicate }));
-  };
-  // Where requests can stream (Node), publishes share one PublishStream; a call with a timeout stays unary.
-  const streamed =
-    setup.defaultMode === "stream"
-      ? createStreamPublisher(raw.publisher, url, (t, e) => unary(t, e))
-      : undefined;
-  const once = (topic: string, events: CloudEvent[], timeoutMs?: number) =>
-    streamed && timeoutMs === undefined ? streamed.send(topic, events) : unary(topic, events, timeoutMs);
-  const budgetMs = setup.backpressureRetryMs ?? 30_000;
-  const send = (topic: string, events: CloudEvent[], timeoutMs?: number) =>
-    retryWhileExhausted(() => once(topic, events, timeoutMs), timeoutMs === undefined ? budgetMs : 0);
-  const batchers = new Map<string, ReturnType<typeof createPublishBatcher>>();
-  const batcherOf = (topic: string) => {
-    let batcher = batchers.get(topic);
-    if (!batcher) {
-      batcher = createPublishBatcher((events) => send(topic, events), setup.batching || {});
-      batchers.set(topic, batcher);
-    }
-    return batcher;
-  };
-
-  async function publish(
-    topic: string,
-    input: EventInput | CloudEvent | (EventInput | CloudEvent)[],
-    options: PublishOptions = {},
-  ) {
-    const many = Array.isArray(input);
-    const events = (many ? input : [input]).map((e) =>
-      isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput),
-    );
-    if (!many && setup.batching !== false && options.timeoutMs === undefined) {
-      const event = events[0] as CloudEvent;
-      return { id: event.id, ...(await batcherOf(topic).publish(event)) };
-    }
-    const results = await send(topic, events, options.timeoutMs);
-    const mapped = results.map((r, i) => ({ id: (events[i] as CloudEvent).id, ...r }));
-    return many ? mapped : mapped[0];
-  }
-
-  return {
-    publish: publish as CebusClient["publish"],
-    subscribe(subscription, options = {}) {
-      const flow = {
-        $typeName: "cebus.v1.FlowControl" as const,
-        maxOutstandingEvents: options.maxOutstanding ?? 100,
-        maxOutstandingBytes: BigInt(options.maxOutstandingBytes ?? 8 * 1024 * 1024),
-      };
-      const mode = options.mode ?? setup.defaultMode;
-      const sub = createSubscription(
-        () =>
-          mode === "stream"
-            ? createStreamChannel(raw.subscriber, subscription, flow, url)
-            : createReceiveChannel(raw.subscriber, subscription, flow, url),
-        { sequenceCheck: options.sequenceCheck ?? false },
-      );
-      open.add(sub);
-      const close = sub.close;
-      sub.close = async () => {
-        open.delete(sub);
-        await close();
-      };
-      return sub;
-    },
-    admin: createAdmin(raw.admin, call),
+  const state: ClientState = {
+    setup,
+    url,
     raw,
-    async close() {
-      await Promise.all([...open].map((s) => s.close()));
-      await streamed?.close();
-    },
+    open: new Set(),
+    streamed:
+      setup.defaultMode === "stream"
+        ? createStreamPublisher(raw.publisher, url, (t, e) => unary(state, t, e))
+        : undefined,
+    batchers: new Map(),
+    closed: false,
   };
+  return {
+    publish: ((topic, input, options) => publish(state, topic, input, options)) as CebusClient["publish"],
+    subscribe: (subscription, options = {}) => subscribe(state, subscription, options),
+    admin: createAdmin(raw.admin, (run) => call(state, run)),
+    raw,
+    close: () => close(state),
+  };
+}
+
+async function call<T>(state: ClientState, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw toCebusError(error, state.url);
+  }
+}
+
+async function unary(state: ClientState, topic: string, events: CloudEvent[], timeoutMs?: number) {
+  const { results } = await call(state, () => state.raw.publisher.publish({ topic, events }, { timeoutMs }));
+  return results.map((r) => ({ partition: r.partition, offset: Number(r.offset), duplicate: r.duplicate }));
+}
+
+/** One attempt of a batch: on the stream, or unary with a timeout (or without a stream). */
+function once(state: ClientState, topic: string, events: CloudEvent[], timeoutMs?: number) {
+  if (state.closed) return Promise.reject(clientClosed());
+  return state.streamed && timeoutMs === undefined
+    ? state.streamed.send(topic, events)
+    : unary(state, topic, events, timeoutMs);
+}
+
+/** A batch, published again while the broker refuses it for load (not for calls with a timeout). */
+function send(state: ClientState, topic: string, events: CloudEvent[], timeoutMs?: number) {
+  const budgetMs = state.setup.backpressureRetryMs ?? 30_000;
+  return retryWhileExhausted(
+    () => once(state, topic, events, timeoutMs),
+    timeoutMs === undefined ? budgetMs : 0,
+  );
+}
+
+function batcherOf(state: ClientState, topic: string): PublishBatcher {
+  let batcher = state.batchers.get(topic);
+  if (!batcher) {
+    batcher = createPublishBatcher((events) => send(state, topic, events), state.setup.batching || {});
+    state.batchers.set(topic, batcher);
+  }
+  return batcher;
+}
+
+async function publish(
+  state: ClientState,
+  topic: string,
+  input: EventInput | CloudEvent | (EventInput | CloudEvent)[],
+  options: PublishOptions = {},
+) {
+  if (state.closed) throw clientClosed();
+  const many = Array.isArray(input);
+  const events = (many ? input : [input]).map((e) =>
+    isMessage(e, CloudEventSchema) ? e : toCloudEvent(e as EventInput),
+  );
+  if (!many && state.setup.batching !== false && options.timeoutMs === undefined) {
+    const event = events[0] as CloudEvent;
+    return { id: event.id, ...(await batcherOf(state, topic).publish(event)) };
+  }
+  const results = await send(state, topic, events, options.timeoutMs);
+  const mapped = results.map((r, i) => ({ id: (events[i] as CloudEvent).id, ...r }));
+  return many ? mapped : mapped[0];
+}
+
+function subscribe(state: ClientState, subscription: string, options: SubscribeOptions): Subscription {
+  const { raw, url } = state;
+  const flow = {
+    $typeName: "cebus.v1.FlowControl" as const,
+    maxOutstandingEvents: options.maxOutstanding ?? 100,
+    maxOutstandingBytes: BigInt(options.maxOutstandingBytes ?? 8 * 1024 * 1024),
+  };
+  const mode = options.mode ?? state.setup.defaultMode;
+  const sub = createSubscription(
+    () =>
+      mode === "stream"
+        ? createStreamChannel(raw.subscriber, subscription, flow, url)
+        : createReceiveChannel(raw.subscriber, subscription, flow, url),
+    { sequenceCheck: options.sequenceCheck ?? false },
+  );
+  state.open.add(sub);
+  const closeSub = sub.close;
+  sub.close = async () => {
+    state.open.delete(sub);
+    await closeSub();
+  };
+  return sub;
+}
+
+/** Closes the subscriptions, sends what the batchers hold and waits for their answers, then ends the stream. */
+async function close(state: ClientState): Promise<void> {
+  await Promise.all([...state.open].map((s) => s.close()));
+  await Promise.all([...state.batchers.values()].map((b) => b.flush()));
+  state.closed = true;
+  await state.streamed?.close();
 }

@@ -65,6 +65,8 @@ interface BatcherState {
   inFlight: number;
   /** Full or lingered batches waiting for an in-flight slot. */
   readonly ready: Pending[][];
+  /** Resolved once the batcher holds nothing (flush). */
+  idleWaiters: (() => void)[];
 }
 
 /**
@@ -75,7 +77,7 @@ interface BatcherState {
 export function createPublishBatcher(
   send: (events: CloudEvent[]) => Promise<BatchResult[]>,
   options: BatchingOptions = {},
-): { publish(event: CloudEvent): Promise<BatchResult> } {
+): PublishBatcher {
   const state: BatcherState = {
     send,
     lingerMs: options.lingerMs ?? 0,
@@ -88,8 +90,25 @@ export function createPublishBatcher(
     lingered: false,
     inFlight: 0,
     ready: [],
+    idleWaiters: [],
   };
-  return { publish: (event) => publish(state, event) };
+  return { publish: (event) => publish(state, event), flush: () => flush(state) };
+}
+
+export interface PublishBatcher {
+  publish(event: CloudEvent): Promise<BatchResult>;
+  /** Sends what the batcher holds at once (no linger) and resolves once every batch of it is answered. */
+  flush(): Promise<void>;
+}
+
+function flush(state: BatcherState): Promise<void> {
+  seal(state);
+  if (isIdle(state)) return Promise.resolve();
+  return new Promise<void>((resolve) => state.idleWaiters.push(resolve));
+}
+
+function isIdle(state: BatcherState): boolean {
+  return state.open.length === 0 && state.ready.length === 0 && state.inFlight === 0;
 }
 
 function publish(state: BatcherState, event: CloudEvent): Promise<BatchResult> {
@@ -133,6 +152,11 @@ function slotFreed(state: BatcherState): void {
   state.inFlight--;
   if (state.ready.length === 0 && state.lingered) seal(state);
   else dispatch(state);
+  if (isIdle(state) && state.idleWaiters.length > 0) {
+    const waiters = state.idleWaiters;
+    state.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
 }
 
 /** Closes the open batch: it joins the ready ones. */

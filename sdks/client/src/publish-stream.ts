@@ -50,6 +50,8 @@ interface PublisherState {
   nextId: bigint;
   /** The broker has no PublishStream: every batch goes through `fallback`. */
   unary: boolean;
+  /** close() was called: no stream opens again. */
+  closed: boolean;
 }
 
 export function createStreamPublisher(
@@ -57,7 +59,15 @@ export function createStreamPublisher(
   url: string,
   fallback: Send,
 ): StreamPublisher {
-  const state: PublisherState = { publisher, url, fallback, stream: undefined, nextId: 1n, unary: false };
+  const state: PublisherState = {
+    publisher,
+    url,
+    fallback,
+    stream: undefined,
+    nextId: 1n,
+    unary: false,
+    closed: false,
+  };
   return {
     send: (topic, events) => sendOnStream(state, topic, events),
     close: () => closeStream(state),
@@ -65,6 +75,7 @@ export function createStreamPublisher(
 }
 
 function sendOnStream(state: PublisherState, topic: string, events: CloudEvent[]): Promise<BatchResult[]> {
+  if (state.closed) return Promise.reject(clientClosed());
   if (state.unary) return state.fallback(topic, events);
   state.stream ??= openStream(state);
   const { stream } = state;
@@ -142,7 +153,14 @@ function brokenStream(cause: CebusError | undefined): CebusError {
   });
 }
 
+export const clientClosed = () =>
+  new CebusError(
+    "failed_precondition",
+    "this client is closed, so nothing was published; create a new client",
+  );
+
 async function closeStream(state: PublisherState): Promise<void> {
+  state.closed = true;
   const stream = state.stream;
   if (!stream) return;
   state.stream = undefined;
