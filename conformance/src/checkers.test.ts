@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseSuite } from "./case.js";
+import type { CaseContext } from "./case-context.js";
 import { checkHistory } from "./checkers.js";
-import {
-  excuseTable,
-  excusingFaults,
-  type FaultKind,
-  faultKindOf,
-  faultKinds,
-  guarantees,
-} from "./excuses.js";
-import { createHistory, type HistoryEntry } from "./history.js";
-import type { CaseContext } from "./run-case.js";
+import { excuseTable, excusingFaults, faultKindOf, guarantees } from "./excuses.js";
+import { createHistory, type FaultKind, faultKinds, type HistoryEntry } from "./history.js";
 
 const SUB = "topic-main";
 
