@@ -19,7 +19,7 @@ describe("suite files", () => {
     expect(c).toMatchObject({
       level: "must",
       clients: ["c1"],
-      needsBrokerControl: true,
+      needs: ["broker-control", "durable-store"],
       needsProxy: false,
       timeoutMs: 60_000,
     });
@@ -39,8 +39,12 @@ describe("suite files", () => {
 `,
       "x.yaml",
     );
-    expect(killing).toMatchObject({ needsBrokerControl: true, needsProxy: true, retentionSweep: true });
-    expect(quiet).toMatchObject({ needsBrokerControl: false, needsProxy: false, retentionSweep: false });
+    expect(killing).toMatchObject({
+      needs: ["broker-control", "durable-store"],
+      needsProxy: true,
+      retentionSweep: true,
+    });
+    expect(quiet).toMatchObject({ needs: [], needsProxy: false, retentionSweep: false });
   });
 
   it("name the file and the case when a case is malformed", () => {

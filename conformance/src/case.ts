@@ -149,6 +149,12 @@ export type Step =
   | { read: { from: number; expectError?: string; expectCount?: number; timeoutMs?: number } }
   | { redrive: { subscription: string } };
 
+type KeysOf<T> = T extends unknown ? keyof T : never;
+/** The kinds of step ("subscribe", "publish", ...): each step object has exactly one of these keys. */
+export type StepKind = KeysOf<Step>;
+/** What a step of kind `K` carries (`StepOf<"wait">` is the object under `wait:`). */
+export type StepOf<K extends StepKind> = Extract<Step, Record<K, unknown>>[K];
+
 export type ProxyFault = "reset" | "blackhole" | "latency" | "swallow-responses" | "heal";
 
 export interface Expectation {
@@ -214,17 +220,27 @@ export interface Expectation {
   quietMs?: number;
 }
 
+/**
+ * What a case may need of the target it runs against; a target without it skips the case with a reason
+ * (src/capabilities.ts says which targets have which).
+ */
+export const capabilities = ["broker-control", "backend-server", "durable-store", "browser-client"] as const;
+export type Capability = (typeof capabilities)[number];
+
 export interface ConformanceCase {
   id: string;
   name: string;
   guarantee: string;
   level: "must" | "should";
-  /** Needs to start, kill or pause the broker itself (skipped with --broker URL). */
-  needsBrokerControl: boolean;
+  /**
+   * What the case needs of the target, from its steps: `broker-control` to kill, stop, pause or restart the broker
+   * (not with --broker URL), `backend-server` to kill and restart the backend server (only backends the runner
+   * starts, such as redis), `durable-store` to restart the broker and find its data (not the memory store); plus
+   * any the suite file names under `needs`.
+   */
+  needs: Capability[];
   /** Needs a TCP proxy between client and broker. */
   needsProxy: boolean;
-  /** Kills and restarts the backend server (only for backends the runner starts, such as redis). */
-  needsBackend: boolean;
   /**
    * false: the runner's brokers run no periodic retention sweep during this case (it would enforce the dedupe
    * window by dropping old dedupe entries, hiding a broken append-time check) [true].
@@ -266,6 +282,26 @@ function normalizeDurations(value: unknown, key = ""): unknown {
   return value;
 }
 
+/** What the steps need of the target, then those the case names itself (`needs: [browser-client]`), once each. */
+function needsOf(steps: Step[], named: unknown, where: string): Capability[] {
+  if (named !== undefined && !Array.isArray(named))
+    throw new Error(`${where}: needs is a list of capabilities (${capabilities.join(", ")})`);
+  for (const need of named ?? [])
+    if (!(capabilities as readonly unknown[]).includes(need))
+      throw new Error(`${where}: needs names '${need}'; use ${capabilities.join(", ")}`);
+  const brokerFault = (s: Step) => "fault" in s && s.fault.broker !== undefined;
+  const restarts = (s: Step) =>
+    ("fault" in s && brokerFault(s) && s.fault.broker !== "pause" && s.fault.broker !== "resume") ||
+    "killAtPublishAck" in s;
+  const derived: [Capability, boolean][] = [
+    ["broker-control", steps.some((s) => brokerFault(s) || "killAtPublishAck" in s)],
+    ["backend-server", steps.some((s) => "fault" in s && s.fault.backend !== undefined)],
+    ["durable-store", steps.some(restarts)],
+  ];
+  const needs = derived.filter(([, needed]) => needed).map(([capability]) => capability);
+  return [...new Set([...needs, ...((named ?? []) as Capability[])])];
+}
+
 /** Parses a suite file (a YAML list of cases) with defaults filled in; throws naming the file and case. */
 export function parseSuite(text: string, file: string): ConformanceCase[] {
   const raw = parse(text) as unknown;
@@ -284,12 +320,9 @@ export function parseSuite(text: string, file: string): ConformanceCase[] {
       name: c.name,
       guarantee: c.guarantee,
       level: c.level ?? "must",
-      needsBrokerControl: steps.some(
-        (s) => ("fault" in s && s.fault.broker !== undefined) || "killAtPublishAck" in s,
-      ),
+      needs: needsOf(steps, c.needs, where),
       // a killAtPublishAck step watches the broker's responses in the proxy, to kill the instant an ack leaves
       needsProxy: steps.some((s) => ("fault" in s && s.fault.proxy !== undefined) || "killAtPublishAck" in s),
-      needsBackend: steps.some((s) => "fault" in s && s.fault.backend !== undefined),
       retentionSweep: c.retentionSweep ?? true,
       topic: c.topic ?? {},
       subscriptions: c.subscriptions ?? [],

@@ -1,98 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseSuite } from "./case.js";
 import { checkHistory } from "./checkers.js";
-import {
-  excuseTable,
-  excusingFaults,
-  type FaultKind,
-  faultKindOf,
-  faultKinds,
-  guarantees,
-} from "./excuses.js";
-import { createHistory, type HistoryEntry } from "./history.js";
-import type { CaseContext } from "./run-case.js";
-
-const SUB = "topic-main";
-
-function context(
-  yaml: string,
-  entries: HistoryEntry[],
-  published: [string, string | undefined][],
-): CaseContext {
-  const [c] = parseSuite(yaml, "test.yaml");
-  if (!c) throw new Error("no case");
-  const history = createHistory();
-  history.add({
-    op: "publish",
-    at: 0,
-    end: 0,
-    client: "c1",
-    ids: published.map(([id]) => id),
-    keys: published.map(([, key]) => key),
-    ok: true,
-  });
-  for (const e of entries) history.add(e);
-  return {
-    c,
-    topic: "topic",
-    deadLetterTopic: "topic-dlq",
-    history,
-    subscriptions: new Map(c.subscriptions.map((s) => [s.name, { ...s, fullName: `topic-${s.name}` }])),
-    subscribers: new Map([["s1", { subscription: SUB, client: "c1" }]]),
-    admin: () => {
-      throw new Error("checkers must not call the broker");
-    },
-    published: new Map(published.map(([id, key], offset) => [id, { key, partition: 0, offset }])),
-  };
-}
-
-const yaml = (expect: string, ordered = false) => `- id: t
-  name: t
-  guarantee: g
-  subscriptions: [{ name: main, ordered: ${ordered}, ackDeadlineMs: 1000 }]
-  steps: [{ wait: { ms: 1 } }]
-  expect: ${expect}
-`;
-
-let clock = 0;
-const deliver = (id: string, attempt = 1, key?: string): HistoryEntry => ({
-  op: "deliver",
-  at: ++clock,
-  client: "c1",
-  subscriber: "s1",
-  subscription: SUB,
-  id,
-  key,
-  deliveryId: `${id}.${attempt}`,
-  attempt,
-  partition: 0,
-  offset: 0,
-  attributes: {},
-  redundant: false,
-});
-const settle = (id: string, attempt = 1, ok = true, error?: string): HistoryEntry => ({
-  op: "settle",
-  at: ++clock,
-  end: ++clock,
-  client: "c1",
-  subscriber: "s1",
-  subscription: SUB,
-  id,
-  key: undefined,
-  deliveryId: `${id}.${attempt}`,
-  action: "ack",
-  ok,
-  error,
-});
-
-/** A clean close of subscriber s1: the one fault that releases its leases at once (src/excuses.ts). */
-const release = (): HistoryEntry => ({
-  op: "fault",
-  at: ++clock,
-  fault: "unsubscribed s1",
-  kind: "unsubscribe",
-  subscriber: "s1",
-});
+import type { HistoryEntry } from "./history.js";
+import { context, deliver, deliverAt, release, SUB, settle, settleAt, tick, yaml } from "./test-support.js";
 
 describe("history checkers", () => {
   it("pass a clean history", () => {
@@ -162,7 +71,7 @@ describe("history checkers", () => {
   });
 
   it("do not hold a delivery recorded after its client was killed to the lease window (it left before the kill)", () => {
-    const killedC1: HistoryEntry = { op: "fault", at: ++clock, fault: "client c1 killed", killed: "c1" };
+    const killedC1: HistoryEntry = { op: "fault", at: tick(), fault: "client c1 killed", killed: "c1" };
     const afterKill = context(
       yaml("{ allDelivered: true }"),
       [killedC1, deliver("a"), deliver("a", 2), settle("a", 2)],
@@ -171,7 +80,7 @@ describe("history checkers", () => {
     expect(checkHistory(afterKill, new Map(), undefined)).toEqual([]);
     const otherClientKilled: HistoryEntry = {
       op: "fault",
-      at: ++clock,
+      at: tick(),
       fault: "client c2 killed",
       killed: "c2",
     };
@@ -223,130 +132,6 @@ describe("history checkers", () => {
   });
 });
 
-const timed = (yamlSubscription: string, expect: string, policy = "{}") => `- id: t
-  name: t
-  guarantee: g
-  subscriptions: [${yamlSubscription}]
-  steps: [{ subscribe: { subscriber: s1, subscription: main, policy: ${policy} } }]
-  expect: ${expect}
-`;
-const deliverAt = (
-  at: number,
-  id: string,
-  attempt: number,
-  subscriber = "s1",
-  key?: string,
-): HistoryEntry => ({
-  ...(deliver(id, attempt, key) as Extract<HistoryEntry, { op: "deliver" }>),
-  at,
-  subscriber,
-  client: subscriber === "s1" ? "c1" : "c2",
-});
-const settleAt = (
-  at: number,
-  id: string,
-  attempt: number,
-  action: "ack" | "nack",
-  subscriber = "s1",
-): HistoryEntry => ({
-  ...(settle(id, attempt) as Extract<HistoryEntry, { op: "settle" }>),
-  at,
-  end: at + 2,
-  action,
-  subscriber,
-});
-
-describe("retry timing checkers", () => {
-  const nackDelay = (redeliveredAt: number) =>
-    context(
-      timed("{ name: main }", "{ nackDelayToleranceMs: 400 }", "{ nackAttempts: [1], nackDelayMs: 300 }"),
-      [
-        deliverAt(10, "a", 1),
-        settleAt(12, "a", 1, "nack"),
-        deliverAt(redeliveredAt, "a", 2),
-        settleAt(redeliveredAt + 1, "a", 2, "ack"),
-      ],
-      [["a", undefined]],
-    );
-
-  it("refuse a redelivery that ignores the nack's delay, and pass one after it", () => {
-    expect(checkHistory(nackDelay(20), new Map(), undefined)).toMatchObject([
-      { kind: "nack-delay", id: "a" },
-    ]);
-    expect(checkHistory(nackDelay(330), new Map(), undefined)).toEqual([]);
-  });
-
-  it("refuse a redelivery long after the nack's delay", () => {
-    expect(checkHistory(nackDelay(900), new Map(), undefined)).toMatchObject([{ kind: "nack-delay" }]);
-  });
-
-  const expiry = (redeliveredAt: number, jitter = 0) =>
-    context(
-      timed(
-        `{ name: main, ackDeadlineMs: 500, retry: { minMs: 600, maxMs: 2000, jitter: ${jitter} } }`,
-        "{ backoffToleranceMs: 200 }",
-        "{ ignoreAttempts: [1] }",
-      ),
-      [deliverAt(10, "a", 1), deliverAt(redeliveredAt, "a", 2), settleAt(redeliveredAt + 1, "a", 2, "ack")],
-      [["a", undefined]],
-    );
-
-  it("refuse a redelivery at an expired lease's deadline that skips the backoff", () => {
-    expect(checkHistory(expiry(515), new Map(), undefined)).toMatchObject([{ kind: "backoff", id: "a" }]);
-    expect(checkHistory(expiry(1115), new Map(), undefined)).toEqual([]);
-  });
-
-  it("hold a redelivery after an expiry to the jitter band in both directions", () => {
-    expect(checkHistory(expiry(965, 0.25), new Map(), undefined)).toEqual([]);
-    expect(checkHistory(expiry(1265, 0.25), new Map(), undefined)).toEqual([]);
-    expect(checkHistory(expiry(2000, 0.25), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
-    expect(checkHistory(expiry(515, 0.25), new Map(), undefined)).toMatchObject([{ kind: "backoff" }]);
-  });
-
-  it("time an expiry on the broker's clock when the client reports lease deadlines (no hop in the gap)", () => {
-    const onBroker = (began: number) => {
-      const ctx = expiry(2000);
-      for (const e of ctx.history.entries)
-        if (e.op === "deliver")
-          Object.assign(e, { leaseDeadline: e.attempt === 1 ? 1_000_500 : began + 500 });
-      return checkHistory(ctx, new Map(), undefined);
-    };
-    expect(onBroker(1_001_100)).toEqual([]);
-    expect(onBroker(1_000_510)).toMatchObject([
-      { kind: "backoff", detail: expect.stringContaining("broker's clock") },
-    ]);
-  });
-
-  /** Four nacks in a row, the redelivery after the nack of attempt n coming gaps[n-1] ms later. */
-  const nacked = (gaps: number[]) => {
-    const entries: HistoryEntry[] = [];
-    let at = 10;
-    for (const [n, gap] of gaps.entries()) {
-      entries.push(deliverAt(at, "a", n + 1), settleAt(at + 1, "a", n + 1, "nack"));
-      at += 1 + gap;
-    }
-    entries.push(deliverAt(at, "a", gaps.length + 1), settleAt(at + 1, "a", gaps.length + 1, "ack"));
-    return context(
-      timed(
-        "{ name: main, retry: { minMs: 100, maxMs: 2000, multiplier: 2 } }",
-        "{ backoffToleranceMs: 150 }",
-        "{ nackIds: a }",
-      ),
-      entries,
-      [["a", undefined]],
-    );
-  };
-
-  it("check the backoff at every attempt, so a linear curve is refused at attempt 3's nack", () => {
-    expect(checkHistory(nacked([102, 202, 402, 802]), new Map(), undefined)).toEqual([]);
-    const linear = checkHistory(nacked([102, 202, 302, 402]), new Map(), undefined);
-    expect(linear.map((a) => a.detail)).toEqual([
-      expect.stringContaining("after a nack of attempt 3"),
-      expect.stringContaining("after a nack of attempt 4"),
-    ]);
-  });
-});
-
 describe("key order checker", () => {
   const ordered = (entries: HistoryEntry[]) => {
     const ctx = context(yaml("{ allDelivered: true }", true), entries, [
@@ -390,133 +175,12 @@ describe("key order checker", () => {
   });
 });
 
-/** A history of one event delivered twice to s1 at 10 and 100 ms (lease 1000 ms), with `between` at 50 ms. */
-function secondCopy(
-  guarantee: string,
-  between: HistoryEntry[],
-  expect = "{ allDelivered: true }",
-): CaseContext {
-  const [c] = parseSuite(
-    `- id: t
-  name: t
-  guarantee: ${guarantee}
-  subscriptions: [{ name: main, ackDeadlineMs: 1000 }]
-  steps: [{ wait: { ms: 1 } }]
-  expect: ${expect}
-`,
-    "test.yaml",
-  );
-  if (!c) throw new Error("no case");
-  const ctx = context(
-    "- id: t\n  name: t\n  guarantee: g\n  steps: [{ wait: { ms: 1 } }]\n",
-    [],
-    [["a", undefined]],
-  );
-  const history = createHistory();
-  for (const e of [
-    ...ctx.history.entries, // the publish of "a"
-    { ...(deliver("a") as object), at: 10 },
-    ...between,
-    { ...(deliver("a", 2) as object), at: 100 },
-    { ...(settle("a", 2) as object), at: 110, end: 111 },
-  ] as HistoryEntry[])
-    history.add(e);
-  return {
-    ...ctx,
-    c,
-    history,
-    subscriptions: new Map(c.subscriptions.map((x) => [x.name, { ...x, fullName: SUB }])),
-  };
-}
-
-const faultAt = (at: number, kind: FaultKind, scope: { subscriber?: string; subscription?: string } = {}) =>
-  ({ op: "fault", at, fault: kind, kind, ...scope }) as HistoryEntry;
-
-describe("the fault excuse table", () => {
-  it("has a row for every guarantee of every anomaly it covers, naming only releases the contract makes", () => {
-    for (const rows of Object.values(excuseTable)) {
-      expect(Object.keys(rows).sort()).toEqual([...guarantees].sort());
-      for (const kinds of Object.values(rows))
-        for (const kind of kinds) expect(["unsubscribe", "seek", "redrive"]).toContain(kind);
-    }
-    expect(excusingFaults("duplicated", "at-most-once")).toEqual([]);
-    expect(excusingFaults("duplicated-while-leased", "bad-input")).toEqual([]);
-    expect(excusingFaults("duplicated-while-leased", "no-such-guarantee")).toEqual(
-      excusingFaults("duplicated-while-leased", "at-least-once"),
-    );
-  });
-
-  it("let no broker, backend, proxy or client fault excuse a second copy within the lease", () => {
-    const keepLeases = faultKinds.filter((k) => !["unsubscribe", "seek", "redrive"].includes(k));
-    expect(keepLeases).toContain("proxy-reset");
-    for (const guarantee of guarantees) {
-      for (const kind of keepLeases) {
-        const found = checkHistory(secondCopy(guarantee, [faultAt(50, kind)]), new Map(), undefined);
-        expect(
-          found.map((a) => a.kind),
-          `${guarantee} after ${kind}`,
-        ).toEqual(["duplicated-while-leased"]);
-        expect(found[0]?.detail).toContain(`not excused by ${kind}`);
-      }
-    }
-  });
-
-  it("let a clean close of the same subscriber, or a seek of the same subscription, excuse it (not another's)", () => {
-    const excused = (between: HistoryEntry[]) =>
-      checkHistory(secondCopy("at-least-once", between), new Map(), undefined).map((a) => a.kind);
-    expect(excused([faultAt(50, "unsubscribe", { subscriber: "s1" })])).toEqual([]);
-    expect(excused([faultAt(50, "unsubscribe", { subscriber: "s2" })])).toEqual(["duplicated-while-leased"]);
-    expect(excused([faultAt(50, "seek", { subscription: SUB })])).toEqual([]);
-    expect(excused([faultAt(50, "seek", { subscription: "topic-other" })])).toEqual([
-      "duplicated-while-leased",
-    ]);
-    // a fault before the first copy or after the second is no excuse either
-    expect(excused([faultAt(5, "unsubscribe", { subscriber: "s1" })])).toEqual(["duplicated-while-leased"]);
-    expect(
-      checkHistory(secondCopy("bad-input", [faultAt(50, "unsubscribe")]), new Map(), undefined).map(
-        (a) => a.kind,
-      ),
-    ).toEqual(["duplicated-while-leased"]);
-  });
-
-  it("let only a seek or redrive after the ack excuse a redelivery after a confirmed ack", () => {
-    const afterAck = (kind: FaultKind) => {
-      const ctx = secondCopy("replay", [
-        { ...(settle("a") as object), at: 20, end: 21 } as HistoryEntry,
-        faultAt(50, kind),
-      ]);
-      return checkHistory(ctx, new Map(), undefined).map((a) => a.kind);
-    };
-    expect(afterAck("seek")).toEqual([]);
-    expect(afterAck("redrive")).toEqual([]);
-    expect(afterAck("broker-restart")).toEqual(["redelivered-after-ack"]);
-    expect(afterAck("unsubscribe")).toEqual(["redelivered-after-ack"]);
-  });
-
-  it("let nothing excuse a duplicate where the guarantee allows one delivery", () => {
-    const ctx = secondCopy(
-      "at-least-once",
-      [faultAt(50, "seek", { subscription: SUB })],
-      "{ noDuplicates: true }",
-    );
-    expect(checkHistory(ctx, new Map(), undefined).map((a) => a.kind)).toEqual(["duplicated"]);
-  });
-
-  it("name the kind of each runner fault step", () => {
-    expect(faultKindOf({ broker: "kill" })).toBe("broker-kill");
-    expect(faultKindOf({ client: "c1", clientFault: "restart" })).toBe("client-restart");
-    expect(faultKindOf({ backend: "restart" })).toBe("backend-restart");
-    expect(faultKindOf({ proxy: "swallow-responses" })).toBe("proxy-swallow-responses");
-    expect(faultKindOf({})).toBeUndefined();
-  });
-});
-
 describe("events are (source, id)", () => {
   it("take one id from two sources as two events, and the same source again as a duplicate", () => {
     const publish = (source: string, duplicate: boolean, offset: number): HistoryEntry => ({
       op: "publish",
-      at: ++clock,
-      end: ++clock,
+      at: tick(),
+      end: tick(),
       client: "c1",
       ids: ["x"],
       keys: [undefined],

@@ -6,13 +6,15 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { planCases, targetCapabilities } from "./capabilities.js";
 import type { ConformanceCase } from "./case.js";
 import { parseSuite } from "./case.js";
+import { type CaseResult, skippedResult } from "./case-result.js";
 import { resolveClient } from "./clients.js";
 import { globToRegExp } from "./glob.js";
 import { loadKnownFailures } from "./known-failures.js";
 import { type Column, mergeReports, summarize, writeReport } from "./report.js";
-import { type CaseResult, runCase } from "./run-case.js";
+import { runCase } from "./run-case.js";
 import { type BrokerTarget, externalBroker, sharedBackends, startManagedBroker } from "./target.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -96,6 +98,8 @@ const backend = values.broker ? "external" : brokers > 1 ? `${values.backend} x$
 const target: BrokerTarget = values.broker
   ? externalBroker(values.broker)
   : await startManagedBroker(values.backend, brokers);
+// the case library filtered for this column before anything runs: each case the target cannot run is skipped
+const plan = planCases(cases, targetCapabilities(target, clientName));
 const known = loadKnownFailures(join(root, "conformance", "known-failures.yaml"), clientName, backend);
 const tty = process.stdout.isTTY;
 const mark = (r: CaseResult) =>
@@ -113,9 +117,9 @@ rmSync(join(values.report, "histories"), { recursive: true, force: true });
 const started = performance.now();
 const results: CaseResult[] = [];
 try {
-  for (const [i, c] of cases.entries()) {
+  for (const [i, { c, skip }] of plan.entries()) {
     if (tty) process.stdout.write(`[${i + 1}/${cases.length}] ${c.id} ...`);
-    const result = await runCase(c, { target, client, durable: backend !== "memory" });
+    const result = skip === undefined ? await runCase(c, { target, client }) : skippedResult(c, skip);
     results.push(result);
     const line = `[${i + 1}/${cases.length}] ${mark(result)} ${c.id} (${(result.durationMs / 1000).toFixed(1)} s)${result.status === "failed" ? `: ${result.anomalies.length} anomalies${result.reason ? `; ${result.reason.split("\n")[0]}` : ""}` : result.status === "skipped" ? `: ${result.reason}` : ""}`;
     console.log(tty ? `\r\x1b[K${line}` : line);

@@ -1,11 +1,5 @@
-import type { Anomaly } from "./checkers.js";
-
-/** A subscription's counts as the broker reports them once the case settled. */
-export interface SubscriptionCounts {
-  subscription: string;
-  backlog: number;
-  inFlight: number;
-}
+import type { Anomaly } from "./anomaly.js";
+import type { Checker, SubscriptionCounts } from "./check-context.js";
 
 /**
  * `drained`: once every event is acked or dead-lettered, a subscription holds nothing in flight and nothing in its
@@ -21,3 +15,10 @@ export function checkDrained(counts: readonly SubscriptionCounts[]): Anomaly[] {
       detail: `after the case settled the subscription still reports backlog ${c.backlog} and in flight ${c.inFlight}, expected 0 and 0 (a leaked lease or an event left behind)`,
     }));
 }
+
+/** stats: with `drained`, the counts the runner read after the case settled (src/subscription-state.ts). */
+export const statsChecker: Checker = {
+  family: "stats",
+  kinds: ["stats"],
+  check: (check) => (check.c.expect.drained && check.counts ? checkDrained(check.counts) : []),
+};

@@ -1,40 +1,4 @@
-import type { HistoryEntry } from "./history.js";
-
-/**
- * Which faults may excuse which anomalies, per guarantee. A checker that sees an anomaly right after a fault asks
- * this table instead of excusing every second copy after any fault: a fault excuses an anomaly only when the
- * broker's contract says that fault changes the outcome.
- *
- * What the contract says, and why most faults excuse nothing:
- * - Leases are stored by every store (sqlite, redis with appendfsync always, PostgreSQL with synchronous_commit
- *   on, NATS JetStream with the write in the kernel before the ack), so a broker kill -9, SIGTERM or restart, a
- *   backend kill -9 or restart, and a broker pause keep every lease until its deadline.
- * - A broken connection (a proxy reset, blackhole or swallowed responses, a client process killed) keeps the
- *   leases of its consumer until their deadline: the consumer may still be processing. Only a clean close
- *   (`unsubscribe`: the client half-closes Consume or calls EndReceive) releases them at once.
- * - A seek drops every lease of its subscription and moves its cursor; a redrive delivers dead-lettered events
- *   again. Both redeliver on purpose, including events already acked.
- */
-export const faultKinds = [
-  "broker-kill",
-  "broker-term",
-  "broker-restart",
-  "broker-pause",
-  "broker-resume",
-  "client-kill",
-  "client-restart",
-  "backend-kill",
-  "backend-restart",
-  "proxy-reset",
-  "proxy-blackhole",
-  "proxy-latency",
-  "proxy-swallow-responses",
-  "proxy-heal",
-  "unsubscribe",
-  "seek",
-  "redrive",
-] as const;
-export type FaultKind = (typeof faultKinds)[number];
+import { type FaultKind, faultKinds, type HistoryEntry } from "./history.js";
 
 /** The anomalies a fault could have a part in. No fault excuses any other kind (lost, reordered, ...). */
 export type ExcusableAnomaly = "duplicated-while-leased" | "redelivered-after-ack" | "duplicated";
@@ -59,7 +23,23 @@ const releasesLeases: readonly FaultKind[] = ["unsubscribe", "seek", "redrive"];
 const replays: readonly FaultKind[] = ["seek", "redrive"];
 const nothing: readonly FaultKind[] = [];
 
-/** The table itself (documented in conformance/README.md, "Which faults excuse which anomalies"). */
+/**
+ * Which faults may excuse which anomalies, per guarantee. A checker that sees an anomaly right after a fault asks
+ * this table instead of excusing every second copy after any fault: a fault excuses an anomaly only when the
+ * broker's contract says that fault changes the outcome.
+ *
+ * What the contract says, and why most faults excuse nothing:
+ * - Leases are stored by every store (sqlite, redis with appendfsync always, PostgreSQL with synchronous_commit
+ *   on, NATS JetStream with the write in the kernel before the ack), so a broker kill -9, SIGTERM or restart, a
+ *   backend kill -9 or restart, and a broker pause keep every lease until its deadline.
+ * - A broken connection (a proxy reset, blackhole or swallowed responses, a client process killed) keeps the
+ *   leases of its consumer until their deadline: the consumer may still be processing. Only a clean close
+ *   (`unsubscribe`: the client half-closes Consume or calls EndReceive) releases them at once.
+ * - A seek drops every lease of its subscription and moves its cursor; a redrive delivers dead-lettered events
+ *   again. Both redeliver on purpose, including events already acked.
+ *
+ * The table is documented in conformance/README.md, "Which faults excuse which anomalies".
+ */
 export const excuseTable: ExcuseTable = {
   // a second copy while the first copy's lease is held
   "duplicated-while-leased": {

@@ -1,4 +1,24 @@
-import type { FaultKind } from "./excuses.js";
+/** What a fault in the history was (its `kind`), for the excuse table (src/excuses.ts). */
+export const faultKinds = [
+  "broker-kill",
+  "broker-term",
+  "broker-restart",
+  "broker-pause",
+  "broker-resume",
+  "client-kill",
+  "client-restart",
+  "backend-kill",
+  "backend-restart",
+  "proxy-reset",
+  "proxy-blackhole",
+  "proxy-latency",
+  "proxy-swallow-responses",
+  "proxy-heal",
+  "unsubscribe",
+  "seek",
+  "redrive",
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
 
 /**
  * The recorded history of a case: every publish, delivery, settle and fault, stamped with one clock (the runner's
@@ -83,5 +103,17 @@ export function createHistory(): History {
     entries,
     now: () => Math.round((performance.now() - start) * 1000) / 1000,
     add: (entry) => entries.push(entry),
+  };
+}
+
+/** The entries recorded so far, frozen: what the checks judge while the runner still polls the broker. */
+export function historySnapshot(history: History): History {
+  const entries = [...history.entries];
+  return {
+    entries,
+    now: history.now,
+    add: () => {
+      throw new Error("a snapshot of the history takes no more entries");
+    },
   };
 }

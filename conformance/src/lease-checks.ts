@@ -1,9 +1,8 @@
-import type { Anomaly } from "./checkers.js";
+import type { Anomaly } from "./anomaly.js";
+import type { CheckContext, Checker, Deliver, Settle, SubscriptionView } from "./check-context.js";
 import { type ExcusableAnomaly, excusingFault } from "./excuses.js";
 import type { HistoryEntry } from "./history.js";
 
-type Deliver = Extract<HistoryEntry, { op: "deliver" }>;
-type Settle = Extract<HistoryEntry, { op: "settle" }>;
 type Fault = Extract<HistoryEntry, { op: "fault" }>;
 
 /** One subscription's part of the history, for the checks of second copies. */
@@ -151,3 +150,46 @@ export function checkDuplicatedWhileLeased(input: CopiesInput): Anomaly[] {
   }
   return anomalies;
 }
+
+/** A subscription's part of the history as the second-copy checks read it. */
+function copiesOf(check: CheckContext, view: SubscriptionView): CopiesInput {
+  return {
+    entries: check.entries,
+    guarantee: check.c.guarantee,
+    name: view.spec.name,
+    fullName: view.spec.fullName,
+    ackDeadlineMs: view.spec.ackDeadlineMs ?? 30_000,
+    delivers: view.delivers,
+    settles: view.settles,
+    kills: check.kills,
+  };
+}
+
+/** duplicated: with `noDuplicates` (by default on at-most-once subscriptions), per subscription. */
+export const duplicatedChecker: Checker = {
+  family: "duplicated",
+  kinds: ["duplicated"],
+  check: (check) =>
+    check.views.flatMap((view) =>
+      (check.c.expect.noDuplicates ?? view.spec.mode === "at-most-once")
+        ? checkDuplicates(copiesOf(check, view))
+        : [],
+    ),
+};
+
+/** redelivered-after-ack: unless the case sets `noRedeliveryAfterAck: false`, per subscription. */
+export const redeliveredAfterAckChecker: Checker = {
+  family: "redelivered-after-ack",
+  kinds: ["redelivered-after-ack"],
+  check: (check) =>
+    check.views.flatMap((view) =>
+      (check.c.expect.noRedeliveryAfterAck ?? true) ? checkRedeliveryAfterAck(copiesOf(check, view)) : [],
+    ),
+};
+
+/** duplicated-while-leased: always, per subscription. */
+export const duplicatedWhileLeasedChecker: Checker = {
+  family: "duplicated-while-leased",
+  kinds: ["duplicated-while-leased"],
+  check: (check) => check.views.flatMap((view) => checkDuplicatedWhileLeased(copiesOf(check, view))),
+};

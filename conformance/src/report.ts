@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CaseResult } from "./run-case.js";
+import type { CaseResult } from "./case-result.js";
 
 export interface Column {
   client: string;

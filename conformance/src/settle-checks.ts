@@ -1,9 +1,6 @@
+import type { Anomaly } from "./anomaly.js";
 import type { ConformanceCase, SubscriptionSpec } from "./case.js";
-import type { Anomaly } from "./checkers.js";
-import type { HistoryEntry } from "./history.js";
-
-type Deliver = Extract<HistoryEntry, { op: "deliver" }>;
-type Settle = Extract<HistoryEntry, { op: "settle" }>;
+import type { Checker, Deliver, Settle } from "./check-context.js";
 
 /** The case's subscriptions, with their full names as the history records them. */
 type Specs = Iterable<SubscriptionSpec & { fullName: string }>;
@@ -84,3 +81,16 @@ export function checkSettleAnswers(
   }
   return anomalies;
 }
+
+/** stale-ack, late-settle, repeat-settle: the settles the case's policies sent to be refused. */
+export const settleRefusalsChecker: Checker = {
+  family: "settle-refusals",
+  kinds: ["stale-ack", "late-settle", "repeat-settle"],
+  check: (check) =>
+    checkSettleAnswers(
+      check.c,
+      check.views.map((v) => v.spec),
+      check.delivers,
+      check.settles,
+    ),
+};

@@ -19,6 +19,11 @@ export interface BrokerTarget {
   /** Every broker process (several over one shared backend); client i connects to urls[i % n]. */
   readonly urls: string[];
   readonly controllable: boolean;
+  /**
+   * The brokers keep their data across a restart (every store but memory). False for --broker URL: the runner
+   * cannot restart it, so it cannot know.
+   */
+  readonly durable: boolean;
   readonly description: string;
   kill(signal: NodeJS.Signals): Promise<void>;
   restart(): Promise<void>;
@@ -110,6 +115,7 @@ export async function startManagedBroker(backend: string, count = 1): Promise<Br
       return all().map((b) => b.url);
     },
     controllable: true,
+    durable: store !== "memory",
     description: `${count > 1 ? `${count} x ` : ""}cebus serve --store ${name}${server ? ` (${server.description})` : store === "sqlite" ? ` (${sqliteDurability})` : ""} (pid ${broker.pid})`,
     kill: (signal) => broker.kill(signal),
     restart: () => broker.restart(),
@@ -141,6 +147,7 @@ export function externalBroker(url: string): BrokerTarget {
     url,
     urls: [url],
     controllable: false,
+    durable: false,
     description: `external broker at ${url}`,
     kill: async () => refuse(),
     restart: async () => refuse(),

@@ -1,9 +1,6 @@
+import type { Anomaly, AnomalyKind } from "./anomaly.js";
 import type { ConformanceCase, SettlePolicy, SubscriptionSpec } from "./case.js";
-import type { Anomaly } from "./checkers.js";
-import type { HistoryEntry } from "./history.js";
-
-type Deliver = Extract<HistoryEntry, { op: "deliver" }>;
-type Settle = Extract<HistoryEntry, { op: "settle" }>;
+import type { Checker, Deliver, Settle } from "./check-context.js";
 
 /**
  * How much earlier than the rule a redelivery after a nack may be recorded (ms). Every time is the runner's own
@@ -25,7 +22,7 @@ export const EXPIRY_EARLY_TOLERANCE_MS = 250;
  */
 export const BROKER_CLOCK_TOLERANCE_MS = 5;
 
-/** The retry policy the runner gives a subscription that names none (see `setup` in run-case.ts). */
+/** The retry policy the runner gives a subscription that names none (see `subscriptionOf` in case-setup.ts). */
 export const DEFAULT_RETRY = { minMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 };
 
 /** The band the broker's backoff after attempt `attempt` falls in: min * multiplier^(attempt-1), capped, +-jitter. */
@@ -160,3 +157,27 @@ function judge(
   const gap = early < rule.low ? early : late;
   return `attempt ${attempt} came ${Math.round(gap)} ms ${rule.what}, expected ${Math.round(rule.low)}..${Math.round(rule.high)} ms`;
 }
+
+/** The retry timing anomalies of one kind (backoff or nack-delay), per subscription. */
+function retryTimingChecker(kind: AnomalyKind & ("backoff" | "nack-delay")): Checker {
+  return {
+    family: kind,
+    kinds: [kind],
+    check: (check) =>
+      check.views.flatMap((view) =>
+        checkRetryTiming({
+          c: check.c,
+          spec: view.spec,
+          delivers: view.delivers,
+          settles: view.settles,
+          faults: check.faults,
+          kills: check.kills,
+        }).filter((a) => a.kind === kind),
+      ),
+  };
+}
+
+/** backoff: redeliveries after a nack without a delay or an expired lease, inside the attempt's backoff band. */
+export const backoffChecker: Checker = retryTimingChecker("backoff");
+/** nack-delay: redeliveries after a nack with a delay, not before it and not later than the tolerance. */
+export const nackDelayChecker: Checker = retryTimingChecker("nack-delay");

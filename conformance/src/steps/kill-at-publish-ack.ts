@@ -1,11 +1,13 @@
-import type { Step } from "./case.js";
-import type { History } from "./history.js";
-import type { FaultProxy } from "./proxy.js";
-import type { BrokerTarget } from "./target.js";
+import type { StepOf } from "../case.js";
+import type { CaseRun } from "../case-context.js";
+import type { History } from "../history.js";
+import type { FaultProxy } from "../proxy.js";
+import type { BrokerTarget } from "../target.js";
+import { faultStep } from "./fault.js";
 
-type KillAtAck = Extract<Step, { killAtPublishAck: unknown }>["killAtPublishAck"];
+type KillAtAck = StepOf<"killAtPublishAck">;
 
-export interface KillAtAckDeps {
+interface KillAtAckDeps {
   history: History;
   target: BrokerTarget;
   /** The proxy the case runs through: it sees the broker's responses before the client does. */
@@ -45,8 +47,23 @@ function killAtNextAck(deps: KillAtAckDeps, round: number, timeoutMs: number): P
   });
 }
 
+/**
+ * `killAtPublishAck`: through the case's proxy, kill -9 the broker at `times` publish acks, restarting it after each
+ * (as the step `fault: { broker: restart }` does).
+ */
+export async function killAtPublishAckStep(run: CaseRun, step: KillAtAck): Promise<void> {
+  const { proxy } = run;
+  if (!proxy) throw new Error("killAtPublishAck needs the case to run through the proxy");
+  await killAtPublishAck(step, {
+    history: run.history,
+    target: run.env.target,
+    proxy,
+    restart: () => faultStep(run, { broker: "restart" }),
+  });
+}
+
 /** kill -9 the broker at `times` publish acks, restarting it after each. */
-export async function killAtPublishAck(step: KillAtAck, deps: KillAtAckDeps): Promise<void> {
+async function killAtPublishAck(step: KillAtAck, deps: KillAtAckDeps): Promise<void> {
   for (let round = 1; round <= step.times; round++) {
     await killAtNextAck(deps, round, step.timeoutMs ?? 20_000);
     await deps.restart();

@@ -1,19 +1,9 @@
 import { toCebusError } from "@cebus/client";
 import type { Position } from "@cebus/proto";
-import type { RawClients } from "@cebus/testing";
-import type { Step } from "./case.js";
-import type { CaseContext } from "./run-case.js";
+import type { StepOf } from "../case.js";
+import type { CaseRun } from "../case-context.js";
 
-type Seek = Extract<Step, { seek: unknown }>["seek"];
-
-export interface SeekDeps {
-  ctx: CaseContext;
-  /** Wall-clock times of the case's `mark` steps. */
-  marks: Map<string, number>;
-  subscriber(): RawClients["subscriber"];
-  /** For error messages: the broker's URL. */
-  url: string;
-}
+type Seek = StepOf<"seek">;
 
 const timestamp = (ms: number) => ({
   seconds: BigInt(Math.floor(ms / 1000)),
@@ -24,11 +14,11 @@ const timestamp = (ms: number) => ({
  * The publish time the broker stored for an event of this case, read back with ReadTopic at the offset its
  * publish returned (the delivery protocol of the client under test does not carry it).
  */
-async function publishTimeOf(id: string, deps: SeekDeps): Promise<{ ms: number; nanos: number }> {
-  const published = deps.ctx.published.get(id);
+async function publishTimeOf(id: string, run: CaseRun): Promise<{ ms: number; nanos: number }> {
+  const published = run.published.get(id);
   if (!published) throw new Error(`seek to the publish time of '${id}': no acknowledged publish of that id`);
-  const { records } = await deps.subscriber().readTopic({
-    topic: deps.ctx.topic,
+  const { records } = await run.raw().subscriber.readTopic({
+    topic: run.topic,
     partition: published.partition,
     fromOffset: BigInt(published.offset),
     limit: 1,
@@ -40,12 +30,9 @@ async function publishTimeOf(id: string, deps: SeekDeps): Promise<{ ms: number; 
   return { ms: Number(seconds) * 1000 + Math.floor(nanos / 1_000_000), nanos };
 }
 
-async function positionOf(
-  s: Seek,
-  deps: SeekDeps,
-): Promise<{ position: Position["position"]; label: string }> {
+async function positionOf(s: Seek, run: CaseRun): Promise<{ position: Position["position"]; label: string }> {
   if (s.publishTimeOf !== undefined) {
-    const { ms, nanos } = await publishTimeOf(s.publishTimeOf, deps);
+    const { ms, nanos } = await publishTimeOf(s.publishTimeOf, run);
     const seconds = BigInt(Math.floor(ms / 1000));
     return {
       position: { case: "time", value: { $typeName: "google.protobuf.Timestamp", seconds, nanos } },
@@ -53,7 +40,7 @@ async function positionOf(
     };
   }
   if (s.mark !== undefined) {
-    const at = deps.marks.get(s.mark);
+    const at = run.marks.get(s.mark);
     if (at === undefined) throw new Error(`seek to unknown mark '${s.mark}'`);
     return {
       position: { case: "time", value: { $typeName: "google.protobuf.Timestamp", ...timestamp(at) } },
@@ -78,18 +65,17 @@ async function positionOf(
 }
 
 /**
- * Seeks a subscription. The fault is recorded before the call: deliveries it causes may arrive before the call
+ * `seek`: moves a subscription's cursor (through the first broker). The fault is recorded before the call: deliveries it causes may arrive before the call
  * returns, and the checkers excuse a replay only after the seek started. With `expectError`, the seek must fail
  * with that code (and then moved nothing).
  */
-export async function seekStep(s: Seek, deps: SeekDeps): Promise<void> {
-  const { ctx } = deps;
-  const spec = ctx.subscriptions.get(s.subscription);
+export async function seekStep(run: CaseRun, s: Seek): Promise<void> {
+  const spec = run.subscriptions.get(s.subscription);
   if (!spec) throw new Error(`seek of unknown subscription '${s.subscription}'`);
-  const { position, label } = await positionOf(s, deps);
-  const at = ctx.history.now();
+  const { position, label } = await positionOf(s, run);
+  const at = run.history.now();
   if (!s.expectError)
-    ctx.history.add({
+    run.history.add({
       op: "fault",
       at,
       fault: `seek ${s.subscription} to ${label}`,
@@ -98,9 +84,9 @@ export async function seekStep(s: Seek, deps: SeekDeps): Promise<void> {
     });
   let error: string | undefined;
   try {
-    await ctx.admin().seek({ subscription: spec.fullName, position: { position } });
+    await run.admin().seek({ subscription: spec.fullName, position: { position } });
   } catch (e) {
-    error = toCebusError(e, deps.url).code;
+    error = toCebusError(e, run.env.target.url).code;
   }
   if (s.expectError === undefined && error !== undefined)
     throw new Error(`seek ${s.subscription} to ${label} failed: ${error}`);
@@ -109,5 +95,5 @@ export async function seekStep(s: Seek, deps: SeekDeps): Promise<void> {
       `seek ${s.subscription} to ${label} ${error ? `failed with ${error}` : "succeeded"}; expected ${s.expectError}`,
     );
   if (s.expectError !== undefined)
-    ctx.history.add({ op: "fault", at, fault: `seek ${s.subscription} to ${label} refused with ${error}` });
+    run.history.add({ op: "fault", at, fault: `seek ${s.subscription} to ${label} refused with ${error}` });
 }
