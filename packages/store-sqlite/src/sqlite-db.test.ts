@@ -139,32 +139,6 @@ describe("group commit with an fsync on the thread pool", () => {
     expect(await read).toEqual({ c: 1 });
   });
 
-  it("answers a relaxed write once its group committed and the appends before it are synced, not its own group", async () => {
-    const { db, disk, insert } = openSynced();
-    const append = (n: number) => () => {
-      insert(n)();
-      db.appended();
-    };
-    const settled: string[] = [];
-    void db.write(append(1)).then(() => settled.push("append 1"));
-    await turn(); // group 1 committed, its fsync running
-    void db.write(insert(2), true).then(() => settled.push("relaxed 2"));
-    await turn(); // group 2 committed, waiting for the next fsync
-    expect(settled).toEqual([]); // the relaxed write may have read what group 1 appended
-    disk.end();
-    await turn();
-    expect(settled).toEqual(["append 1", "relaxed 2"]); // group 2 itself is not synced yet
-    void db.write(append(3)).then(() => settled.push("append 3"));
-    void db.write(insert(4), true).then(() => settled.push("relaxed 4"));
-    await turn();
-    disk.end(); // syncs group 2
-    await turn();
-    expect(settled).toEqual(["append 1", "relaxed 2"]); // group 3 appended before the relaxed write in it
-    disk.end();
-    await turn();
-    expect(settled).toEqual(["append 1", "relaxed 2", "append 3", "relaxed 4"]);
-  });
-
   it("fails what an fsync covered when it fails, and accepts nothing after it", async () => {
     const { db, disk, insert } = openSynced();
     const write = db.write(insert(1));

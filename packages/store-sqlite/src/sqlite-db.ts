@@ -16,19 +16,16 @@ export type Row = Record<string, SQLInputValue>;
  * an ack confirmed, only after the fsync that made it durable. Concurrent publishes, claims and settles share it.
  *
  * Groups are numbered. An operation settles once the groups it depends on are committed and synced: a write, its
- * own group; a relaxed write (`write(work, true)`: a claim that keeps no at-most-once promise, whose loss in a crash
- * only means a redelivery), its own group committed and every group that appended events up to it synced, so it
- * never hands out an event that a crash could still take back; a read, everything it may have seen.
+ * own group (a claim too: its leases survive a crash, so an event delivered before a kill -9 is not handed out again
+ * before its lease deadline); a read, everything it may have seen.
  */
 export interface Db {
   /** The prepared statement for `text`, prepared once per store. */
   sql(text: string): StatementSync;
-  /** Runs a writing operation now, in the open group; settles once it is durable (relaxed: once what it read is). */
-  write<T>(work: () => T, relaxed?: boolean): Promise<T>;
+  /** Runs a writing operation now, in the open group; settles once it is durable. */
+  write<T>(work: () => T): Promise<T>;
   /** Runs a reading operation now; settles once everything it may have seen is durable. */
   read<T>(work: () => T): Promise<T>;
-  /** The open group appends events (the log calls this), so relaxed writes after it wait for its fsync. */
-  appended(): void;
   /** Commits the open group now; settles once everything committed is durable (before close). */
   flush(): Promise<void>;
   /** Calls `listener` after every rollback (what the store keeps in memory of rows must be forgotten then). */
@@ -53,8 +50,6 @@ interface GroupState {
   open: boolean;
   committedGroup: number;
   syncedGroup: number;
-  /** The last group that appended events. */
-  appendedGroup: number;
   waiting: Waiter[];
   /** An fsync is running. */
   syncing: boolean;
@@ -72,7 +67,6 @@ export function createDb(db: DatabaseSync, wal?: WalSync): Db {
     open: false,
     committedGroup: 0,
     syncedGroup: 0,
-    appendedGroup: 0,
     waiting: [],
     syncing: false,
     failed: undefined,
@@ -86,11 +80,8 @@ export function createDb(db: DatabaseSync, wal?: WalSync): Db {
       }
       return statement;
     },
-    write: (work, relaxed = false) => runInGroup(state, work, relaxed),
+    write: (work) => runInGroup(state, work),
     read: (work) => readNow(state, work),
-    appended: () => {
-      state.appendedGroup = state.group;
-    },
     flush: () => {
       commitGroup(state);
       return readNow(state, () => undefined);
@@ -102,7 +93,7 @@ export function createDb(db: DatabaseSync, wal?: WalSync): Db {
 }
 
 /** Runs `work` in a savepoint of the open group (opening one); its promise waits for what it depends on. */
-function runInGroup<T>(state: GroupState, work: () => T, relaxed: boolean): Promise<T> {
+function runInGroup<T>(state: GroupState, work: () => T): Promise<T> {
   if (state.failed) return Promise.reject(state.failed);
   const { db } = state;
   if (!state.open) {
@@ -120,12 +111,12 @@ function runInGroup<T>(state: GroupState, work: () => T, relaxed: boolean): Prom
     undoOperation(state);
     return Promise.reject(error);
   }
-  return settleWhen(state, state.group, relaxed ? state.appendedGroup : state.group, result);
+  return settleWhen(state, state.group, state.group, result);
 }
 
 /** A read: at once, settling once every group it may have seen (the open one, or all committed) is durable. */
 function readNow<T>(state: GroupState, work: () => T): Promise<T> {
-  if (state.open) return runInGroup(state, work, false);
+  if (state.open) return runInGroup(state, work);
   let result: T;
   try {
     result = work();
@@ -220,7 +211,6 @@ function settleReady(state: GroupState): void {
 
 /** The open group is gone: every operation waiting for it fails (those of earlier groups still settle). */
 function failGroup(state: GroupState, error: unknown): void {
-  if (state.appendedGroup === state.group) state.appendedGroup = state.committedGroup; // its appends are gone
   const still: Waiter[] = [];
   for (const waiter of state.waiting) {
     if (waiter.committed === state.group || waiter.synced === state.group) waiter.reject(error);

@@ -125,7 +125,6 @@ export function append(db: Db, topic: string, events: AppendEvent[], opts: Appen
   const update = db.sql(
     "UPDATE partitions SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ? WHERE topic = ? AND partition = ?",
   );
-  if (added.some((a) => a.count > 0)) db.appended();
   added.forEach((a, p) => {
     if (a.count === 0) return;
     update.run(next[p] as number, a.count, a.bytes, topic, p);

@@ -53,9 +53,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listSubscriptions: (topic) => db.read(() => listSubscriptions(db, topic)),
     deleteSubscription: (name) => db.write(() => deleteSubscription(db, name)),
     seek: (ref, cursors) => db.write(() => delivery.seek(db, ref.subscription, cursors)),
-    // A claim's own change need not be durable before its events go out (a crash only redelivers them), except
-    // at-most-once, where it is the ack; the events themselves must be (sqlite-db.ts, relaxed writes).
-    claim: (request) => db.write(() => delivery.claim(db, request), !request.autoAck),
+    // A claim is durable before its events go out, like every write: a lease outlives a kill -9 of the broker.
+    claim: (request) => db.write(() => delivery.claim(db, request)),
     settle: (ref, action) => db.write(() => delivery.settle(db, ref.subscription, action)),
     subscriptionStats: (name, now) => db.read(() => delivery.subscriptionCounts(db, name, now)),
     requeue: (ref, refs, now) => db.write(() => delivery.requeue(db, ref, refs, now)),
