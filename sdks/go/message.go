@@ -43,6 +43,12 @@ func newMessage(d *cebusv1.Delivery, stream *consumeStream) *Message {
 // ID is the event's id.
 func (m *Message) ID() string { return m.Event.GetId() }
 
+// Key is the event's partition key (its partitionkey attribute; "" when it has none).
+func (m *Message) Key() string { return Attribute(m.Event, "partitionkey") }
+
+// Sequence is the event's sequence attribute, set by the broker: its offset, zero-padded to 20 digits.
+func (m *Message) Sequence() string { return Attribute(m.Event, "sequence") }
+
 // Type is the event's type.
 func (m *Message) Type() string { return m.Event.GetType() }
 

@@ -18,6 +18,9 @@ const (
 	StatusReconnecting StatusKind = "reconnecting"
 	// StatusError: a permanent error (Err) ended the subscription; it is the last status.
 	StatusError StatusKind = "error"
+	// StatusSequence: with WithSequenceCheck, a first delivery of a key that repeats (Anomaly SequenceRepeat) or
+	// goes below (SequenceOutOfOrder) an offset of that key received before (Previous).
+	StatusSequence StatusKind = "sequence"
 )
 
 // Status is a change in a subscription's connection, given to the WithStatusHandler handler.
@@ -26,6 +29,14 @@ type Status struct {
 	Err     error         // why it disconnected or failed, when known
 	Delay   time.Duration // for StatusReconnecting: the wait before the next stream
 	Attempt int           // for StatusReconnecting: 1 for the first try after a stream was lost
+
+	// For StatusSequence: the anomaly, and the delivery's partition, key and offset, and the key's highest
+	// offset received before.
+	Anomaly   string
+	Partition uint32
+	Key       string
+	Offset    int64
+	Previous  int64
 }
 
 // WithStatusHandler calls handler with every status change of the subscription, in order and never dropped. The

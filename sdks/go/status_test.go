@@ -3,6 +3,8 @@ package cebus_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +129,47 @@ func TestAPermanentErrorEndsTheSubscriptionAndIsTheLastStatus(t *testing.T) {
 	for m, err := range s.Messages(ctx) {
 		if m != nil || cebus.CodeOf(err) != cebus.CodeNotFound {
 			t.Fatalf("Messages after the error: %v %v", m, err)
+		}
+	}
+}
+
+func TestSequenceChecksPassAnOrderedSubscriptionAndReportFirstDeliveriesAgainAfterASeekBack(t *testing.T) {
+	b := startBroker(t, "memory")
+	client, topic, sub, ctx := setup(t, b, cebus.SubscriptionOptions{Ordered: true})
+	events := make([]*cebus.Event, 12)
+	for i := range events {
+		events[i] = event(t, i, cebus.WithPartitionKey(fmt.Sprintf("key-%d", i%3)))
+	}
+	if _, err := client.Publish(ctx, topic, events...); err != nil {
+		t.Fatal(err)
+	}
+	log := newStatusLog()
+	s := client.Consume(ctx, sub, cebus.WithSequenceCheck(), cebus.WithStatusHandler(log.handle))
+	defer s.Close()
+	for range 12 {
+		m, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Sequence() != fmt.Sprintf("%020d", m.Offset) || !strings.HasPrefix(m.Key(), "key-") {
+			t.Fatalf("sequence %q key %q of offset %d", m.Sequence(), m.Key(), m.Offset)
+		}
+		if err := m.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.Seek(ctx, sub, cebus.Earliest()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = again.Ack(ctx)
+	log.waitFor(t, ctx, cebus.StatusSequence, 1)
+	for _, status := range log.all() {
+		if status.Kind == cebus.StatusSequence && status.Anomaly != cebus.SequenceOutOfOrder {
+			t.Fatalf("after a seek back: %+v", status)
 		}
 	}
 }

@@ -19,6 +19,7 @@ type subscribeConfig struct {
 	maxOutstandingBytes int64
 	consumerName        string
 	statusHandler       func(Status)
+	sequenceCheck       bool
 }
 
 func (c subscribeConfig) flow() *cebusv1.FlowControl {
@@ -58,8 +59,9 @@ type Subscription struct {
 	config   subscribeConfig
 	messages *queue[*Message]
 	status   *statusReporter
-	wake     chan struct{} // interrupts the wait before a reconnect
-	done     chan struct{} // closed when the run loop has ended
+	sequence *sequenceCheck // nil unless WithSequenceCheck
+	wake     chan struct{}  // interrupts the wait before a reconnect
+	done     chan struct{}  // closed when the run loop has ended
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -78,6 +80,9 @@ func (c *Client) Consume(ctx context.Context, subscription string, options ...Su
 	s := &Subscription{
 		client: c, name: subscription, config: cfg, messages: newQueue[*Message](),
 		status: newStatusReporter(cfg.statusHandler), wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	if cfg.sequenceCheck {
+		s.sequence = newSequenceCheck(maxSequenceKeys)
 	}
 	if !c.track(s) {
 		s.messages.end(errClientClosed(), true)
@@ -149,7 +154,14 @@ func (s *Subscription) Close() error {
 	return nil
 }
 
-func (s *Subscription) deliver(m *Message) { s.messages.push(m) }
+func (s *Subscription) deliver(m *Message) {
+	if s.sequence != nil {
+		if status, anomalous := s.sequence.check(m); anomalous {
+			s.status.report(status)
+		}
+	}
+	s.messages.push(m)
+}
 
 func (s *Subscription) run(ctx context.Context) {
 	defer close(s.done)
