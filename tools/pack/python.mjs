@@ -49,7 +49,7 @@ export function packingPython() {
   run(
     "python3",
     ["-m", "venv", venv],
-    "install python3 (3.10 or later, with its venv module) to pack the Python SDK",
+    "install python3 (3.11 or later, with its venv module) to pack the Python SDK",
   );
   run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...tools]);
   writeFileSync(stamp, wanted);

@@ -59,6 +59,15 @@ async def consume(subscriber: str, subscription: cebus.Subscription, once: bool)
         emit(ClientEvent(notice=f"subscriber {subscriber} ended: {error}"))
 
 
+async def live(subscription: cebus.Subscription) -> None:
+    """Returns once the subscription's stream is open (or failed, or 5 s passed): the runner's next step (a publish)
+    then meets a live consumer, so the first deliveries are not slowed by the stream's setup while their leases run."""
+    try:
+        await asyncio.wait_for(anext(subscription.status(), None), 5)
+    except asyncio.TimeoutError:
+        pass
+
+
 def seconds(duration) -> float | None:
     return duration.ToMilliseconds() / 1000 if duration.ByteSize() else None
 
@@ -80,9 +89,11 @@ async def run(command: ClientCommand, result: CommandResult) -> None:
             result.published.append(PublishOutcome(partition=p.partition, offset=p.offset, duplicate=p.duplicate))
     elif kind == "subscribe":
         c = command.subscribe
-        subscription = require_client().subscribe(c.subscription, max_outstanding=c.max_outstanding or None)
+        options = {"max_outstanding": c.max_outstanding} if c.max_outstanding else {}
+        subscription = require_client().subscribe(c.subscription, **options)
         subscriptions[c.subscriber] = subscription
         spawn(consume(c.subscriber, subscription, c.idempotent))
+        await live(subscription)
     elif kind == "settle":
         c = command.settle
         key = f"{c.subscriber}/{c.delivery_id}"

@@ -16,8 +16,9 @@ _names = itertools.count()
 
 
 class Broker:
-    def __init__(self, store: str) -> None:
+    def __init__(self, store: str, *args: str) -> None:
         self.store = store
+        self.args = args
         self.port = "0"
         self.url = ""
         self.process: subprocess.Popen[str] | None = None
@@ -26,11 +27,8 @@ class Broker:
     def start(self) -> None:
         if not BIN.exists():
             pytest.fail(f"{BIN} is missing: build the repository first (pnpm build)")
-        self.process = subprocess.Popen(
-            ["node", str(BIN), "serve", "--port", self.port, "--store", self.store, "--log-level", "info"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        command = ["node", str(BIN), "serve", "--port", self.port, "--store", self.store, "--log-level", "info"]
+        self.process = subprocess.Popen([*command, *self.args], stdout=subprocess.PIPE, text=True)
         assert self.process.stdout
         for line in self.process.stdout:
             try:

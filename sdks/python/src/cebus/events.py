@@ -4,8 +4,9 @@ SDK's event (``cloudevents.core.v1.event.CloudEvent``), a dict of attributes wit
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Union
 
@@ -19,6 +20,16 @@ EventInput = Union[BaseCloudEvent, ProtoCloudEvent, Mapping[str, Any]]
 """What publish accepts: a cloudevents CloudEvent, the Protobuf CloudEvent, or ``{"type", "source", ..., "data"}``."""
 
 _REQUIRED = ("id", "source", "specversion", "type")
+_SPEC_VERSION = "1.0"
+_ATTRIBUTE_NAME = re.compile(r"[a-z0-9]+")
+
+
+def is_event(value: object) -> bool:
+    """True for one event (as opposed to a list of them); anything else that is not iterable counts as one too, so
+    that ``to_proto`` names what is wrong with it."""
+    if isinstance(value, (Mapping, ProtoCloudEvent, str, bytes)) or hasattr(value, "get_attributes"):
+        return True
+    return not isinstance(value, Iterable)
 
 
 def to_proto(event: EventInput) -> ProtoCloudEvent:
@@ -67,6 +78,36 @@ def to_proto(event: EventInput) -> ProtoCloudEvent:
         if "datacontenttype" not in attributes:
             pb.attributes["datacontenttype"].ce_string = "application/json"
     return pb
+
+
+def validate_event(pb: ProtoCloudEvent, path: str = "event") -> None:
+    """Checks an event against the CloudEvents spec as the broker does; raises ``invalid_argument`` naming the field
+    (prefixed with ``path``, e.g. ``event.source``) and saying how to fix it."""
+    if not pb.id:
+        raise _invalid(path, "id", "is missing; set a unique id, e.g. a UUID")
+    if not pb.source:
+        raise _invalid(path, "source", "is missing; set a URI-reference naming the producer, e.g. /orders-service")
+    if not pb.type:
+        raise _invalid(path, "type", "is missing; set a type, e.g. com.example.order.created")
+    if pb.spec_version != _SPEC_VERSION:
+        raise _invalid(
+            path, "specversion", f"is {pb.spec_version!r} but Cebus speaks CloudEvents '1.0'; set it to '1.0'"
+        )
+    for name, value in pb.attributes.items():
+        field = f"attributes.{name}"
+        if name in _REQUIRED:
+            raise _invalid(path, field, f"must not be in the attribute map; set the {name!r} field instead")
+        if not _ATTRIBUTE_NAME.fullmatch(name):
+            raise _invalid(path, field, "is not a valid attribute name; use lower-case letters a-z and digits 0-9 only")
+        kind = value.WhichOneof("attr")
+        if kind is None:
+            raise _invalid(path, field, "has no value; set one of its typed values or remove it")
+        if name == "time" and kind not in ("ce_timestamp", "ce_string"):
+            raise _invalid(path, field, "must be a timestamp")
+
+
+def _invalid(path: str, field: str, message: str) -> CebusError:
+    return CebusError("invalid_argument", f"{path}.{field} {message}", field=f"{path}.{field}")
 
 
 def attributes_of(pb: ProtoCloudEvent) -> dict[str, Any]:
