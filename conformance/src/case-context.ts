@@ -1,3 +1,4 @@
+import type { CloudEvent } from "@cebus/proto";
 import type { RawClients } from "@cebus/testing";
 import type { ConformanceCase, SubscriptionSpec } from "./case.js";
 import type { ClientProcess } from "./client-process.js";
@@ -29,8 +30,11 @@ export interface CaseContext {
   /** subscriber name -> full subscription name */
   readonly subscribers: Map<string, { subscription: string; client: string }>;
   admin(): RawClients["admin"];
-  /** Ids of events whose publish returned OK, with their key, in publish order. */
-  readonly published: Map<string, { key: string | undefined; partition: number; offset: number }>;
+  /** Ids of events whose publish returned OK, with their key (and the event, for `sameEvents`), in publish order. */
+  readonly published: Map<
+    string,
+    { key: string | undefined; partition: number; offset: number; event?: CloudEvent }
+  >;
 }
 
 /**

@@ -45,6 +45,7 @@ export function createCaseRun(c: ConformanceCase, env: CaseEnvironment): CaseRun
       subscribers,
       policies: new Map(),
       counters: new Map(),
+      keepEvents: c.expect.sameEvents === true,
       nackElsewhere: (clientName, subscription, deliveryId) =>
         nackElsewhere(run, clientName, subscription, deliveryId),
     },

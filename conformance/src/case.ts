@@ -87,6 +87,12 @@ export type Step =
         invalid?: "missing-source" | "missing-type" | "bad-specversion";
         /** Data of this many bytes instead of a small JSON object. */
         dataBytes?: number;
+        /**
+         * "full": every event carries every attribute type (string, boolean, integer, bytes, URI, URI-reference,
+         * timestamp) and subject, time and dataschema, with data cycling over binary, JSON text and `proto_data`
+         * (src/envelope.ts); `attributes`, `dataBytes` and `invalid` do not apply.
+         */
+        envelope?: "full";
         /** Every publisher publishes all the events (same ids), instead of a share each. */
         sameIds?: boolean;
         /** Retry a failed batch (same ids) until it succeeds, as a careful producer does. */
@@ -213,6 +219,11 @@ export interface Expectation {
   everySubscriberDelivered?: boolean;
   /** Every delivered event carries these attributes with these values ("type", "source" included). */
   attributes?: Record<string, string>;
+  /**
+   * Every delivered event is the event published with its id, byte for byte: context attributes, every attribute
+   * value in its Protobuf encoding, and the data (the broker's `sequence` attribute aside).
+   */
+  sameEvents?: boolean;
   /**
    * How long to keep watching after everything settled, for late redeliveries [300 ms; with dead letters, at least
    * a subscription's ack deadline + maximum backoff + 300 ms, so a second dead letter of one event shows up].

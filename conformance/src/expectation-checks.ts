@@ -1,14 +1,21 @@
 import type { Anomaly } from "./anomaly.js";
 import type { CheckContext, Checker } from "./check-context.js";
+import { eventDifference } from "./envelope.js";
 
 /**
  * unexpected: a delivered id nobody published, or one the filter must keep out (`neverDelivered`); a delivered
- * event without the `attributes` the case expects; an id delivered other than `deliveredTimes` says.
+ * event without the `attributes` the case expects, or other than the event published (`sameEvents`); an id
+ * delivered other than `deliveredTimes` says.
  */
 export const unexpectedChecker: Checker = {
   family: "unexpected",
   kinds: ["unexpected"],
-  check: (check) => [...strangers(check), ...wrongAttributes(check), ...wrongTimes(check)],
+  check: (check) => [
+    ...strangers(check),
+    ...wrongAttributes(check),
+    ...changedEvents(check),
+    ...wrongTimes(check),
+  ],
 };
 
 function strangers(check: CheckContext): Anomaly[] {
@@ -38,6 +45,18 @@ function wrongAttributes(check: CheckContext): Anomaly[] {
           detail: `attribute ${name} is '${d.attributes[name]}', published '${value}'`,
         });
     }
+  }
+  return anomalies;
+}
+
+function changedEvents(check: CheckContext): Anomaly[] {
+  if (!check.c.expect.sameEvents) return [];
+  const anomalies: Anomaly[] = [];
+  for (const d of check.delivers) {
+    const published = check.published.get(d.id)?.event;
+    if (!published || !d.event) continue;
+    const detail = eventDifference(published, d.event);
+    if (detail) anomalies.push({ kind: "unexpected", subscription: d.subscription, id: d.id, detail });
   }
   return anomalies;
 }

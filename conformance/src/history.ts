@@ -1,3 +1,5 @@
+import type { CloudEvent } from "@cebus/proto";
+
 /** What a fault in the history was (its `kind`), for the excuse table (src/excuses.ts). */
 export const faultKinds = [
   "broker-kill",
@@ -53,6 +55,8 @@ export type HistoryEntry =
       partition: number;
       offset: number;
       attributes: Record<string, string>;
+      /** The event as delivered, kept for cases that compare it with the one published (`sameEvents`). */
+      event?: CloudEvent;
       /** The client's idempotent handler recognised the event as already processed. */
       redundant: boolean;
       /**

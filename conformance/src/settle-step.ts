@@ -18,6 +18,8 @@ export interface SettleContext {
   readonly policies: Map<string, SettlePolicy>;
   /** Deliveries seen per subscriber (for `crashAfter`). */
   readonly counters: Map<string, number>;
+  /** Keep each delivered event in the history (the case compares them with what was published). */
+  readonly keepEvents: boolean;
   /** `nackElsewhere`: a unary Nack through a broker process other than the client's; resolves with the error. */
   readonly nackElsewhere: (
     clientName: string,
@@ -75,7 +77,7 @@ function actionOf(decision: "ack" | "nack" | "term", policy: SettlePolicy): Sett
 export async function onDelivery(ctx: SettleContext, clientName: string, d: DeliveryEvent): Promise<void> {
   const subscriber = ctx.subscribers.get(d.subscriber);
   if (!subscriber) return;
-  recordDelivery(ctx.history, clientName, subscriber.subscription, d);
+  recordDelivery(ctx.history, clientName, subscriber.subscription, d, ctx.keepEvents);
   const policy = ctx.policies.get(d.subscriber) ?? {};
   if (await crashed(ctx, clientName, policy, d)) return;
   const decision = decide(policy, d);
@@ -116,7 +118,13 @@ export async function onDelivery(ctx: SettleContext, clientName: string, d: Deli
   if (policy.settleTwice) await settle(d.deliveryId, "repeat-ack", actionOf("ack", policy));
 }
 
-function recordDelivery(history: History, clientName: string, subscription: string, d: DeliveryEvent): void {
+function recordDelivery(
+  history: History,
+  clientName: string,
+  subscription: string,
+  d: DeliveryEvent,
+  keepEvents: boolean,
+): void {
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(d.event?.attributes ?? {})) attributes[k] = String(v.attr.value ?? "");
   attributes.type = d.event?.type ?? "";
@@ -136,6 +144,7 @@ function recordDelivery(history: History, clientName: string, subscription: stri
     attributes,
     redundant: d.redundant,
     leaseDeadline: d.leaseDeadline ? timestampMs(d.leaseDeadline) : undefined,
+    ...(keepEvents && d.event ? { event: d.event } : {}),
   });
 }
 

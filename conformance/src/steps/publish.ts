@@ -3,6 +3,7 @@ import { stringAttribute } from "@cebus/core";
 import { type CloudEvent, CloudEventSchema } from "@cebus/proto";
 import type { StepOf } from "../case.js";
 import type { CaseRun } from "../case-context.js";
+import { fullEnvelopeEvent } from "../envelope.js";
 
 type Publish = StepOf<"publish">;
 
@@ -29,6 +30,11 @@ export function eventsOf(step: Publish): CloudEvent[] {
   const previousOfKey = new Map<string, string>();
   return ids.map((id, n) => {
     const key = keyOf(n);
+    if (step.envelope === "full") {
+      const event = fullEnvelopeEvent(id, n, step.source ?? "/conformance", step.type ?? "conformance.event");
+      if (key) event.attributes.partitionkey = stringAttribute(key);
+      return event;
+    }
     const attributes: CloudEvent["attributes"] = {};
     if (key) attributes.partitionkey = stringAttribute(key);
     if (step.causal && key && previousOfKey.has(key))
@@ -120,6 +126,7 @@ async function publishBatch(
         key: event.attributes.partitionkey?.attr.value as string | undefined,
         partition: p.partition,
         offset: Number(p.offset),
+        ...(run.c.expect.sameEvents ? { event } : {}),
       });
     }
   });
