@@ -21,9 +21,10 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ErrorInfo rides on every error the broker returns, as a Connect/gRPC error detail
-// ("type.googleapis.com/cebus.v1.ErrorInfo"). The code and the message (which says what to do) are the error's
-// own; this adds what a program acts on. Every SDK decodes it into its error type (field, retry after).
+// ErrorInfo rides on an error the broker returns, as a Connect/gRPC error detail
+// ("type.googleapis.com/cebus.v1.ErrorInfo"), whenever one field is to blame or a retry hint applies. The code and
+// the message (which says what to do) are the error's own; this adds what a program acts on. Every SDK decodes it
+// into its error type (field, retry after).
 type ErrorInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The request field at fault, as a path into the request: "topic", "events[2].source",

@@ -13,9 +13,10 @@ export const file_cebus_v1_error: GenFile = /*@__PURE__*/
   fileDesc("ChRjZWJ1cy92MS9lcnJvci5wcm90bxIIY2VidXMudjEiMgoJRXJyb3JJbmZvEg0KBWZpZWxkGAEgASgJEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNQjVaM2dpdGh1Yi5jb20vY2VidXMvY2VidXMvc2Rrcy9nby9nZW4vY2VidXMvdjE7Y2VidXN2MWIGcHJvdG8z");
 
 /**
- * ErrorInfo rides on every error the broker returns, as a Connect/gRPC error detail
- * ("type.googleapis.com/cebus.v1.ErrorInfo"). The code and the message (which says what to do) are the error's
- * own; this adds what a program acts on. Every SDK decodes it into its error type (field, retry after).
+ * ErrorInfo rides on an error the broker returns, as a Connect/gRPC error detail
+ * ("type.googleapis.com/cebus.v1.ErrorInfo"), whenever one field is to blame or a retry hint applies. The code and
+ * the message (which says what to do) are the error's own; this adds what a program acts on. Every SDK decodes it
+ * into its error type (field, retry after).
  *
  * @generated from message cebus.v1.ErrorInfo
  */
