@@ -15,6 +15,7 @@ import { latency } from "./scenarios/latency.js";
 import { manyTopics } from "./scenarios/many-topics.js";
 import { ordered } from "./scenarios/ordered.js";
 import { roundTrip } from "./scenarios/round-trip.js";
+import { sdkLoops } from "./scenarios/sdk-loops.js";
 import { throughput } from "./scenarios/throughput.js";
 import { throughputRawNats } from "./scenarios/throughput-raw-nats.js";
 import { throughputRawPostgres } from "./scenarios/throughput-raw-postgres.js";
@@ -23,7 +24,8 @@ import { throughputRawSqlite } from "./scenarios/throughput-raw-sqlite.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const usage = `usage: pnpm bench [--quick] [--store sqlite|memory|redis|postgres|nats|URL] [--scenarios 1,2,...] [--json FILE] [--profile DIR]
-  1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst  7 single publish round trip`;
+  1 throughput  2 latency  3 fan-out  4 ordered  5 many topics  6 burst  7 single publish round trip
+  8 SDK loops: the Node, Go and Python SDKs' plain publish and consume loops (not in the default set)`;
 const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
 let values: {
   quick?: boolean;
@@ -91,7 +93,7 @@ const jsonPath =
 
 const scenarios: [
   string,
-  (ctx: BenchContext) => Promise<RunResult>,
+  (ctx: BenchContext) => Promise<RunResult | RunResult[]>,
   ((ctx: BenchContext) => Promise<RunResult>)?,
 ][] = [
   [
@@ -113,6 +115,7 @@ const scenarios: [
   ["5", manyTopics],
   ["6", burst],
   ["7", roundTrip],
+  ["8", sdkLoops],
 ];
 
 const meta = {
@@ -140,7 +143,7 @@ for (const [id, run, baseline] of scenarios) {
     env: values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : undefined,
   });
   try {
-    results.push(await run({ broker, store, quick }));
+    results.push(...[await run({ broker, store, quick })].flat());
   } finally {
     await broker.kill("SIGTERM"); // a clean stop, so a --profile is written
     await broker[Symbol.asyncDispose]();
