@@ -77,7 +77,7 @@ const goTests = (out) => ({
   pass: (out.match(/^\s*--- PASS/gm) ?? []).length,
   fail: (out.match(/^\s*--- FAIL/gm) ?? []).length,
 });
-const goDirs = ["sdks/go", "conformance/adapters/go"];
+const goDirs = ["sdks/go", "conformance/adapters/go", "tools/bench/sdk-loops/go"];
 for (const dir of goDirs) check(`go vet (${dir})`, "bash", ["-c", `cd ${dir} && go vet ./...`]);
 counted(
   "go test (sdks/go)",
